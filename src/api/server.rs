@@ -1,0 +1,221 @@
+//! The HTTP listener: accepts connections, applies the cross-cutting rules
+//! (rate limit, body size, CORS, 404/405) and dispatches to the handlers.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::cors;
+use super::handlers;
+use super::ratelimit::{ClientLimits, retry_after_secs};
+use super::response::{self, Body};
+use super::router::{self, Route};
+use crate::service::Daemon;
+
+/// Connections served at once; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 256;
+/// Slow clients must send their headers within this time.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Server {
+    listener: TcpListener,
+    daemon: Daemon,
+    limits: Arc<ClientLimits>,
+}
+
+impl Server {
+    pub async fn bind(daemon: Daemon) -> std::io::Result<Self> {
+        let settings = daemon.settings();
+        let listener = TcpListener::bind(settings.config.api.listen).await?;
+        let limits = Arc::new(ClientLimits::new(&settings.config.api.rate_limit));
+        Ok(Server {
+            listener,
+            daemon,
+            limits,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `cancel`, then lets open requests finish.
+    pub async fn serve(self, cancel: CancellationToken) {
+        let graceful = GracefulShutdown::new();
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let mut sweep = tokio::time::interval(Duration::from_secs(60));
+        if let Ok(addr) = self.listener.local_addr() {
+            tracing::info!(%addr, "HTTP API listening");
+        }
+        loop {
+            let permit = tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = sweep.tick() => { self.limits.sweep(); continue; }
+                p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            };
+            let (stream, peer) = tokio::select! {
+                _ = cancel.cancelled() => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let daemon = self.daemon.clone();
+            let limits = self.limits.clone();
+            let svc = service_fn(move |req| {
+                let daemon = daemon.clone();
+                let limits = limits.clone();
+                async move { Ok::<_, Infallible>(handle(&daemon, &limits, peer, req).await) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), svc);
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                drop(permit);
+            });
+        }
+        drop(self.listener);
+        graceful.shutdown().await;
+    }
+}
+
+async fn handle(
+    daemon: &Daemon,
+    limits: &ClientLimits,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let settings = daemon.settings();
+    let api = &settings.config.api;
+    let origin = cors::allowed_origin(req.headers(), &api.allowed_origins).cloned();
+    let mut resp = dispatch(daemon, limits, peer, req, origin.as_ref()).await;
+    if let Some(origin) = &origin
+        && !resp
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    {
+        cors::decorate(resp.headers_mut(), origin);
+    }
+    resp
+}
+
+async fn dispatch(
+    daemon: &Daemon,
+    limits: &ClientLimits,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+    origin: Option<&HeaderValue>,
+) -> Response<Body> {
+    let settings = daemon.settings();
+    let api = &settings.config.api;
+    if let Err(wait) = limits.check(&api.rate_limit, peer.ip()) {
+        let secs = retry_after_secs(wait);
+        let mut r = response::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            &format!("too many requests from this client; retry after {secs} s"),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return r;
+    }
+    if content_length(&req).is_some_and(|n| n > api.max_body_bytes as u64) {
+        return response::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            &format!("request bodies are limited to {} bytes", api.max_body_bytes),
+        );
+    }
+    let Some(route) = router::resolve(req.uri().path()) else {
+        return response::error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("no such endpoint: {}", req.uri().path()),
+        );
+    };
+    if req.method() == Method::OPTIONS {
+        return preflight(route, req.headers(), origin);
+    }
+    if !router::methods(route).contains(req.method()) {
+        let mut r = response::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            &format!("{} does not accept {}", req.uri().path(), req.method()),
+        );
+        if let Ok(v) = HeaderValue::from_str(&router::allow_header(route)) {
+            r.headers_mut().insert(header::ALLOW, v);
+        }
+        return r;
+    }
+    let head = req.method() == Method::HEAD;
+    // Bodies are not read by any GET route; a chunked body over the limit is
+    // cut off by hyper when the connection is dropped.
+    let mut resp = match route {
+        Route::Live => handlers::live(),
+        Route::Ready => handlers::ready(daemon),
+        Route::Health => handlers::health(daemon),
+        Route::Metrics => handlers::metrics(daemon),
+    };
+    if head {
+        *resp.body_mut() = Body::default();
+    }
+    resp
+}
+
+fn content_length(req: &Request<Incoming>) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn preflight(
+    route: Route,
+    headers: &header::HeaderMap,
+    origin: Option<&HeaderValue>,
+) -> Response<Body> {
+    let allow = router::allow_header(route);
+    match (headers.get(header::ORIGIN), origin) {
+        // A plain OPTIONS, not a browser preflight.
+        (None, _) => {
+            let mut r = response::empty(StatusCode::NO_CONTENT);
+            if let Ok(v) = HeaderValue::from_str(&allow) {
+                r.headers_mut().insert(header::ALLOW, v);
+            }
+            r
+        }
+        (Some(_), Some(origin)) => {
+            let mut r = response::empty(StatusCode::NO_CONTENT);
+            cors::decorate_preflight(r.headers_mut(), origin, &allow);
+            r
+        }
+        (Some(_), None) => response::error(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "this origin is not in api.allowed_origins",
+        ),
+    }
+}

@@ -1,0 +1,424 @@
+//! Reads the configuration: file → YAML tree → environment overrides →
+//! per-section deserialization → validation → path and secret resolution.
+//! Every problem found on the way is collected, so one run lists them all.
+
+use std::path::{Path, PathBuf};
+
+use alloy::signers::local::PrivateKeySigner;
+use serde::de::DeserializeOwned;
+use serde_norway::Value;
+
+use super::env::apply_overrides;
+use super::issues::{ConfigIssue, Issues, Validate, field, index};
+use super::schema::Config;
+use super::secret::{Secret, SecretSource, pick_source};
+use super::validate::rpc_url_problem;
+
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/govnode/config.yaml";
+const DEFAULT_STATE_DIR: &str = "/var/lib/govnode";
+const DEFAULT_RUNTIME_DIR: &str = "/run/govnode";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("config file {path} has {} problem(s)", issues.len())]
+    Invalid {
+        path: PathBuf,
+        issues: Vec<ConfigIssue>,
+    },
+}
+
+impl ConfigError {
+    /// Every line an operator needs, ready to print.
+    pub fn report(&self) -> String {
+        match self {
+            ConfigError::Read { .. } => self.to_string(),
+            ConfigError::Invalid { path, issues } => {
+                let mut out = format!("{}:\n", self);
+                for i in issues {
+                    out.push_str(&format!("  {}: {}\n", path.display(), i));
+                }
+                out.trim_end().to_owned()
+            }
+        }
+    }
+}
+
+/// What the process environment contributes to a configuration.
+#[derive(Debug, Clone, Default)]
+pub struct LoadEnv {
+    /// All variables; only `GOVNODE__…` ones are used as overrides.
+    pub vars: Vec<(String, String)>,
+    pub credentials_dir: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+    pub runtime_dir: Option<PathBuf>,
+}
+
+impl LoadEnv {
+    pub fn from_process() -> Self {
+        // systemd passes colon-separated lists when several directories are configured.
+        let first_dir = |name: &str| {
+            std::env::var_os(name).and_then(|v| {
+                v.to_str()
+                    .and_then(|s| s.split(':').next())
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from)
+            })
+        };
+        LoadEnv {
+            vars: std::env::vars().collect(),
+            credentials_dir: first_dir("CREDENTIALS_DIRECTORY"),
+            state_dir: first_dir("STATE_DIRECTORY"),
+            runtime_dir: first_dir("RUNTIME_DIRECTORY"),
+        }
+    }
+}
+
+/// A node's signing key, resolved.
+#[derive(Debug, Clone)]
+pub struct NodeKey {
+    pub name: String,
+    pub signer: PrivateKeySigner,
+}
+
+/// A fully loaded configuration: the file's settings plus every secret it names.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: Config,
+    pub source: PathBuf,
+    pub ledger_path: PathBuf,
+    pub control_socket: PathBuf,
+    /// In `config.nodes` order.
+    pub node_keys: Vec<NodeKey>,
+    /// In `config.rpc.endpoints` order.
+    pub rpc_urls: Vec<Secret>,
+    pub api_token: Option<Secret>,
+}
+
+const SECTIONS: [&str; 12] = [
+    "chain",
+    "rpc",
+    "dao",
+    "nodes",
+    "strategies",
+    "api",
+    "control",
+    "ledger",
+    "round",
+    "log",
+    "shutdown",
+    "watchdog",
+];
+const REQUIRED: [&str; 3] = ["chain", "rpc", "dao"];
+
+pub fn load(path: &Path, env: &LoadEnv) -> Result<Settings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let invalid = |issues: Issues| ConfigError::Invalid {
+        path: path.to_owned(),
+        issues: issues.into_vec(),
+    };
+    let mut issues = Issues::default();
+    let config = parse(&text, env, &mut issues).ok_or_else(|| invalid(issues.clone()))?;
+    config.validate("", &mut issues);
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let settings = resolve(config, path, &base, env, &mut issues);
+    if issues.is_empty() {
+        Ok(settings)
+    } else {
+        Err(invalid(issues))
+    }
+}
+
+/// Parses and deserializes; returns `None` when a structural problem prevents
+/// building a [`Config`] (the problems are in `issues`).
+pub fn parse(text: &str, env: &LoadEnv, issues: &mut Issues) -> Option<Config> {
+    if text.trim().is_empty() {
+        issues.push(
+            "",
+            "the file is empty; see examples/config.yaml for a complete configuration",
+        );
+        return None;
+    }
+    let mut doc: Value = match serde_norway::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            let at = e
+                .location()
+                .map(|l| format!("line {} column {}", l.line(), l.column()))
+                .unwrap_or_default();
+            issues.push(at, format!("YAML syntax error: {e}"));
+            return None;
+        }
+    };
+    if !doc.is_mapping() {
+        issues.push(
+            "",
+            "the top level must be a mapping of sections (chain, rpc, dao, …)",
+        );
+        return None;
+    }
+    apply_overrides(&mut doc, env.vars.iter().cloned(), issues);
+    reject_inline_secrets(&mut doc, issues);
+
+    let before = issues.len();
+    if let Value::Mapping(map) = &doc {
+        for (key, value) in map {
+            let Some(name) = key.as_str() else {
+                issues.push("", format!("section names must be strings, found {key:?}"));
+                continue;
+            };
+            if !SECTIONS.contains(&name) {
+                issues.push(
+                    name,
+                    format!("unknown section (known: {})", SECTIONS.join(", ")),
+                );
+                continue;
+            }
+            check_section(name, value, issues);
+        }
+        for name in REQUIRED {
+            if !map.contains_key(name) {
+                issues.push(name, "missing required section");
+            }
+        }
+    }
+    if issues.len() > before {
+        return None;
+    }
+    match deserialize_at::<Config>("", doc) {
+        Ok(c) => Some(c),
+        Err(issue) => {
+            issues.push(issue.path, issue.message);
+            None
+        }
+    }
+}
+
+fn check_section(name: &str, value: &Value, issues: &mut Issues) {
+    use super::schema::*;
+    let v = value.clone();
+    let result = match name {
+        "chain" => deserialize_at::<ChainConfig>(name, v).map(drop),
+        "rpc" => deserialize_at::<RpcConfig>(name, v).map(drop),
+        "dao" => deserialize_at::<DaoConfig>(name, v).map(drop),
+        "nodes" => check_list::<NodeConfig>(name, v, issues),
+        "strategies" => deserialize_at::<
+            std::collections::BTreeMap<String, crate::strategy::RulesStrategyConfig>,
+        >(name, v)
+        .map(drop),
+        "api" => deserialize_at::<ApiConfig>(name, v).map(drop),
+        "control" => deserialize_at::<ControlConfig>(name, v).map(drop),
+        "ledger" => deserialize_at::<LedgerConfig>(name, v).map(drop),
+        "round" => deserialize_at::<RoundConfig>(name, v).map(drop),
+        "log" => deserialize_at::<LogConfig>(name, v).map(drop),
+        "shutdown" => deserialize_at::<ShutdownConfig>(name, v).map(drop),
+        "watchdog" => deserialize_at::<WatchdogConfig>(name, v).map(drop),
+        _ => Ok(()),
+    };
+    if let Err(issue) = result {
+        issues.push(issue.path, issue.message);
+    }
+}
+
+/// Lists are checked element by element so that two bad nodes give two issues.
+fn check_list<T: DeserializeOwned>(
+    name: &str,
+    v: Value,
+    issues: &mut Issues,
+) -> Result<(), ConfigIssue> {
+    match v {
+        Value::Sequence(items) => {
+            for (i, item) in items.into_iter().enumerate() {
+                if let Err(issue) = deserialize_at::<T>(&index(name, i), item) {
+                    issues.push(issue.path, issue.message);
+                }
+            }
+            Ok(())
+        }
+        other => deserialize_at::<Vec<T>>(name, other).map(drop),
+    }
+}
+
+fn deserialize_at<T: DeserializeOwned>(prefix: &str, v: Value) -> Result<T, ConfigIssue> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let inner = e.path().to_string();
+        let path = match (prefix.is_empty(), inner.as_str()) {
+            (_, ".") => prefix.to_owned(),
+            (true, _) => inner,
+            (false, p) if p.starts_with('[') => format!("{prefix}{p}"),
+            (false, p) => format!("{prefix}.{p}"),
+        };
+        ConfigIssue {
+            path,
+            message: e.into_inner().to_string(),
+        }
+    })
+}
+
+const KEY_ADVICE: &str = "inline private keys are not accepted: write the hex key to a file readable only by govnode and set key_file: PATH, or deliver it with systemd LoadCredential=NAME:PATH and set key_credential: NAME";
+
+/// Gives a precise, actionable message for the secrets operators most often
+/// paste inline, instead of serde's generic "unknown field".
+fn reject_inline_secrets(doc: &mut Value, issues: &mut Issues) {
+    if let Some(Value::Sequence(nodes)) = doc.get_mut("nodes") {
+        for (i, node) in nodes.iter_mut().enumerate() {
+            if let Value::Mapping(m) = node {
+                for key in ["key", "private_key", "privateKey"] {
+                    if m.remove(key).is_some() {
+                        issues.push(field(&index("nodes", i), key), KEY_ADVICE);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(Value::Mapping(api)) = doc.get_mut("api") {
+        for key in ["token", "api_token"] {
+            if api.remove(key).is_some() {
+                issues.push(
+                    field("api", key),
+                    "inline API tokens are not accepted: use token_file: PATH or token_credential: NAME",
+                );
+            }
+        }
+    }
+}
+
+fn resolve(
+    config: Config,
+    path: &Path,
+    base: &Path,
+    env: &LoadEnv,
+    issues: &mut Issues,
+) -> Settings {
+    let abs = |p: &PathBuf| {
+        if p.is_absolute() {
+            p.clone()
+        } else {
+            base.join(p)
+        }
+    };
+    let creds = env.credentials_dir.as_deref();
+
+    let mut node_keys = Vec::new();
+    for (i, node) in config.nodes.iter().enumerate() {
+        let p = index("nodes", i);
+        let file = node.key_file.as_ref().map(abs);
+        let Some(src) = pick_source(
+            &p,
+            "key",
+            file.as_ref(),
+            node.key_credential.as_ref(),
+            true,
+            &mut Issues::default(),
+        ) else {
+            continue;
+        };
+        let at = field(&p, source_key("key", &src));
+        match src.read(creds) {
+            Err(e) => issues.push(at, e.to_string()),
+            Ok(secret) => match parse_key(secret.expose()) {
+                Ok(signer) => node_keys.push(NodeKey {
+                    name: node.name.clone(),
+                    signer,
+                }),
+                Err(()) => {
+                    issues.push(at, format!("{src} does not hold a 32-byte hex private key"))
+                }
+            },
+        }
+    }
+
+    let mut rpc_urls = Vec::new();
+    for (i, ep) in config.rpc.endpoints.iter().enumerate() {
+        let p = index("rpc.endpoints", i);
+        if let Some(url) = &ep.url {
+            rpc_urls.push(Secret::new(url.clone()));
+            continue;
+        }
+        let file = ep.url_file.as_ref().map(abs);
+        let Some(src) = pick_source(
+            &p,
+            "url",
+            file.as_ref(),
+            ep.url_credential.as_ref(),
+            false,
+            &mut Issues::default(),
+        ) else {
+            continue;
+        };
+        let at = field(&p, source_key("url", &src));
+        match src.read(creds) {
+            Err(e) => issues.push(at, e.to_string()),
+            Ok(secret) => match rpc_url_problem(secret.expose()) {
+                // The URL itself is a secret: the message names the source only.
+                Some(_) => issues.push(at, format!("{src} does not hold a valid http(s) URL")),
+                None => rpc_urls.push(secret),
+            },
+        }
+    }
+
+    let token_file = config.api.token_file.as_ref().map(abs);
+    let api_token = pick_source(
+        "api",
+        "token",
+        token_file.as_ref(),
+        config.api.token_credential.as_ref(),
+        false,
+        &mut Issues::default(),
+    )
+    .and_then(|src| {
+        let at = field("api", source_key("token", &src));
+        src.read(creds)
+            .map_err(|e| issues.push(at, e.to_string()))
+            .ok()
+    });
+
+    let ledger_path = config.ledger.path.as_ref().map(abs).unwrap_or_else(|| {
+        env.state_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
+            .join("ledger.sqlite")
+    });
+    let control_socket = config.control.socket.as_ref().map(abs).unwrap_or_else(|| {
+        env.runtime_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_RUNTIME_DIR))
+            .join("control.sock")
+    });
+
+    Settings {
+        config,
+        source: path.to_owned(),
+        ledger_path,
+        control_socket,
+        node_keys,
+        rpc_urls,
+        api_token,
+    }
+}
+
+fn source_key(stem: &str, src: &SecretSource) -> &'static str {
+    match (stem, src) {
+        ("key", SecretSource::File(_)) => "key_file",
+        ("key", SecretSource::Credential(_)) => "key_credential",
+        ("url", SecretSource::File(_)) => "url_file",
+        ("url", SecretSource::Credential(_)) => "url_credential",
+        (_, SecretSource::File(_)) => "token_file",
+        (_, SecretSource::Credential(_)) => "token_credential",
+    }
+}
+
+fn parse_key(raw: &str) -> Result<PrivateKeySigner, ()> {
+    let hex = raw.strip_prefix("0x").unwrap_or(raw);
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(());
+    }
+    hex.parse::<PrivateKeySigner>().map_err(|_| ())
+}

@@ -1,0 +1,15 @@
+//! Configuration: the YAML schema, loading with environment overrides and
+//! credentials, and validation that reports every problem with its path.
+
+mod env;
+mod issues;
+mod load;
+mod schema;
+mod secret;
+mod validate;
+
+pub use issues::{ConfigIssue, Issues, Validate};
+pub use load::{ConfigError, DEFAULT_CONFIG_PATH, LoadEnv, NodeKey, Settings, load, parse};
+pub use schema::*;
+pub use secret::{Secret, SecretError, SecretSource};
+pub use validate::{is_label, rpc_url_problem, url_has_credentials};

@@ -1,0 +1,372 @@
+//! The configuration file's shape: one serde type per section. Unknown keys
+//! are rejected everywhere so that a typo never silently falls back to a default.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::strategy::RulesStrategyConfig;
+
+/// The whole file. `chain`, `rpc` and `dao` are required; every other section
+/// has a default.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub chain: ChainConfig,
+    pub rpc: RpcConfig,
+    pub dao: DaoConfig,
+    #[serde(default)]
+    pub nodes: Vec<NodeConfig>,
+    #[serde(default)]
+    pub strategies: BTreeMap<String, RulesStrategyConfig>,
+    #[serde(default)]
+    pub api: ApiConfig,
+    #[serde(default)]
+    pub control: ControlConfig,
+    #[serde(default)]
+    pub ledger: LedgerConfig,
+    #[serde(default)]
+    pub round: RoundConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
+    #[serde(default)]
+    pub watchdog: WatchdogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainConfig {
+    /// EIP-155 chain id every endpoint must report.
+    pub id: u64,
+    /// Human name shown in status output (`sepolia`, `anvil`).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpcConfig {
+    pub endpoints: Vec<EndpointConfig>,
+    #[serde(default)]
+    pub breaker: BreakerConfig,
+    #[serde(default)]
+    pub retry: RetryConfig,
+    #[serde(default)]
+    pub probe: ProbeConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointConfig {
+    /// Label used in logs, metrics and the API instead of the URL.
+    pub name: String,
+    /// Inline URL; only accepted when it carries no credentials.
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub url_file: Option<PathBuf>,
+    #[serde(default)]
+    pub url_credential: Option<String>,
+    /// Lower is preferred.
+    #[serde(default)]
+    pub priority: u32,
+    #[serde(default = "defaults::max_rps")]
+    pub max_rps: u32,
+    #[serde(default = "defaults::burst")]
+    pub burst: u32,
+    #[serde(default = "defaults::endpoint_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open the breaker.
+    pub failure_threshold: u32,
+    /// Error ratio over `window` that opens the breaker (0.0–1.0).
+    pub error_rate: f64,
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// Requests needed in `window` before `error_rate` is judged.
+    pub min_requests: u32,
+    /// First open period; doubles on each failed probe up to `max_cooldown`.
+    #[serde(with = "humantime_serde")]
+    pub cooldown: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max_cooldown: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig {
+            failure_threshold: 5,
+            error_rate: 0.5,
+            window: Duration::from_secs(60),
+            min_requests: 20,
+            cooldown: Duration::from_secs(2),
+            max_cooldown: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Attempts per call across all endpoints, the first included.
+    pub max_attempts: u32,
+    #[serde(with = "humantime_serde")]
+    pub base_delay: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max_delay: Duration,
+    /// Total time a single call may take, retries included.
+    #[serde(with = "humantime_serde")]
+    pub call_deadline: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+            call_deadline: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeConfig {
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// An endpoint this many blocks behind the best one is unhealthy.
+    pub max_head_lag: u64,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            interval: Duration::from_secs(5),
+            max_head_lag: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DaoKind {
+    /// DLoop's AssetDAO.
+    Assetdao,
+    /// An OpenZeppelin Governor (v4/v5).
+    Governor,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaoConfig {
+    pub kind: DaoKind,
+    /// Contract address, 0x-prefixed.
+    pub address: String,
+    /// Governor only: the block from which `ProposalCreated` logs are scanned.
+    #[serde(default)]
+    pub start_block: Option<u64>,
+    /// No vote is sent when the deadline is closer than this.
+    #[serde(default = "defaults::vote_margin", with = "humantime_serde")]
+    pub vote_margin: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    pub name: String,
+    /// File holding the hex private key.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// systemd credential holding the hex private key.
+    #[serde(default)]
+    pub key_credential: Option<String>,
+    /// `conservative`, `aggressive`, or a name under `strategies`.
+    #[serde(default = "defaults::strategy")]
+    pub strategy: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// `false` disables the HTTP listener entirely.
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    /// Bearer token required by the state-changing endpoints.
+    pub token_file: Option<PathBuf>,
+    pub token_credential: Option<String>,
+    /// Origins allowed by CORS. Empty: no CORS headers at all.
+    pub allowed_origins: Vec<String>,
+    pub rate_limit: RateLimitConfig,
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 5001)),
+            token_file: None,
+            token_credential: None,
+            allowed_origins: Vec::new(),
+            rate_limit: RateLimitConfig::default(),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second per client IP.
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            per_second: 20,
+            burst: 40,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlConfig {
+    /// Unix socket for `govnode round`. Default: `$RUNTIME_DIRECTORY/control.sock`,
+    /// else `/run/govnode/control.sock`.
+    pub socket: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LedgerConfig {
+    /// SQLite file. Default: `$STATE_DIRECTORY/ledger.sqlite`, else
+    /// `/var/lib/govnode/ledger.sqlite`.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoundConfig {
+    /// A round still running after this is stopped and reports what is left.
+    #[serde(with = "humantime_serde")]
+    pub deadline: Duration,
+    /// Concurrent chain reads during a round.
+    pub concurrency: usize,
+    /// Decide and simulate, send nothing.
+    pub dry_run: bool,
+    /// Run a round right after start-up (in addition to timer triggers).
+    pub on_start: bool,
+}
+
+impl Default for RoundConfig {
+    fn default() -> Self {
+        RoundConfig {
+            deadline: Duration::from_secs(600),
+            concurrency: 8,
+            dry_run: false,
+            on_start: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogTarget {
+    /// journald when `JOURNAL_STREAM` is set (started by systemd), else stderr.
+    #[default]
+    Auto,
+    Journald,
+    Stderr,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter (`info`, `govnode=debug,info`); `RUST_LOG` overrides it.
+    pub level: String,
+    pub format: LogFormat,
+    pub target: LogTarget,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Text,
+            target: LogTarget::Auto,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// Time given to running work after SIGTERM before the daemon exits anyway.
+    #[serde(with = "humantime_serde")]
+    pub drain_timeout: Duration,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig {
+            drain_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatchdogConfig {
+    /// A heartbeat round-trip slower than this counts as a failed check.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_timeout: Duration,
+}
+
+impl Default for WatchdogConfig {
+    fn default() -> Self {
+        WatchdogConfig {
+            heartbeat_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+mod defaults {
+    use std::time::Duration;
+
+    pub fn max_rps() -> u32 {
+        25
+    }
+    pub fn burst() -> u32 {
+        50
+    }
+    pub fn endpoint_timeout() -> Duration {
+        Duration::from_secs(10)
+    }
+    pub fn vote_margin() -> Duration {
+        Duration::from_secs(60)
+    }
+    pub fn strategy() -> String {
+        "conservative".into()
+    }
+}

@@ -1,0 +1,401 @@
+//! Semantic checks that serde cannot express. Each section appends its own
+//! problems so that `check-config` lists all of them at once.
+
+use std::collections::BTreeSet;
+
+use super::issues::{Issues, Validate, field, index};
+use super::schema::*;
+use super::secret::pick_source;
+
+const BUILTIN_STRATEGIES: [&str; 2] = ["conservative", "aggressive"];
+
+impl Validate for Config {
+    fn validate(&self, _path: &str, issues: &mut Issues) {
+        self.chain.validate("chain", issues);
+        self.rpc.validate("rpc", issues);
+        self.dao.validate("dao", issues);
+        validate_nodes(&self.nodes, self, issues);
+        for (name, strategy) in &self.strategies {
+            let path = field("strategies", name);
+            if BUILTIN_STRATEGIES.contains(&name.as_str()) {
+                issues.push(path.clone(), "name is taken by a built-in strategy");
+            }
+            if !is_label(name) {
+                issues.push(path.clone(), LABEL_RULE);
+            }
+            strategy.validate(&path, issues);
+        }
+        self.api.validate("api", issues);
+        self.round.validate("round", issues);
+        self.log.validate("log", issues);
+        if self.shutdown.drain_timeout.is_zero() {
+            issues.push("shutdown.drain_timeout", "must be greater than 0");
+        }
+        if self.watchdog.heartbeat_timeout.is_zero() {
+            issues.push("watchdog.heartbeat_timeout", "must be greater than 0");
+        }
+    }
+}
+
+const LABEL_RULE: &str = "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'";
+
+/// Names end up in metric labels, journald fields and credential names.
+pub fn is_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+impl Validate for ChainConfig {
+    fn validate(&self, path: &str, issues: &mut Issues) {
+        if self.id == 0 {
+            issues.push(field(path, "id"), "must be a positive chain id");
+        }
+    }
+}
+
+impl Validate for RpcConfig {
+    fn validate(&self, path: &str, issues: &mut Issues) {
+        let list = field(path, "endpoints");
+        if self.endpoints.is_empty() {
+            issues.push(list.clone(), "at least one endpoint is required");
+        }
+        let mut seen = BTreeSet::new();
+        for (i, ep) in self.endpoints.iter().enumerate() {
+            let p = index(&list, i);
+            if !seen.insert(ep.name.as_str()) {
+                issues.push(
+                    field(&p, "name"),
+                    format!("duplicate endpoint name {:?}", ep.name),
+                );
+            }
+            ep.validate(&p, issues);
+        }
+        let b = &self.breaker;
+        let bp = field(path, "breaker");
+        if b.failure_threshold == 0 {
+            issues.push(field(&bp, "failure_threshold"), "must be at least 1");
+        }
+        if !(b.error_rate > 0.0 && b.error_rate <= 1.0) {
+            issues.push(field(&bp, "error_rate"), "must be in (0, 1]");
+        }
+        if b.cooldown.is_zero() || b.max_cooldown < b.cooldown {
+            issues.push(
+                field(&bp, "max_cooldown"),
+                "cooldown must be > 0 and max_cooldown >= cooldown",
+            );
+        }
+        if b.window.is_zero() {
+            issues.push(field(&bp, "window"), "must be greater than 0");
+        }
+        let r = &self.retry;
+        let rp = field(path, "retry");
+        if r.max_attempts == 0 {
+            issues.push(field(&rp, "max_attempts"), "must be at least 1");
+        }
+        if r.max_delay < r.base_delay {
+            issues.push(field(&rp, "max_delay"), "must be >= base_delay");
+        }
+        if r.call_deadline.is_zero() {
+            issues.push(field(&rp, "call_deadline"), "must be greater than 0");
+        }
+        if self.probe.interval.is_zero() {
+            issues.push(field(path, "probe.interval"), "must be greater than 0");
+        }
+    }
+}
+
+impl Validate for EndpointConfig {
+    fn validate(&self, path: &str, issues: &mut Issues) {
+        if !is_label(&self.name) {
+            issues.push(field(path, "name"), LABEL_RULE);
+        }
+        let sources = [
+            self.url.is_some(),
+            self.url_file.is_some(),
+            self.url_credential.is_some(),
+        ]
+        .iter()
+        .filter(|s| **s)
+        .count();
+        match sources {
+            0 => issues.push(path.to_owned(), "missing url, url_file or url_credential"),
+            1 => {}
+            _ => issues.push(
+                path.to_owned(),
+                "set only one of url, url_file and url_credential",
+            ),
+        }
+        if let Some(url) = &self.url {
+            if let Some(problem) = rpc_url_problem(url) {
+                issues.push(field(path, "url"), problem);
+            } else if url_has_credentials(url) {
+                issues.push(
+                    field(path, "url"),
+                    "this URL carries credentials; secrets are never inline: put it in a file and use url_file, or url_credential with systemd LoadCredential",
+                );
+            }
+        }
+        if self.url_credential.is_some() {
+            pick_source(
+                path,
+                "url",
+                None,
+                self.url_credential.as_ref(),
+                false,
+                issues,
+            );
+        }
+        if self.max_rps == 0 {
+            issues.push(field(path, "max_rps"), "must be at least 1");
+        }
+        if self.burst == 0 {
+            issues.push(field(path, "burst"), "must be at least 1");
+        }
+        if self.timeout.is_zero() {
+            issues.push(field(path, "timeout"), "must be greater than 0");
+        }
+    }
+}
+
+/// What is wrong with an RPC URL, if anything. Also applied to URLs read from
+/// files, where the message must not repeat the URL.
+pub fn rpc_url_problem(raw: &str) -> Option<String> {
+    match url::Url::parse(raw) {
+        Err(e) => Some(format!("not a valid URL ({e})")),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => Some(format!(
+            "scheme must be http or https, not {:?}",
+            u.scheme()
+        )),
+        Ok(u) if u.host_str().is_none() => Some("URL has no host".into()),
+        Ok(_) => None,
+    }
+}
+
+/// Providers put API keys in the user-info, the query or a long path segment.
+pub fn url_has_credentials(raw: &str) -> bool {
+    let Ok(u) = url::Url::parse(raw) else {
+        return false;
+    };
+    !u.username().is_empty()
+        || u.password().is_some()
+        || u.query().is_some()
+        || u.path_segments()
+            .into_iter()
+            .flatten()
+            .any(crate::telemetry::redact::looks_like_key)
+}
+
+impl Validate for DaoConfig {
+    fn validate(&self, path: &str, issues: &mut Issues) {
+        if self.address.parse::<alloy::primitives::Address>().is_err() {
+            issues.push(
+                field(path, "address"),
+                "must be a 0x-prefixed 20-byte hex address",
+            );
+        }
+        if self.kind == DaoKind::Assetdao && self.start_block.is_some() {
+            issues.push(
+                field(path, "start_block"),
+                "only used with kind: governor (AssetDAO ids are read with getProposalCount)",
+            );
+        }
+    }
+}
+
+fn validate_nodes(nodes: &[NodeConfig], config: &Config, issues: &mut Issues) {
+    let mut seen = BTreeSet::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let p = index("nodes", i);
+        if !is_label(&node.name) {
+            issues.push(field(&p, "name"), LABEL_RULE);
+        }
+        if !seen.insert(node.name.as_str()) {
+            issues.push(
+                field(&p, "name"),
+                format!("duplicate node name {:?}", node.name),
+            );
+        }
+        pick_source(
+            &p,
+            "key",
+            node.key_file.as_ref(),
+            node.key_credential.as_ref(),
+            true,
+            issues,
+        );
+        if !BUILTIN_STRATEGIES.contains(&node.strategy.as_str())
+            && !config.strategies.contains_key(&node.strategy)
+        {
+            issues.push(
+                field(&p, "strategy"),
+                format!(
+                    "unknown strategy {:?}: use conservative, aggressive or a name defined under strategies",
+                    node.strategy
+                ),
+            );
+        }
+    }
+}
+
+impl Validate for crate::strategy::RulesStrategyConfig {
+    fn validate(&self, path: &str, issues: &mut Issues) {
+        for (i, rule) in self.rules.iter().enumerate() {
+            let p = field(&index(&field(path, "rules"), i), "match");
+            let m = &rule.matcher;
+            for (j, t) in m.proposal_type.iter().enumerate() {
+                if !matches!(
+                    t.as_str(),
+                    "investment" | "divestment" | "parameter_change" | "other"
+                ) {
+                    issues.push(
+                        index(&field(&p, "proposal_type"), j),
+                        format!(
+                            "unknown proposal type {t:?} (investment, divestment, parameter_change, other)"
+                        ),
+                    );
+                }
+            }
+            for (j, a) in m.asset_address.iter().enumerate() {
+                if a.parse::<alloy::primitives::Address>().is_err() {
+                    issues.push(
+                        index(&field(&p, "asset_address"), j),
+                        "must be a 0x-prefixed 20-byte hex address",
+                    );
+                }
+            }
+            for (j, a) in m.proposer.iter().enumerate() {
+                if a.parse::<alloy::primitives::Address>().is_err() {
+                    issues.push(
+                        index(&field(&p, "proposer"), j),
+                        "must be a 0x-prefixed 20-byte hex address",
+                    );
+                }
+            }
+            for (key, value) in [("amount_min", &m.amount_min), ("amount_max", &m.amount_max)] {
+                if let Some(v) = value
+                    && !is_decimal(v)
+                {
+                    issues.push(
+                        field(&p, key),
+                        "must be a decimal number of whole tokens, e.g. \"1000\" or \"0.5\"",
+                    );
+                }
+            }
+            if let Some(re) = &m.description_regex
+                && let Err(e) = regex::Regex::new(re)
+            {
+                issues.push(
+                    field(&p, "description_regex"),
+                    format!("invalid regex: {e}"),
+                );
+            }
+        }
+    }
+}
+
+fn is_decimal(s: &str) -> bool {
+    let mut parts = s.splitn(2, '.');
+    let whole = parts.next().unwrap_or("");
+    let frac = parts.next();
+    !whole.is_empty()
+        && whole.chars().all(|c| c.is_ascii_digit())
+        && frac.is_none_or(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_digit()))
+}
+
+impl Validate for ApiConfig {
+    fn validate(&self, path: &str, issues: &mut Issues) {
+        pick_source(
+            path,
+            "token",
+            self.token_file.as_ref(),
+            self.token_credential.as_ref(),
+            false,
+            issues,
+        );
+        for (i, origin) in self.allowed_origins.iter().enumerate() {
+            if let Some(problem) = origin_problem(origin) {
+                issues.push(index(&field(path, "allowed_origins"), i), problem);
+            }
+        }
+        if self.rate_limit.per_second == 0 {
+            issues.push(field(path, "rate_limit.per_second"), "must be at least 1");
+        }
+        if self.rate_limit.burst == 0 {
+            issues.push(field(path, "rate_limit.burst"), "must be at least 1");
+        }
+        if self.max_body_bytes == 0 {
+            issues.push(field(path, "max_body_bytes"), "must be at least 1");
+        }
+    }
+}
+
+fn origin_problem(origin: &str) -> Option<String> {
+    if origin == "*" {
+        return Some("wildcard origins are not allowed; list each origin".into());
+    }
+    match url::Url::parse(origin) {
+        Err(e) => Some(format!("not a valid origin ({e})")),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => {
+            Some("origin scheme must be http or https".into())
+        }
+        Ok(u) if u.path() != "/" || u.query().is_some() || origin.ends_with('/') => {
+            Some("an origin is scheme://host[:port] with no path".into())
+        }
+        Ok(_) => None,
+    }
+}
+
+impl Validate for RoundConfig {
+    fn validate(&self, path: &str, issues: &mut Issues) {
+        if self.deadline.is_zero() {
+            issues.push(field(path, "deadline"), "must be greater than 0");
+        }
+        if self.concurrency == 0 {
+            issues.push(field(path, "concurrency"), "must be at least 1");
+        }
+    }
+}
+
+impl Validate for LogConfig {
+    fn validate(&self, path: &str, issues: &mut Issues) {
+        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.level) {
+            issues.push(field(path, "level"), format!("invalid filter: {e}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_checks() {
+        assert!(rpc_url_problem("http://127.0.0.1:8545").is_none());
+        assert!(rpc_url_problem("ftp://x").unwrap().contains("scheme"));
+        assert!(rpc_url_problem("nonsense").is_some());
+        assert!(url_has_credentials("https://u:p@rpc.example"));
+        assert!(url_has_credentials("https://rpc.example/?apikey=1"));
+        assert!(url_has_credentials(
+            "https://eth.example/v3/0123456789abcdef0123456789abcdef"
+        ));
+        assert!(!url_has_credentials("http://127.0.0.1:8545"));
+    }
+
+    #[test]
+    fn origins() {
+        assert!(origin_problem("http://localhost:3000").is_none());
+        assert!(origin_problem("*").is_some());
+        assert!(origin_problem("http://x/path").is_some());
+    }
+
+    #[test]
+    fn decimals() {
+        assert!(is_decimal("100"));
+        assert!(is_decimal("0.5"));
+        assert!(!is_decimal("1e5"));
+        assert!(!is_decimal("1."));
+        assert!(!is_decimal(""));
+    }
+}

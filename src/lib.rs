@@ -1,0 +1,12 @@
+//! govnode: an autonomous DAO governance node.
+//!
+//! One daemon holds the keys of several voters, reads the open proposals of a
+//! DAO over Ethereum JSON-RPC, decides each vote with an explainable strategy
+//! and casts it exactly once. See `docs/architecture.md` for how the modules fit.
+
+pub mod api;
+pub mod config;
+pub mod exit;
+pub mod service;
+pub mod strategy;
+pub mod telemetry;

@@ -1,0 +1,132 @@
+//! The `govnode` command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use govnode::config::{self, DEFAULT_CONFIG_PATH, LoadEnv};
+use govnode::exit;
+
+#[derive(Parser)]
+#[command(name = "govnode", version, about = "Autonomous DAO governance node")]
+struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, env = "GOVNODE_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon (systemd Type=notify).
+    Run,
+    /// Validate the configuration and every secret it names; list all problems.
+    CheckConfig,
+    /// Print the version.
+    Version,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    ExitCode::from(run(cli) as u8)
+}
+
+fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Version => {
+            println!("govnode {}", env!("CARGO_PKG_VERSION"));
+            exit::OK
+        }
+        Command::CheckConfig => match config::load(&cli.config, &LoadEnv::from_process()) {
+            Ok(s) => {
+                println!(
+                    "{}: OK ({} node(s), {} RPC endpoint(s), chain {})",
+                    cli.config.display(),
+                    s.config.nodes.len(),
+                    s.config.rpc.endpoints.len(),
+                    s.config.chain.id
+                );
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("{}", e.report());
+                exit::CONFIG
+            }
+        },
+        Command::Run => run_daemon(&cli.config),
+    }
+}
+
+fn run_daemon(path: &std::path::Path) -> i32 {
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
+
+    let settings = match config::load(path, &LoadEnv::from_process()) {
+        Ok(s) => s,
+        Err(e) => {
+            // Logging is not up yet (its settings are in the file); stderr
+            // reaches the journal under systemd anyway.
+            eprintln!("{}", e.report());
+            return exit::CONFIG;
+        }
+    };
+    let log = match govnode::telemetry::init_logging(&settings.config.log) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("cannot set up logging: {e}");
+            return exit::CONFIG;
+        }
+    };
+    install_panic_hook();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("govnode")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return exit::SOFTWARE;
+        }
+    };
+    match runtime.block_on(govnode::service::run(settings, Some(log))) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            tracing::error!(error = %e, "daemon failed");
+            exit::FAILURE
+        }
+    }
+}
+
+/// A panic anywhere (also in a spawned task) is logged through tracing and
+/// ends the process with EX_SOFTWARE, so systemd restarts a clean process
+/// instead of leaving a daemon with a dead task.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-string panic payload".to_owned());
+        tracing::error!(%location, panic = %message, "panic; exiting");
+        eprintln!("govnode: panic at {location}: {message}");
+        std::process::exit(exit::SOFTWARE);
+    }));
+}
