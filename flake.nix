@@ -1,0 +1,104 @@
+{
+  description = "govnode: autonomous DAO governance node, systemd-native";
+
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
+
+  outputs = { self, nixpkgs }:
+    let
+      inherit (nixpkgs) lib;
+      systems = [ "x86_64-linux" "aarch64-linux" ];
+      # builtins rather than lib.genAttrs: listing the outputs per system then
+      # needs no nixpkgs source (tests/nix/check.sh evaluates it offline).
+      forAllSystems = f: builtins.listToAttrs (map
+        (system: { name = system; value = f nixpkgs.legacyPackages.${system}; })
+        systems);
+    in
+    {
+      overlays.default = final: _prev: {
+        govnode = final.callPackage ./nixos/package.nix { };
+        govnode-failpoints = final.callPackage ./nixos/package.nix { withFailpoints = true; };
+      };
+
+      packages = forAllSystems (pkgs: rec {
+        govnode = pkgs.callPackage ./nixos/package.nix { };
+        govnode-failpoints = pkgs.callPackage ./nixos/package.nix { withFailpoints = true; };
+        default = govnode;
+      });
+
+      # The module takes its package from this flake unless the operator sets
+      # services.govnode.package; it does not touch nixpkgs.overlays, so it
+      # also works where pkgs is read-only (runNixOSTest nodes).
+      nixosModules.default = { pkgs, ... }: {
+        imports = [ ./nixos/module.nix ];
+        services.govnode.package =
+          lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+      };
+      nixosModules.govnode = self.nixosModules.default;
+
+      devShells = forAllSystems (pkgs: {
+        default = pkgs.mkShell {
+          inputsFrom = [ self.packages.${pkgs.stdenv.hostPlatform.system}.default ];
+          packages = with pkgs; [
+            cargo
+            clippy
+            rustfmt
+            rust-analyzer
+            cargo-nextest
+            foundry
+            solc
+            nodejs
+            sqlite
+            nixpkgs-fmt
+            deadnix
+          ];
+        };
+      });
+
+      formatter = forAllSystems (pkgs: pkgs.nixpkgs-fmt);
+
+      checks = forAllSystems (pkgs:
+        let
+          inherit (pkgs.stdenv.hostPlatform) system;
+          govnode = self.packages.${system}.default;
+          vmTest = file: import file { inherit pkgs self; };
+        in
+        {
+          package = govnode;
+
+          clippy = govnode.overrideAttrs (old: {
+            pname = "govnode-clippy";
+            nativeBuildInputs = old.nativeBuildInputs ++ [ pkgs.clippy ];
+            buildPhase = ''
+              runHook preBuild
+              cargo clippy --offline --locked --all-targets --all-features -- -D warnings
+              runHook postBuild
+            '';
+            doCheck = false;
+            installPhase = ''
+              touch "$out"
+            '';
+            postInstall = "";
+          });
+
+          # Pure module logic against the unit files, as tests/nix/check.sh
+          # does on machines without a Nix store.
+          units-match-lib = pkgs.runCommand "govnode-units-match-lib"
+            {
+              nativeBuildInputs = [ pkgs.diffutils pkgs.gnused ];
+              daemon = (import ./nixos/lib.nix).rendered.daemonHardening;
+              round = (import ./nixos/lib.nix).rendered.roundHardening;
+              timer = (import ./nixos/lib.nix).rendered.timer;
+            }
+            ''
+              block() { sed -n "/^# BEGIN $2/,/^# END $2/p" "$1" | grep -v -e '^#' -e '^$' | LC_ALL=C sort; }
+              diff <(printf '%s' "$daemon") <(block ${./systemd/govnode.service} hardening)
+              diff <(printf '%s' "$round") <(block ${./systemd/govnode-round.service} hardening)
+              diff <(printf '%s' "$timer") <(block ${./systemd/govnode-round.timer} timer)
+              touch "$out"
+            '';
+
+          vm-round = vmTest ./nixos/tests/round.nix;
+          vm-watchdog = vmTest ./nixos/tests/watchdog.nix;
+        });
+    };
+}
