@@ -6,7 +6,9 @@
 
 pub mod api;
 pub mod config;
+pub mod dao;
 pub mod exit;
+pub mod ledger;
 pub mod service;
 pub mod strategy;
 pub mod telemetry;

@@ -178,6 +178,9 @@ pub struct DaoConfig {
     /// No vote is sent when the deadline is closer than this.
     #[serde(default = "defaults::vote_margin", with = "humantime_serde")]
     pub vote_margin: Duration,
+    /// The same margin for DAOs whose clock counts blocks (most Governors).
+    #[serde(default = "defaults::vote_margin_blocks")]
+    pub vote_margin_blocks: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -365,6 +368,9 @@ mod defaults {
     }
     pub fn vote_margin() -> Duration {
         Duration::from_secs(60)
+    }
+    pub fn vote_margin_blocks() -> u64 {
+        5
     }
     pub fn strategy() -> String {
         "conservative".into()
