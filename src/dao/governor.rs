@@ -13,42 +13,18 @@ use std::sync::{Mutex, MutexGuard};
 use alloy::eips::BlockId;
 use alloy::primitives::{Address, Bytes, U256};
 use alloy::providers::DynProvider;
-use alloy::rpc::types::{Filter, Log};
-use alloy::sol;
+use alloy::rpc::types::Filter;
 use alloy::sol_types::{SolCall, SolEvent};
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
 use super::error::DaoError;
+use super::governor_abi::{IGovernor, decode_vote_cast};
 use super::logs::scan_logs;
 use super::types::*;
 use super::{Dao, RevertReason, try_map_bounded};
 use crate::config::DaoKind;
 use crate::strategy::VoteChoice;
-
-sol! {
-    #[sol(rpc)]
-    interface IGovernor {
-        event ProposalCreated(uint256 proposalId, address proposer, address[] targets, uint256[] values, string[] signatures, bytes[] calldatas, uint256 voteStart, uint256 voteEnd, string description);
-        event VoteCast(address indexed voter, uint256 proposalId, uint8 support, uint256 weight, string reason);
-        event VoteCastWithParams(address indexed voter, uint256 proposalId, uint8 support, uint256 weight, string reason, bytes params);
-
-        function state(uint256 proposalId) external view returns (uint8);
-        function proposalDeadline(uint256 proposalId) external view returns (uint256);
-        function proposalSnapshot(uint256 proposalId) external view returns (uint256);
-        function proposalVotes(uint256 proposalId) external view returns (uint256 againstVotes, uint256 forVotes, uint256 abstainVotes);
-        function hasVoted(uint256 proposalId, address account) external view returns (bool);
-        function castVoteWithReason(uint256 proposalId, uint8 support, string reason) external returns (uint256);
-        function getVotes(address account, uint256 timepoint) external view returns (uint256);
-        function token() external view returns (address);
-        function CLOCK_MODE() external view returns (string);
-
-        error GovernorAlreadyCastVote(address voter);
-        error GovernorUnexpectedProposalState(uint256 proposalId, uint8 current, bytes32 expectedStates);
-        error GovernorNonexistentProposal(uint256 proposalId);
-        error GovernorInvalidVoteType();
-    }
-}
 
 /// Blocks re-scanned on every listing, so a proposal moved by a shallow
 /// reorg is still found.
@@ -85,7 +61,7 @@ pub struct Governor {
 }
 
 enum Read {
-    Live(Proposal),
+    Live(Box<Proposal>),
     Finished(U256),
     Gone(U256),
 }
@@ -217,7 +193,7 @@ impl Governor {
                 other => return Err(other),
             },
         };
-        Ok(Read::Live(Proposal {
+        Ok(Read::Live(Box::new(Proposal {
             id,
             kind: ProposalKind::Other,
             asset: None,
@@ -231,7 +207,7 @@ impl Governor {
             abstain_votes: abstain,
             status: state,
             executed: false,
-        }))
+        })))
     }
 }
 
@@ -267,7 +243,7 @@ impl Dao for Governor {
         let mut d = self.discovery();
         for r in reads {
             match r {
-                Read::Live(p) => proposals.push(p),
+                Read::Live(p) => proposals.push(*p),
                 Read::Finished(id) => {
                     d.finished.insert(id);
                 }
@@ -398,32 +374,4 @@ impl Dao for Governor {
         .await?;
         Ok(logs.iter().filter_map(decode_vote_cast).collect())
     }
-}
-
-/// `VoteCast` or `VoteCastWithParams`; `None` for any other log.
-pub fn decode_vote_cast(log: &Log) -> Option<VoteCastEvent> {
-    let (voter, proposal_id, support, weight, reason) =
-        if let Ok(e) = log.log_decode::<IGovernor::VoteCast>() {
-            let d = e.inner.data;
-            (d.voter, d.proposalId, d.support, d.weight, d.reason)
-        } else if let Ok(e) = log.log_decode::<IGovernor::VoteCastWithParams>() {
-            let d = e.inner.data;
-            (d.voter, d.proposalId, d.support, d.weight, d.reason)
-        } else {
-            return None;
-        };
-    let choice = match support {
-        0 => VoteChoice::Against,
-        1 => VoteChoice::For,
-        _ => VoteChoice::Abstain,
-    };
-    Some(VoteCastEvent {
-        proposal_id,
-        voter,
-        choice,
-        weight: Some(weight),
-        reason,
-        block_number: log.block_number,
-        tx_hash: log.transaction_hash,
-    })
 }

@@ -17,6 +17,7 @@ mod assetdao;
 mod erc20;
 mod error;
 mod governor;
+mod governor_abi;
 mod logs;
 mod revert;
 mod types;
@@ -36,9 +37,8 @@ pub use assetdao::{
 };
 pub use erc20::{IERC20, TokenInfo, TokenResolver, balance_of};
 pub use error::DaoError;
-pub use governor::{
-    Clock, Governor, IGovernor, REORG_OVERLAP, decode_vote_cast as decode_governor_vote,
-};
+pub use governor::{Clock, Governor, REORG_OVERLAP};
+pub use governor_abi::{IGovernor, decode_vote_cast as decode_governor_vote};
 pub use logs::{PAGE_BLOCKS, scan_logs};
 pub use revert::{RevertReason, revert_data};
 pub use types::*;

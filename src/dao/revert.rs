@@ -10,7 +10,7 @@ use alloy::transports::TransportError;
 use serde::{Deserialize, Serialize};
 
 use super::assetdao::IAssetDAO;
-use super::governor::IGovernor;
+use super::governor_abi::IGovernor;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "error", rename_all = "snake_case")]
