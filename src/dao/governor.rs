@@ -166,10 +166,15 @@ impl Governor {
             Ok(s) => ProposalStatus::from_governor(s),
             Err(e) => {
                 return match self.err(format!("state({id})"), &e) {
+                    // v5 reverts with a custom error, v4 with a string.
                     DaoError::Reverted {
                         reason: RevertReason::GovernorNonexistentProposal { .. },
                         ..
                     } => Ok(Read::Gone(id)),
+                    DaoError::Reverted {
+                        reason: RevertReason::Error { message },
+                        ..
+                    } if message.contains("unknown proposal id") => Ok(Read::Gone(id)),
                     other => Err(other),
                 };
             }

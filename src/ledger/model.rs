@@ -84,26 +84,6 @@ impl FromStr for VoteState {
     }
 }
 
-pub fn choice_str(c: VoteChoice) -> &'static str {
-    match c {
-        VoteChoice::For => "for",
-        VoteChoice::Against => "against",
-        VoteChoice::Abstain => "abstain",
-        VoteChoice::Skip => "skip",
-    }
-}
-
-fn parse_choice(s: &str) -> Option<VoteChoice> {
-    [
-        VoteChoice::For,
-        VoteChoice::Against,
-        VoteChoice::Abstain,
-        VoteChoice::Skip,
-    ]
-    .into_iter()
-    .find(|c| choice_str(*c) == s)
-}
-
 /// What the round knows when it decides to vote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewIntent {
@@ -251,7 +231,7 @@ pub fn vote_from_row(row: &Row<'_>) -> Result<VoteRow, LedgerError> {
         voter: parse(&what("voter"), &row.get::<_, String>(3)?)?,
         node: row.get(4)?,
         round_id: row.get(5)?,
-        decision: parse_choice(&decision).ok_or_else(|| LedgerError::Corrupt {
+        decision: VoteChoice::parse(&decision).ok_or_else(|| LedgerError::Corrupt {
             what: what("decision"),
             detail: decision.clone(),
         })?,

@@ -59,7 +59,7 @@ pub fn record_intent(conn: &mut Connection, new: &NewIntent) -> Result<Intent, L
             addr(new.voter),
             new.node,
             new.round_id,
-            choice_str(new.decision),
+            new.decision.as_str(),
             new.reason,
             new.strategy,
             new.rule,

@@ -242,3 +242,150 @@ pub async fn deploy_assetdao(chain: &Chain, voting_period: u64) -> AssetDaoDeplo
         dao: *dao.address(),
     }
 }
+
+/// The AssetDAO scenario the adapter tests share: one proposal of each kind
+/// open, plus executed, expired and canceled ones, and voters with DLOOP.
+pub mod assetdao_scenario {
+    use alloy::eips::BlockId;
+    use alloy::primitives::{Address, U256};
+    use govnode::dao::{AssetDao, Dao, RevertReason, VoteMargin, estimate_vote};
+    use govnode::strategy::VoteChoice;
+
+    use super::{Chain, TestAssetDAO, deploy_assetdao};
+
+    pub const WEEK: u64 = 7 * 24 * 3600;
+    pub const MARGIN: VoteMargin = VoteMargin {
+        seconds: 60,
+        blocks: 5,
+    };
+
+    pub fn tokens(n: u64, decimals: u8) -> U256 {
+        U256::from(n) * U256::from(10).pow(U256::from(decimals))
+    }
+
+    /// Proposal ids of the scenario (dense from 1, in creation order).
+    pub const EXECUTED: u64 = 1;
+    pub const EXPIRED: u64 = 2;
+    pub const INVEST_USDC: u64 = 3;
+    pub const DIVEST_WBTC: u64 = 4;
+    pub const PARAMETER: u64 = 5;
+    pub const OTHER: u64 = 6;
+    pub const UNKNOWN_ASSET: u64 = 7;
+    pub const CANCELED: u64 = 8;
+    pub const LIVE: [u64; 5] = [INVEST_USDC, DIVEST_WBTC, PARAMETER, OTHER, UNKNOWN_ASSET];
+
+    pub struct Env {
+        pub chain: Chain,
+        pub dloop: Address,
+        pub usdc: Address,
+        pub wbtc: Address,
+        pub dao: TestAssetDAO::TestAssetDAOInstance<alloy::providers::DynProvider>,
+        pub adapter: AssetDao,
+    }
+
+    impl Env {
+        pub fn voter(&self, i: usize) -> Address {
+            self.chain.account(i)
+        }
+
+        pub async fn vote(&self, id: u64, voter: Address, choice: VoteChoice) {
+            let call = self
+                .adapter
+                .vote_call(U256::from(id), choice, "ignored by AssetDAO")
+                .expect("for/against are expressible");
+            self.chain.send(call.request(voter)).await;
+        }
+
+        pub async fn refusal(&self, id: u64, voter: Address, choice: VoteChoice) -> RevertReason {
+            let call = self.adapter.vote_call(U256::from(id), choice, "").unwrap();
+            estimate_vote(
+                &self.chain.provider,
+                &self.adapter,
+                &call,
+                voter,
+                BlockId::latest(),
+            )
+            .await
+            .expect("the node answered")
+            .expect_err("the vote must be refused")
+        }
+    }
+
+    pub async fn setup() -> Env {
+        let chain = Chain::start().await;
+        let owner = chain.account(0);
+        let dep = deploy_assetdao(&chain, 100).await;
+        let usdc = chain.deploy_token("USD Coin", "USDC", 6).await;
+        let wbtc = chain.deploy_token("Wrapped BTC", "WBTC", 8).await;
+        chain
+            .mint(dep.token, chain.account(1), tokens(1000, 18))
+            .await;
+        chain
+            .mint(dep.token, chain.account(2), tokens(10, 18))
+            .await;
+        chain.mint(dep.token, chain.account(4), tokens(1, 18)).await;
+        let dao = TestAssetDAO::new(dep.dao, chain.provider.clone());
+        let create = |kind: u8, asset: Address, amount: U256, text: &str| {
+            let call = dao
+                .createProposal(kind, asset, amount, text.to_owned())
+                .from(owner);
+            async move { call.send().await.unwrap().get_receipt().await.unwrap() }
+        };
+        let adapter = AssetDao::new(dep.dao, chain.provider.clone(), 4);
+        let env_dao = dao.clone();
+
+        // Short-lived proposals first: one executed, one left to expire.
+        create(0, usdc, tokens(1, 6), "to execute").await;
+        create(1, wbtc, tokens(1, 8), "expires").await;
+        let call = adapter
+            .vote_call(U256::from(EXECUTED), VoteChoice::For, "")
+            .unwrap();
+        chain.send(call.request(chain.account(4))).await;
+        chain.advance_time(100 + 24 * 3600 + 10).await;
+        let r = dao
+            .executeProposal(U256::from(EXECUTED))
+            .from(owner)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.get_receipt().await.unwrap().status());
+
+        dao.setVotingPeriod(U256::from(WEEK))
+            .from(owner)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        create(
+            0,
+            usdc,
+            tokens(50_000, 6),
+            "Invest 50k USDC in the treasury",
+        )
+        .await;
+        create(1, wbtc, tokens(2, 8), "Divest 2 WBTC").await;
+        create(2, Address::ZERO, U256::ZERO, "Raise the quorum").await;
+        create(3, Address::ZERO, U256::ZERO, "Something else").await;
+        create(0, chain.account(9), U256::from(5), "Mystery asset").await;
+        create(0, usdc, U256::from(1), "to cancel").await;
+        dao.cancelProposal(U256::from(CANCELED))
+            .from(owner)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+
+        Env {
+            dloop: dep.token,
+            usdc,
+            wbtc,
+            dao: env_dao,
+            adapter,
+            chain,
+        }
+    }
+}
