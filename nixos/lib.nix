@@ -181,12 +181,12 @@ let
         { inherit name; }
         // removeAttrs nodes.${name} [ "keyFile" ]
         // (if valueOr nodes.${name} "keyFile" null != null
-      then { key_credential = nodeCredential name; } else { });
+        then { key_credential = nodeCredential name; } else { });
       endpoint = name:
         { inherit name; }
         // removeAttrs endpoints.${name} [ "urlFile" ]
         // (if valueOr endpoints.${name} "urlFile" null != null
-      then { url_credential = rpcCredential name; } else { });
+        then { url_credential = rpcCredential name; } else { });
     in
     dropNulls (settings
       // (if settings ? nodes then { nodes = map node (attrNames nodes); } else { })
