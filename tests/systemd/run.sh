@@ -215,6 +215,7 @@ step_devnet() {
   wait_for 20 '"$cast_bin" chain-id --rpc-url "$rpc" >/dev/null 2>&1' || { echo "anvil did not answer"; return 1; }
   "$govnode" devnet --rpc-url "$rpc" --dir "$devnet" --once --nodes 3 --proposals 2 || return 1
   api_port="$(free_port)"
+  python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml || return 1
   # Into the container the way an operator installs it: config in
   # /etc/govnode, secrets as root-only files handed over with LoadCredential=
   # in a drop-in (as the comment in systemd/govnode.service describes).
