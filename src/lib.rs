@@ -7,6 +7,7 @@
 pub mod api;
 pub mod config;
 pub mod exit;
+pub mod round;
 pub mod service;
 pub mod strategy;
 pub mod telemetry;
