@@ -28,7 +28,7 @@ all_checks=(rootfs boot install verify security start round-timer votes journal
 # What each check needs to have run first (its own PASS/FAIL is not required).
 declare -A needs=(
   [boot]="rootfs" [install]="boot" [verify]="install" [security]="install"
-  [start]="install" [round-timer]="start" [votes]="round-timer"
+  [devnet]="install" [start]="devnet" [round-timer]="start" [votes]="round-timer"
   [journal]="round-timer" [reload]="start" [watchdog]="start"
   [bad-config]="install" [stop]="start"
 )
@@ -50,7 +50,7 @@ declare -A selected=()
 if [ -n "$only" ]; then
   IFS=, read -r -a wanted <<<"$only"
   for name in "${wanted[@]}"; do
-    [ -n "${needs[$name]+x}" ] || [ "$name" = rootfs ] || { echo "unknown check: $name (see --list)" >&2; exit 2; }
+    [[ " ${all_checks[*]} " == *" $name "* ]] || { echo "unknown check: $name (see --list)" >&2; exit 2; }
     selected[$name]=1
   done
 else
@@ -111,7 +111,11 @@ step() {
   [ -n "${done_steps[$name]+x}" ] && return "${done_steps[$name]}"
   local dep
   for dep in ${needs[$name]:-}; do
-    step "$dep" || { done_steps[$name]=1; return 1; }
+    if ! step "$dep"; then
+      done_steps[$name]=1
+      [ -n "${selected[$name]+x}" ] && fail "$name" "not run: it needs $dep, which failed"
+      return 1
+    fi
   done
   "step_${name//-/_}" >"$work/$name.log" 2>&1
   local rc=$?
@@ -266,8 +270,7 @@ EOF
 }
 
 step_start() {
-  step devnet || return 1
-  ct systemctl start govnode.service || { ct journalctl -u govnode --no-pager | tail -30; return 1; }
+  ct systemctl start govnode.service || { ct journalctl -b -u govnode --no-pager | tail -30; return 1; }
   local state status
   state="$(show govnode.service ActiveState)"
   status="$(show govnode.service StatusText)"
@@ -290,7 +293,7 @@ EOF
   ct systemctl restart govnode-round.timer || return 1
   wait_for 30 '[ "$(show govnode-round.service InvocationID)" != "$before" ]' || { echo "the timer did not start a round"; return 1; }
   wait_for 660 '[ "$(show govnode-round.service ActiveState)" != activating ]'
-  ct journalctl -u govnode-round.service --no-pager -o cat | tail -15
+  ct journalctl -b -u govnode-round.service --no-pager -o cat | tail -15
   local result status
   result="$(show govnode-round.service Result)"
   status="$(show govnode-round.service ExecMainStatus)"
@@ -323,7 +326,7 @@ EOF
 step_journal() {
   local node
   node="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["nodes"][0]["name"])' "$devnet/devnet.json")" || return 1
-  ct journalctl -u govnode.service "NODE=$node" -o json --no-pager >"$work/journal.json" || return 1
+  ct journalctl -b -u govnode.service "NODE=$node" -o json --no-pager >"$work/journal.json" || return 1
   python3 - "$work/journal.json" "$node" <<'EOF'
 import json, sys
 entries = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -334,7 +337,7 @@ assert any("TX_HASH" in e and "PROPOSAL_ID" in e for e in entries), "no entry ca
 assert not any(k.startswith("F_") for e in entries for k in e), "fields carry the F_ prefix"
 EOF
   # No secret may reach the journal.
-  ct journalctl --no-pager -o cat >"$work/all.log"
+  ct journalctl -b --no-pager -o cat >"$work/all.log"
   local f
   for f in "$rootfs"/etc/govnode/credentials/*; do
     local s
@@ -366,7 +369,10 @@ EOF
   restarts="$(show govnode.service NRestarts)"
   wait_for 90 '[ "$(show govnode.service Result)" = watchdog ]' || { echo "no watchdog kill (Result=$(show govnode.service Result)); is the binary built with --features failpoints?"; return 1; }
   echo "Result=watchdog, SubState=$(show govnode.service SubState)"
-  ct journalctl -u govnode.service --no-pager | grep -m1 'Watchdog timeout' || return 1
+  # This boot only: the rootfs, and with it the persistent journal, is reused.
+  ct journalctl -b -u govnode.service --no-pager >"$work/watchdog-journal.log"
+  grep -F 'Watchdog timeout' "$work/watchdog-journal.log" | tail -n1
+  grep -qF 'Watchdog timeout' "$work/watchdog-journal.log" || return 1
   wait_for 60 '[ "$(show govnode.service NRestarts)" -gt "$restarts" ] && [ "$(show govnode.service ActiveState)" = active ]' || return 1
   echo "restarted: MainPID $pid -> $(show govnode.service MainPID), NRestarts=$(show govnode.service NRestarts)"
   ct rm -f /run/systemd/system/govnode.service.d/watchdog-test.conf
@@ -385,7 +391,7 @@ step_bad_config() {
   status="$(show govnode.service ExecMainStatus)"
   restarts="$(show govnode.service NRestarts)"
   echo "ActiveState=$state ExecMainStatus=$status NRestarts=$restarts"
-  ct journalctl -u govnode.service --no-pager -n 5 -o cat
+  ct journalctl -b -u govnode.service --no-pager -n 5 -o cat
   ct sh -c 'if [ -f /etc/govnode/config.yaml.good ]; then mv /etc/govnode/config.yaml.good /etc/govnode/config.yaml; else rm -f /etc/govnode/config.yaml; fi'
   ct systemctl reset-failed govnode.service
   [ "$state" = failed ] && [ "$status" = 78 ] && [ "$restarts" = 0 ]
