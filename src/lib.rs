@@ -9,6 +9,7 @@ pub mod config;
 pub mod dao;
 pub mod exit;
 pub mod ledger;
+pub mod round;
 pub mod service;
 pub mod strategy;
 pub mod telemetry;
