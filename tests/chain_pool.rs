@@ -94,7 +94,11 @@ async fn primary_killed_mid_burst_fails_over_and_its_breaker_opens_then_closes()
     let on = |ep: &str| {
         requests(
             &registry,
-            &[("endpoint", ep), ("method", "eth_getBalance"), ("outcome", "ok")],
+            &[
+                ("endpoint", ep),
+                ("method", "eth_getBalance"),
+                ("outcome", "ok"),
+            ],
         )
     };
     assert!(on("primary") >= 1.0, "primary answered nothing");
@@ -135,7 +139,11 @@ async fn primary_killed_mid_burst_fails_over_and_its_breaker_opens_then_closes()
     for _ in 0..5 {
         provider.get_balance(dev_address()).await.unwrap();
     }
-    assert_eq!(on("primary"), before + 5.0, "calls went back to the primary");
+    assert_eq!(
+        on("primary"),
+        before + 5.0,
+        "calls went back to the primary"
+    );
     stop.cancel();
 }
 
@@ -169,7 +177,11 @@ async fn every_fault_mode_fails_over_and_is_counted() {
         let counted = |ep: &str, outcome: &str| {
             requests(
                 &registry,
-                &[("endpoint", ep), ("method", "eth_getBalance"), ("outcome", outcome)],
+                &[
+                    ("endpoint", ep),
+                    ("method", "eth_getBalance"),
+                    ("outcome", outcome),
+                ],
             )
         };
         assert_eq!(counted("flaky", outcome), 1.0, "{name}");
@@ -312,7 +324,10 @@ async fn a_raw_transaction_resent_after_a_lost_answer_counts_as_sent() {
         // "nonce too low" is checked against our hash; "already known" needs no look-up.
         let lookups = requests(
             &registry,
-            &[("endpoint", "steady"), ("method", "eth_getTransactionByHash")],
+            &[
+                ("endpoint", "steady"),
+                ("method", "eth_getTransactionByHash"),
+            ],
         );
         assert_eq!(lookups, if mining { 1.0 } else { 0.0 }, "mining={mining}");
 
@@ -325,7 +340,10 @@ async fn a_raw_transaction_resent_after_a_lost_answer_counts_as_sent() {
                 .expect("mined");
             assert!(receipt.status());
             let nonce = node
-                .rpc("eth_getTransactionCount", serde_json::json!([DEV_ADDRESS, "latest"]))
+                .rpc(
+                    "eth_getTransactionCount",
+                    serde_json::json!([DEV_ADDRESS, "latest"]),
+                )
                 .await;
             assert_eq!(nonce, "0x1", "exactly one transaction was mined");
         } else {

@@ -48,7 +48,13 @@ impl BreakerState {
 /// A state change worth logging and exporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
-    Opened { cooldown: Duration },
+    Opened {
+        cooldown: Duration,
+    },
+    /// A trial in half-open failed: open again with a longer cool-down.
+    Reopened {
+        cooldown: Duration,
+    },
     HalfOpened,
     Closed,
 }
@@ -109,7 +115,7 @@ impl Breaker {
         }
     }
 
-    /// How often this breaker has opened since start.
+    /// How often this breaker has opened (from closed) since start.
     pub fn opened_total(&self) -> u64 {
         self.opened_total
     }
@@ -143,14 +149,18 @@ impl Breaker {
                     }
                     _ => self.cfg.cooldown,
                 };
-                Some(self.open(now, cooldown))
+                self.open(now, cooldown);
+                Some(Transition::Reopened { cooldown })
             }
             BreakerState::Closed => {
                 self.record(now, true);
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
-                if self.consecutive_failures >= self.cfg.failure_threshold || self.rate_exceeded()
-                {
-                    Some(self.open(now, self.cfg.cooldown))
+                if self.consecutive_failures >= self.cfg.failure_threshold || self.rate_exceeded() {
+                    let cooldown = self.cfg.cooldown;
+                    self.open(now, cooldown);
+                    // Counted per outage: a reopen after a failed trial is the same one.
+                    self.opened_total += 1;
+                    Some(Transition::Opened { cooldown })
                 } else {
                     None
                 }
@@ -158,15 +168,13 @@ impl Breaker {
         }
     }
 
-    fn open(&mut self, now: Instant, cooldown: Duration) -> Transition {
+    fn open(&mut self, now: Instant, cooldown: Duration) {
         self.inner = Inner::Open {
             until: now + cooldown,
             cooldown,
         };
         self.consecutive_failures = 0;
         self.window.clear();
-        self.opened_total += 1;
-        Transition::Opened { cooldown }
     }
 
     fn record(&mut self, now: Instant, failed: bool) {
@@ -192,9 +200,7 @@ impl Breaker {
     /// Failures / outcomes in the current window, for reports.
     pub fn error_ratio(&self) -> Option<f64> {
         let total = self.window.len();
-        (total > 0).then(|| {
-            self.window.iter().filter(|(_, f)| *f).count() as f64 / total as f64
-        })
+        (total > 0).then(|| self.window.iter().filter(|(_, f)| *f).count() as f64 / total as f64)
     }
 }
 
@@ -282,7 +288,10 @@ mod tests {
         for _ in 0..3 {
             b.on_failure(t0);
         }
-        assert_eq!(b.state(t0 + Duration::from_millis(1999)).0, BreakerState::Open);
+        assert_eq!(
+            b.state(t0 + Duration::from_millis(1999)).0,
+            BreakerState::Open
+        );
         assert_eq!(
             b.state(t0 + Duration::from_secs(2)),
             (BreakerState::HalfOpen, Some(Transition::HalfOpened))
@@ -305,11 +314,12 @@ mod tests {
         for _ in 0..4 {
             now = b.open_until().unwrap();
             match b.on_failure(now) {
-                Some(Transition::Opened { cooldown }) => seen.push(cooldown.as_secs()),
+                Some(Transition::Reopened { cooldown }) => seen.push(cooldown.as_secs()),
                 other => panic!("expected a reopen, got {other:?}"),
             }
         }
         assert_eq!(seen, vec![4, 5, 5, 5]);
+        assert_eq!(b.opened_total(), 1, "one outage");
         // Closing resets the cool-down to its base value.
         now = b.open_until().unwrap();
         b.on_success(now);

@@ -83,12 +83,13 @@ impl<'a> Call<'a> {
     }
 
     async fn run(mut self) -> Result<ResponsePacket, PoolError> {
-        let body = serde_json::to_vec(self.req)
-            .map(Bytes::from)
-            .map_err(|e| PoolError::Serialize {
-                method: self.method.clone(),
-                reason: e.to_string(),
-            })?;
+        let body =
+            serde_json::to_vec(self.req)
+                .map(Bytes::from)
+                .map_err(|e| PoolError::Serialize {
+                    method: self.method.clone(),
+                    reason: e.to_string(),
+                })?;
         let raw_tx = RawTx::from_request(self.req);
         let backoff = Backoff {
             base: self.shared.retry.base_delay,
@@ -142,7 +143,9 @@ impl<'a> Call<'a> {
                         return Err(self.deadline_exceeded());
                     }
                     let timeout = ep.timeout.min(left);
-                    let sent = ep.exchange(self.req, body.clone(), self.label, timeout).await;
+                    let sent = ep
+                        .exchange(self.req, body.clone(), self.label, timeout)
+                        .await;
                     let settled = match (sent, &raw_tx) {
                         (Ok(packet), Some(tx)) => tx.settle(packet, ep, timeout).await,
                         (other, _) => other,

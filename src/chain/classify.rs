@@ -169,7 +169,10 @@ mod tests {
             -32007,
             "100/second request limit reached - reduce calls per second"
         )));
-        assert!(is_rate_limit(&err(-32000, "Your app has exceeded its rate limit")));
+        assert!(is_rate_limit(&err(
+            -32000,
+            "Your app has exceeded its rate limit"
+        )));
         assert!(!is_rate_limit(&err(-32016, "something else")));
         assert!(!is_rate_limit(&err(3, "execution reverted")));
         assert!(!is_rate_limit(&err(
@@ -194,7 +197,10 @@ mod tests {
             "nonce too low: next nonce 2, tx nonce 1"
         )));
         assert!(is_nonce_too_low(&err(-32010, "OldNonce")));
-        assert!(!is_nonce_too_low(&err(-32000, "replacement transaction underpriced")));
+        assert!(!is_nonce_too_low(&err(
+            -32000,
+            "replacement transaction underpriced"
+        )));
     }
 
     #[test]

@@ -243,23 +243,30 @@ impl Endpoint {
         let mut live = self.lock();
         live.stats.record_failure();
         live.last_error = Some((failure.clone(), now));
-        if let Some(Transition::Opened { cooldown }) = live.breaker.on_failure(now) {
-            tracing::warn!(
+        match live.breaker.on_failure(now) {
+            Some(Transition::Opened { cooldown }) => tracing::warn!(
                 endpoint = %self.name,
                 url = %self.url(),
                 error_class = failure.class.as_str(),
                 error = %failure.detail,
                 cooldown = %humantime::format_duration(cooldown),
                 "RPC endpoint breaker opened: not used until the cool-down has passed"
-            );
-        } else {
-            tracing::debug!(
+            ),
+            Some(Transition::Reopened { cooldown }) => tracing::info!(
+                endpoint = %self.name,
+                url = %self.url(),
+                error_class = failure.class.as_str(),
+                error = %failure.detail,
+                cooldown = %humantime::format_duration(cooldown),
+                "RPC endpoint still failing: breaker open again with a longer cool-down"
+            ),
+            _ => tracing::debug!(
                 endpoint = %self.name,
                 url = %self.url(),
                 error_class = failure.class.as_str(),
                 error = %failure.detail,
                 "RPC attempt failed"
-            );
+            ),
         }
         self.publish(&mut live);
     }

@@ -40,7 +40,11 @@ pub struct AttemptFailure {
 
 impl fmt::Display for AttemptFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "endpoint {} ({}): {}", self.endpoint, self.url, self.failure)
+        write!(
+            f,
+            "endpoint {} ({}): {}",
+            self.endpoint, self.url, self.failure
+        )
     }
 }
 

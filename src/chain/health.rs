@@ -67,7 +67,9 @@ fn why_unhealthy(e: &EndpointSnapshot) -> String {
                 .unwrap_or_else(|| "?".into())
         ),
         EndpointState::Open => format!("breaker open{last}"),
-        EndpointState::HalfOpen => format!("breaker half-open, waiting for a successful probe{last}"),
+        EndpointState::HalfOpen => {
+            format!("breaker half-open, waiting for a successful probe{last}")
+        }
         EndpointState::Closed if !e.chain_verified => match e.last_error {
             Some(_) => format!("chain id not verified yet{last}"),
             None => "chain id not verified yet (first probe pending)".to_owned(),

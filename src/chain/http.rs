@@ -189,7 +189,10 @@ pub(crate) fn interpret(
     check_rate_limits(wire, packet)
 }
 
-fn check_rate_limits(wire: &Wire, packet: ResponsePacket) -> Result<ResponsePacket, EndpointFailure> {
+fn check_rate_limits(
+    wire: &Wire,
+    packet: ResponsePacket,
+) -> Result<ResponsePacket, EndpointFailure> {
     if let Some(err) = packet.iter_errors().find(|e| is_rate_limit(e)) {
         return Err(EndpointFailure::new(
             FailureClass::RateLimited,
@@ -273,7 +276,12 @@ mod tests {
     #[test]
     fn answers_pass_and_errors_that_are_answers_pass_too() {
         let w = wire();
-        let ok = interpret(&w, &single(), 200, br#"{"jsonrpc":"2.0","id":1,"result":"0x1"}"#);
+        let ok = interpret(
+            &w,
+            &single(),
+            200,
+            br#"{"jsonrpc":"2.0","id":1,"result":"0x1"}"#,
+        );
         assert!(ok.unwrap().is_success());
         let reverted = interpret(
             &w,
@@ -294,30 +302,58 @@ mod tests {
     #[test]
     fn endpoint_failures_are_classified() {
         let w = wire();
-        assert_eq!(class(interpret(&w, &single(), 429, b"slow down")), FailureClass::RateLimited);
+        assert_eq!(
+            class(interpret(&w, &single(), 429, b"slow down")),
+            FailureClass::RateLimited
+        );
         let limited =
             br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"limit exceeded"}}"#;
-        assert_eq!(class(interpret(&w, &single(), 200, limited)), FailureClass::RateLimited);
-        assert_eq!(class(interpret(&w, &single(), 502, b"bad gateway")), FailureClass::Http5xx);
-        assert_eq!(class(interpret(&w, &single(), 403, b"forbidden")), FailureClass::HttpStatus);
-        assert_eq!(class(interpret(&w, &single(), 200, b"{\"jsonrpc\":")), FailureClass::Malformed);
+        assert_eq!(
+            class(interpret(&w, &single(), 200, limited)),
+            FailureClass::RateLimited
+        );
+        assert_eq!(
+            class(interpret(&w, &single(), 502, b"bad gateway")),
+            FailureClass::Http5xx
+        );
+        assert_eq!(
+            class(interpret(&w, &single(), 403, b"forbidden")),
+            FailureClass::HttpStatus
+        );
+        assert_eq!(
+            class(interpret(&w, &single(), 200, b"{\"jsonrpc\":")),
+            FailureClass::Malformed
+        );
         let wrong_id = br#"{"jsonrpc":"2.0","id":2,"result":"0x1"}"#;
-        assert_eq!(class(interpret(&w, &single(), 200, wrong_id)), FailureClass::MissingResponse);
+        assert_eq!(
+            class(interpret(&w, &single(), 200, wrong_id)),
+            FailureClass::MissingResponse
+        );
     }
 
     #[test]
     fn a_batch_must_be_answered_in_full() {
         let w = wire();
         let ids = Expect::Batch([Id::Number(1), Id::Number(2)].into_iter().collect());
-        let full = br#"[{"jsonrpc":"2.0","id":2,"result":"0x2"},{"jsonrpc":"2.0","id":1,"result":"0x1"}]"#;
+        let full =
+            br#"[{"jsonrpc":"2.0","id":2,"result":"0x2"},{"jsonrpc":"2.0","id":1,"result":"0x1"}]"#;
         assert!(interpret(&w, &ids, 200, full).is_ok());
         let partial = br#"[{"jsonrpc":"2.0","id":1,"result":"0x1"}]"#;
-        assert_eq!(class(interpret(&w, &ids, 200, partial)), FailureClass::MissingResponse);
+        assert_eq!(
+            class(interpret(&w, &ids, 200, partial)),
+            FailureClass::MissingResponse
+        );
         let refused =
             br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"batch too large"}}"#;
-        assert_eq!(class(interpret(&w, &ids, 200, refused)), FailureClass::MissingResponse);
+        assert_eq!(
+            class(interpret(&w, &ids, 200, refused)),
+            FailureClass::MissingResponse
+        );
         let limited = br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"rate"}}"#;
-        assert_eq!(class(interpret(&w, &ids, 200, limited)), FailureClass::RateLimited);
+        assert_eq!(
+            class(interpret(&w, &ids, 200, limited)),
+            FailureClass::RateLimited
+        );
     }
 
     #[test]
@@ -339,7 +375,11 @@ mod tests {
             .port();
         let w = wire_on(port);
         let f = w
-            .post(Bytes::from_static(b"{}"), HeaderMap::new(), Duration::from_secs(2))
+            .post(
+                Bytes::from_static(b"{}"),
+                HeaderMap::new(),
+                Duration::from_secs(2),
+            )
             .await
             .unwrap_err();
         assert_eq!(f.class, FailureClass::Connect, "{f}");

@@ -10,7 +10,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::classify::FailureClass;
-use super::endpoint::{ChainCheck, parse_quantity};
+use super::endpoint::{ChainCheck, EndpointState, parse_quantity};
 use super::error::EndpointFailure;
 use super::pool::{Shared, best_head};
 
@@ -32,6 +32,11 @@ pub(crate) async fn run_prober(shared: Arc<Shared>, index: usize, shutdown: Canc
 /// One probe of one endpoint.
 pub(crate) async fn probe_endpoint(shared: &Shared, index: usize) {
     let ep = &shared.endpoints[index];
+    // An open breaker's cool-down is respected by the prober too: a failing
+    // provider gets no traffic from us until its trial is due.
+    if ep.view(Instant::now()).state == EndpointState::Open {
+        return;
+    }
     match ep.check_chain(shared.chain_id).await {
         Err(failure) => {
             ep.record_failure(&failure, Instant::now());

@@ -151,7 +151,9 @@ impl Anvil {
             }
             let answer = client
                 .post(self.url())
-                .json(&serde_json::json!({"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}))
+                .json(
+                    &serde_json::json!({"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}),
+                )
                 .send()
                 .await;
             if let Ok(resp) = answer

@@ -92,9 +92,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl FaultProxy {
     /// Starts a pass-through proxy in front of `upstream` (an http URL).
     pub async fn start(upstream: &str) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind proxy");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().expect("proxy addr").port();
         let state = Arc::new(State {
             upstream: Mutex::new(upstream.to_owned()),
@@ -266,7 +264,12 @@ fn describe(v: &Value) -> (Vec<String>, Vec<Value>, bool) {
     };
     let methods = items
         .iter()
-        .map(|i| i.get("method").and_then(Value::as_str).unwrap_or("?").to_owned())
+        .map(|i| {
+            i.get("method")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_owned()
+        })
         .collect();
     let ids = items
         .iter()

@@ -10,8 +10,12 @@ pub mod fault_proxy;
 /// pass `NAME_count`.
 pub fn metric_value(registry: &prometheus::Registry, name: &str, labels: &[(&str, &str)]) -> f64 {
     let mut buf = Vec::new();
-    prometheus::Encoder::encode(&prometheus::TextEncoder::new(), &registry.gather(), &mut buf)
-        .expect("encode metrics");
+    prometheus::Encoder::encode(
+        &prometheus::TextEncoder::new(),
+        &registry.gather(),
+        &mut buf,
+    )
+    .expect("encode metrics");
     let text = String::from_utf8(buf).expect("utf-8 metrics");
     let wanted: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
     text.lines()
