@@ -100,9 +100,17 @@ log: {{ level: debug, target: stderr, format: text }}
         "{not_ready}"
     );
     assert!(not_ready.contains("endpoint keyed"), "{not_ready}");
-    let down_health = get(&client, &format!("{base}/health")).await.unwrap().1;
-    // Let the dead endpoint's breaker open and log it.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Wait until the dead endpoint's breaker has opened (and said so in the log).
+    let start = Instant::now();
+    let down_health = loop {
+        let (_, body) = get(&client, &format!("{base}/health")).await.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["components"]["rpc"]["detail"]["endpoints"][1]["breaker_opens"].as_u64() >= Some(1) {
+            break body;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
 
     proxy.set_fault(Fault::PassThrough);
     let ready = wait_for_status(&client, &format!("{base}/health/ready"), 200).await;
