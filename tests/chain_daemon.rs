@@ -1,5 +1,6 @@
 //! The real daemon with RPC endpoints whose URLs carry credentials: it
-//! starts with no chain reachable (ready answers 503 and names the RPC pool),
+//! starts with no chain reachable (READY=1 to systemd; `/health/ready`
+//! answers 503 and names the RPC pool),
 //! becomes ready once an endpoint answers for the right chain, and no URL
 //! credential appears in any log line, `/health`, `/health/ready` or `/metrics`.
 
@@ -73,12 +74,15 @@ log: {{ level: debug, target: stderr, format: text }}
     let config_path = dir.path().join("config.yaml");
     std::fs::write(&config_path, config).unwrap();
     let stderr_path = dir.path().join("stderr.log");
+    // Plays systemd's notify socket, to see READY=1 arrive without any chain.
+    let notify_path = dir.path().join("notify.sock");
+    let notify = tokio::net::UnixDatagram::bind(&notify_path).unwrap();
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_govnode"))
         .arg("run")
         .arg("--config")
         .arg(&config_path)
         .env_remove("RUST_LOG")
-        .env_remove("NOTIFY_SOCKET")
+        .env("NOTIFY_SOCKET", &notify_path)
         .env_remove("JOURNAL_STREAM")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -92,6 +96,17 @@ log: {{ level: debug, target: stderr, format: text }}
         .unwrap();
     let base = format!("http://127.0.0.1:{api_port}");
     wait_for_status(&client, &format!("{base}/health/live"), 200).await;
+    let mut buf = vec![0u8; 4096];
+    let ready_message = loop {
+        let n = tokio::time::timeout(Duration::from_secs(20), notify.recv(&mut buf))
+            .await
+            .expect("no sd_notify message")
+            .unwrap();
+        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if msg.contains("READY=1") {
+            break msg;
+        }
+    };
 
     // No endpoint answers for the chain: up, but not ready, and it says why.
     let not_ready = wait_for_status(&client, &format!("{base}/health/ready"), 503).await;
@@ -159,6 +174,7 @@ log: {{ level: debug, target: stderr, format: text }}
     // ...and no credential appears anywhere.
     for (what, text) in [
         ("logs", &logs),
+        ("READY=1 status", &ready_message),
         ("/health/ready (503)", &not_ready),
         ("/health/ready (200)", &ready),
         ("/health (down)", &down_health),

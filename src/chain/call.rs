@@ -15,6 +15,10 @@
 //!   this round; when every candidate has been tried it waits (exponential
 //!   backoff with full jitter) and starts a new round.
 //! - JSON-RPC error answers are returned as they are, never retried.
+//! - A call that must not run twice (`eth_sendTransaction`, dev-chain
+//!   controls) is not repeated after a failure that may have executed it
+//!   (timeout, broken connection, 5xx, unreadable answer); failures that
+//!   prove it never ran (refused connection, 429) still fail over.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -25,7 +29,7 @@ use alloy::transports::TransportError;
 use bytes::Bytes;
 
 use super::backoff::Backoff;
-use super::classify::{FailureClass, method_label};
+use super::classify::{FailureClass, is_repeatable, method_label};
 use super::endpoint::{EndpointState, View};
 use super::error::{AttemptFailure, EndpointFailure, PoolError};
 use super::pool::{Shared, best_head};
@@ -48,6 +52,7 @@ struct Call<'a> {
     req: &'a RequestPacket,
     method: String,
     label: &'static str,
+    repeatable: bool,
     deadline: Instant,
     rotation: usize,
     attempts: u32,
@@ -72,6 +77,7 @@ impl<'a> Call<'a> {
                 RequestPacket::Single(r) => method_label(r.method()),
                 RequestPacket::Batch(_) => "batch",
             },
+            repeatable: req.method_names().all(is_repeatable),
             method,
             deadline: Instant::now() + shared.retry.call_deadline,
             rotation: shared.rotation.fetch_add(1, Ordering::Relaxed),
@@ -168,8 +174,12 @@ impl<'a> Call<'a> {
             if tell_breaker {
                 ep.record_failure(&failure, Instant::now());
             }
+            let maybe_executed = failure.class.maybe_executed();
             self.note_failure(index, failure);
             self.tried.push(index);
+            if maybe_executed && !self.repeatable {
+                return Err(self.not_repeated());
+            }
             if self.attempts >= self.shared.retry.max_attempts {
                 return Err(self.exhausted());
             }
@@ -273,6 +283,16 @@ impl<'a> Call<'a> {
             attempts: self.attempts,
             deadline: self.shared.retry.call_deadline,
             last_error: self.last.clone(),
+        }
+    }
+
+    fn not_repeated(&self) -> PoolError {
+        match &self.last {
+            Some(last) => PoolError::MaybeExecuted {
+                method: self.method.clone(),
+                last_error: last.clone(),
+            },
+            None => self.deadline_exceeded(),
         }
     }
 

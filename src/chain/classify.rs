@@ -35,6 +35,23 @@ pub enum FailureClass {
 }
 
 impl FailureClass {
+    /// True when the request may have reached the node and been executed
+    /// (no answer, or a broken one); false when it surely was not (no
+    /// connection, refused with a rate limit or an HTTP status).
+    pub fn maybe_executed(self) -> bool {
+        match self {
+            FailureClass::Timeout
+            | FailureClass::Transport
+            | FailureClass::Http5xx
+            | FailureClass::Malformed
+            | FailureClass::MissingResponse => true,
+            FailureClass::Connect
+            | FailureClass::RateLimited
+            | FailureClass::HttpStatus
+            | FailureClass::WrongChain => false,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             FailureClass::Timeout => "timeout",
@@ -103,6 +120,27 @@ pub fn is_already_known(err: &ErrorPayload) -> bool {
 pub fn is_nonce_too_low(err: &ErrorPayload) -> bool {
     let msg = err.message.to_ascii_lowercase();
     msg.contains("nonce too low") || msg.contains("oldnonce") || msg.contains("nonce is too low")
+}
+
+/// Methods whose repetition does something twice: the node picks a nonce
+/// (`eth_sendTransaction`) or changes its own state (dev-chain controls).
+/// After a failure that may have executed them they are not sent again.
+/// `eth_sendRawTransaction` is not here: the same signed bytes can be mined
+/// only once.
+const NOT_REPEATABLE: [&str; 9] = [
+    "eth_sendTransaction",
+    "personal_sendTransaction",
+    "eth_sendUserOperation",
+    "anvil_mine",
+    "evm_mine",
+    "evm_increaseTime",
+    "evm_setNextBlockTimestamp",
+    "evm_revert",
+    "evm_snapshot",
+];
+
+pub fn is_repeatable(method: &str) -> bool {
+    !NOT_REPEATABLE.contains(&method)
 }
 
 const KNOWN_METHODS: [&str; 30] = [
@@ -201,6 +239,16 @@ mod tests {
             -32000,
             "replacement transaction underpriced"
         )));
+    }
+
+    #[test]
+    fn node_side_effects_are_not_repeated() {
+        assert!(is_repeatable("eth_call"));
+        assert!(is_repeatable("eth_sendRawTransaction"));
+        assert!(!is_repeatable("eth_sendTransaction"));
+        assert!(!is_repeatable("evm_increaseTime"));
+        assert!(FailureClass::Timeout.maybe_executed());
+        assert!(!FailureClass::Connect.maybe_executed());
     }
 
     #[test]

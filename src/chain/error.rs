@@ -75,6 +75,13 @@ pub enum PoolError {
         attempts: u32,
         last_error: AttemptFailure,
     },
+    /// A call that must not run twice failed in a way that leaves open
+    /// whether the node executed it; it was not sent again.
+    #[error("{method}: not repeated, the node may have executed it; error: {last_error}")]
+    MaybeExecuted {
+        method: String,
+        last_error: AttemptFailure,
+    },
     /// The endpoints' own `max_rps` left no permit before the deadline.
     #[error(
         "{method}: no rate-limit permit for endpoint {endpoint} (its max_rps) within the call deadline of {}",
@@ -109,6 +116,8 @@ impl From<PoolError> for TransportError {
 /// Why the pool could not be built from the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    #[error("no RPC endpoint configured")]
+    NoEndpoints,
     #[error("{endpoints} RPC endpoint(s) configured but {urls} URL(s) resolved")]
     UrlCount { endpoints: usize, urls: usize },
     #[error("endpoint {endpoint}: the URL is not valid ({reason})")]

@@ -92,6 +92,9 @@ impl Pool {
         urls: &[Secret],
         registry: &prometheus::Registry,
     ) -> Result<Self, BuildError> {
+        if rpc.endpoints.is_empty() {
+            return Err(BuildError::NoEndpoints);
+        }
         if urls.len() != rpc.endpoints.len() {
             return Err(BuildError::UrlCount {
                 endpoints: rpc.endpoints.len(),
