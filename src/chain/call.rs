@@ -61,6 +61,17 @@ struct Call<'a> {
     last_failed_on: Option<usize>,
 }
 
+enum Attempt {
+    Answered(ResponsePacket),
+    Quarantined,
+    CutByDeadline(EndpointFailure),
+    /// `sent`: the request itself went out (not only the chain check).
+    Failed {
+        failure: EndpointFailure,
+        sent: bool,
+    },
+}
+
 enum Pick {
     Endpoint(usize),
     AllTried,
@@ -129,52 +140,22 @@ impl<'a> Call<'a> {
                     });
                 }
             };
-            let ep = &self.shared.endpoints[index];
             if self.last_failed_on.is_some_and(|prev| prev != index) {
                 self.shared.metrics.failover();
             }
-            self.attempts += 1;
-            let (failure, tell_breaker) = match ep.ensure_verified(self.shared.chain_id).await {
-                Ok(false) => {
-                    // Quarantined just now: not an attempt, not a failure.
-                    self.attempts -= 1;
+            let (failure, sent) = match self.attempt(index, &body, raw_tx.as_ref()).await {
+                Attempt::Answered(packet) => return Ok(packet),
+                Attempt::Quarantined => {
                     self.tried.push(index);
                     continue;
                 }
-                // ensure_verified has told the breaker already.
-                Err(failure) => (failure, false),
-                Ok(true) => {
-                    let left = self.deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Err(self.deadline_exceeded());
-                    }
-                    let timeout = ep.timeout.min(left);
-                    let sent = ep
-                        .exchange(self.req, body.clone(), self.label, timeout)
-                        .await;
-                    let settled = match (sent, &raw_tx) {
-                        (Ok(packet), Some(tx)) => tx.settle(packet, ep, timeout).await,
-                        (other, _) => other,
-                    };
-                    match settled {
-                        Ok(packet) => {
-                            ep.record_success(Instant::now());
-                            return Ok(packet);
-                        }
-                        Err(f) if f.class == FailureClass::Timeout && timeout < ep.timeout => {
-                            // The call's deadline cut the attempt short: not
-                            // the endpoint's fault.
-                            self.note_failure(index, f);
-                            return Err(self.deadline_exceeded());
-                        }
-                        Err(f) => (f, true),
-                    }
+                Attempt::CutByDeadline(failure) => {
+                    self.note_failure(index, failure);
+                    return Err(self.deadline_exceeded());
                 }
+                Attempt::Failed { failure, sent } => (failure, sent),
             };
-            if tell_breaker {
-                ep.record_failure(&failure, Instant::now());
-            }
-            let maybe_executed = failure.class.maybe_executed();
+            let maybe_executed = sent && failure.class.maybe_executed();
             self.note_failure(index, failure);
             self.tried.push(index);
             if maybe_executed && !self.repeatable {
@@ -182,6 +163,59 @@ impl<'a> Call<'a> {
             }
             if self.attempts >= self.shared.retry.max_attempts {
                 return Err(self.exhausted());
+            }
+        }
+    }
+
+    /// One attempt on one endpoint (its rate-limit permit is taken already).
+    async fn attempt(&mut self, index: usize, body: &Bytes, raw_tx: Option<&RawTx>) -> Attempt {
+        let ep = &self.shared.endpoints[index];
+        self.attempts += 1;
+        match ep.ensure_verified(self.shared.chain_id).await {
+            Ok(true) => {}
+            Ok(false) => {
+                // Found on the wrong chain just now: not an attempt of this call.
+                self.attempts -= 1;
+                return Attempt::Quarantined;
+            }
+            // The chain check failed (and told the breaker); the call was not sent.
+            Err(failure) => {
+                return Attempt::Failed {
+                    failure,
+                    sent: false,
+                };
+            }
+        }
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Attempt::CutByDeadline(EndpointFailure::new(
+                FailureClass::Timeout,
+                "the call deadline passed before sending",
+            ));
+        }
+        let timeout = ep.timeout.min(left);
+        let sent = ep
+            .exchange(self.req, body.clone(), self.label, timeout)
+            .await;
+        let settled = match (sent, raw_tx) {
+            (Ok(packet), Some(tx)) => tx.settle(packet, ep, timeout).await,
+            (other, _) => other,
+        };
+        match settled {
+            Ok(packet) => {
+                ep.record_success(Instant::now());
+                Attempt::Answered(packet)
+            }
+            // The call's deadline cut the attempt short: not the endpoint's fault.
+            Err(f) if f.class == FailureClass::Timeout && timeout < ep.timeout => {
+                Attempt::CutByDeadline(f)
+            }
+            Err(failure) => {
+                ep.record_failure(&failure, Instant::now());
+                Attempt::Failed {
+                    failure,
+                    sent: true,
+                }
             }
         }
     }
