@@ -8,6 +8,7 @@ pub mod api;
 pub mod chain;
 pub mod config;
 pub mod exit;
+pub mod round;
 pub mod service;
 pub mod strategy;
 pub mod telemetry;
