@@ -300,10 +300,9 @@ impl<'a> Call<'a> {
             .iter()
             .zip(views)
             .map(|(ep, v)| {
-                let err = v
-                    .last_error
-                    .as_ref()
-                    .map(|(f, _)| format!(", last error {f}"))
+                let err = ep
+                    .last_error()
+                    .map(|f| format!(", last error {f}"))
                     .unwrap_or_default();
                 format!("{}: {}{err}", ep.name, v.state.as_str())
             })

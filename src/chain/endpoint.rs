@@ -61,12 +61,18 @@ struct Live {
     published: Option<EndpointState>,
 }
 
-/// What selection and reports read, taken under one lock.
-#[derive(Debug, Clone)]
+/// What selection reads, taken under one lock (cheap: on every call).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct View {
     pub state: EndpointState,
     pub chain: ChainCheck,
     pub head: Option<u64>,
+}
+
+/// A [`View`] plus the statistics reports show.
+#[derive(Debug, Clone)]
+pub(crate) struct Detail {
+    pub view: View,
     pub last_error: Option<(EndpointFailure, Instant)>,
     pub p50: Option<Duration>,
     pub error_ratio: Option<f64>,
@@ -130,20 +136,36 @@ impl Endpoint {
 
     pub fn view(&self, now: Instant) -> View {
         let mut live = self.lock();
-        if let (_, Some(Transition::HalfOpened)) = live.breaker.state(now) {
-            tracing::info!(endpoint = %self.name, url = %self.url(), "RPC endpoint breaker half-open: next success closes it");
-        }
-        self.publish(&mut live);
-        View {
-            state: state_of(&live),
-            chain: live.chain,
-            head: live.head,
+        self.advance(&mut live, now)
+    }
+
+    pub fn detail(&self, now: Instant) -> Detail {
+        let mut live = self.lock();
+        Detail {
+            view: self.advance(&mut live, now),
             last_error: live.last_error.clone(),
             p50: live.stats.quantile(0.5),
             error_ratio: live.breaker.error_ratio(),
             opened_total: live.breaker.opened_total(),
             answered: live.stats.answered,
             failed: live.stats.failed,
+        }
+    }
+
+    pub fn last_error(&self) -> Option<EndpointFailure> {
+        self.lock().last_error.as_ref().map(|(f, _)| f.clone())
+    }
+
+    /// Lets time act on the breaker (open → half-open) and reads the view.
+    fn advance(&self, live: &mut Live, now: Instant) -> View {
+        if let (_, Some(Transition::HalfOpened)) = live.breaker.state(now) {
+            tracing::info!(endpoint = %self.name, url = %self.url(), "RPC endpoint breaker half-open: next success closes it");
+        }
+        self.publish(live);
+        View {
+            state: state_of(live),
+            chain: live.chain,
+            head: live.head,
         }
     }
 

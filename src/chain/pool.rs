@@ -161,14 +161,21 @@ impl Pool {
 
     pub fn snapshot(&self) -> PoolSnapshot {
         let now = Instant::now();
-        let views = self.shared.views(now);
+        let details: Vec<_> = self
+            .shared
+            .endpoints
+            .iter()
+            .map(|e| e.detail(now))
+            .collect();
+        let views: Vec<View> = details.iter().map(|d| d.view).collect();
         let best = best_head(&views);
         let endpoints: Vec<EndpointSnapshot> = self
             .shared
             .endpoints
             .iter()
-            .zip(views)
-            .map(|(ep, v)| {
+            .zip(details)
+            .map(|(ep, d)| {
+                let v = d.view;
                 let lag = v.head.zip(best).map(|(h, b)| b.saturating_sub(h));
                 EndpointSnapshot {
                     name: ep.name.clone(),
@@ -183,17 +190,17 @@ impl Pool {
                     },
                     head_block: v.head,
                     lag,
-                    last_error: v.last_error.as_ref().map(|(f, _)| f.class.as_str()),
-                    last_error_detail: v.last_error.as_ref().map(|(f, _)| f.detail.clone()),
-                    last_error_age_seconds: v
+                    last_error: d.last_error.as_ref().map(|(f, _)| f.class.as_str()),
+                    last_error_detail: d.last_error.as_ref().map(|(f, _)| f.detail.clone()),
+                    last_error_age_seconds: d
                         .last_error
                         .as_ref()
                         .map(|(_, at)| now.saturating_duration_since(*at).as_secs()),
-                    p50_latency_ms: v.p50.map(|d| d.as_secs_f64() * 1000.0),
-                    error_ratio: v.error_ratio,
-                    breaker_opens: v.opened_total,
-                    answered: v.answered,
-                    failed: v.failed,
+                    p50_latency_ms: d.p50.map(|p| p.as_secs_f64() * 1000.0),
+                    error_ratio: d.error_ratio,
+                    breaker_opens: d.opened_total,
+                    answered: d.answered,
+                    failed: d.failed,
                 }
             })
             .collect();
