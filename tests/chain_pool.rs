@@ -342,6 +342,10 @@ async fn max_rps_holds_over_a_measured_window() {
         "{peak} requests within one second; limit {RPS}/s + burst {BURST}"
     );
     let span = seen.last().unwrap().at.duration_since(seen[0].at);
+    eprintln!(
+        "{} requests in {span:?}, at most {peak} within one second",
+        seen.len()
+    );
     let allowed = f64::from(BURST) + f64::from(RPS) * span.as_secs_f64() + 1.0;
     assert!(
         seen.len() as f64 <= allowed,
