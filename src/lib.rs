@@ -5,6 +5,7 @@
 //! and casts it exactly once. See `docs/architecture.md` for how the modules fit.
 
 pub mod api;
+pub mod chain;
 pub mod config;
 pub mod dao;
 pub mod exit;

@@ -25,8 +25,11 @@ fn fields<T: DeserializeOwned>() -> Vec<String> {
 
 #[test]
 fn every_option_is_documented() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md"))
-        .expect("docs/configuration.md");
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/configuration.md"
+    ))
+    .expect("docs/configuration.md");
     let sections: Vec<(&str, Vec<String>)> = vec![
         ("chain", fields::<ChainConfig>()),
         ("rpc", fields::<RpcConfig>()),
@@ -69,5 +72,8 @@ fn every_option_is_documented() {
         }
     }
     assert!(count > 60, "the probe found too few options ({count})");
-    assert!(missing.is_empty(), "undocumented in docs/configuration.md: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "undocumented in docs/configuration.md: {missing:?}"
+    );
 }

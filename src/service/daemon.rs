@@ -28,6 +28,8 @@ pub enum DaemonError {
     Metrics(#[from] prometheus::Error),
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: String, reason: String },
+    #[error("RPC pool: {0}")]
+    Chain(#[from] crate::chain::BuildError),
 }
 
 /// Shared state every component reaches through. Cheap to clone.
@@ -45,6 +47,7 @@ struct Inner {
     notifier: Notifier,
     started_at: Instant,
     shutdown: CancellationToken,
+    chain: crate::chain::Pool,
 }
 
 impl Daemon {
@@ -76,6 +79,11 @@ impl Daemon {
         self.inner.started_at.elapsed()
     }
 
+    /// The RPC endpoint pool: the only way to reach the chain.
+    pub fn chain(&self) -> &crate::chain::Pool {
+        &self.inner.chain
+    }
+
     /// Cancelled when the daemon starts stopping; long work watches it.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.inner.shutdown.clone()
@@ -89,6 +97,9 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     notifier.status("starting");
     let metrics = Metrics::new()?;
     let (heartbeat, pings) = Heartbeat::new(settings.config.watchdog.heartbeat_timeout);
+    // The pool starts without any chain reachable; its health component
+    // keeps /health/ready at 503 until an endpoint is verified.
+    let chain = crate::chain::Pool::from_settings(&settings, metrics.registry())?;
     let daemon = Daemon {
         inner: Arc::new(Inner {
             config_path: settings.source.clone(),
@@ -99,6 +110,7 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
             notifier: notifier.clone(),
             started_at: Instant::now(),
             shutdown: CancellationToken::new(),
+            chain,
         }),
     };
     let mut hangup = signal(SignalKind::hangup()).map_err(|e| DaemonError::Signal {
@@ -117,6 +129,10 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     let mut tasks = JoinSet::new();
     let runtime_component = StaticComponent::new("runtime", ComponentReport::up());
     daemon.health().register(runtime_component.clone());
+    daemon.health().register(daemon.chain().health_component());
+    for prober in daemon.chain().probe_tasks(daemon.shutdown_token()) {
+        tasks.spawn(prober);
+    }
 
     let settings = daemon.settings();
     if settings.config.api.enabled {
