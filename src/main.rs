@@ -181,8 +181,16 @@ fn run_daemon(path: &std::path::Path) -> i32 {
     };
     match runtime.block_on(govnode::service::run(settings, Some(log))) {
         Ok(()) => exit::OK,
+        // A DAO address, ledger or strategy that cannot be used is a configuration
+        // problem: restarting will not fix it.
+        Err(e @ govnode::service::DaemonError::Voting(_)) => {
+            tracing::error!(error = %e, "cannot start");
+            eprintln!("govnode: {e}");
+            exit::CONFIG
+        }
         Err(e) => {
             tracing::error!(error = %e, "daemon failed");
+            eprintln!("govnode: {e}");
             exit::FAILURE
         }
     }

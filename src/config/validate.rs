@@ -300,6 +300,18 @@ impl Validate for RoundConfig {
         if self.concurrency == 0 {
             issues.push(field(path, "concurrency"), "must be at least 1");
         }
+        if self.receipt_poll.is_zero() {
+            issues.push(field(path, "receipt_poll"), "must be greater than 0");
+        }
+        if self.bump_after_blocks == 0 {
+            issues.push(field(path, "bump_after_blocks"), "must be at least 1");
+        }
+        if !(13..=500).contains(&self.fee_bump_percent) {
+            issues.push(
+                field(path, "fee_bump_percent"),
+                "must be 13-500: nodes reject replacements under +10 %, some at exactly +10 %",
+            );
+        }
     }
 }
 

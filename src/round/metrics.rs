@@ -22,7 +22,10 @@ impl RoundMetrics {
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let m = RoundMetrics {
             rounds: IntCounterVec::new(
-                Opts::new("govnode_rounds_total", "Voting rounds by outcome (success, partial, failed)."),
+                Opts::new(
+                    "govnode_rounds_total",
+                    "Voting rounds by outcome (success, partial, failed).",
+                ),
                 &["outcome"],
             )?,
             round_duration: Histogram::with_opts(
@@ -30,7 +33,9 @@ impl RoundMetrics {
                     "govnode_round_duration_seconds",
                     "Wall time of a voting round, from trigger to the last receipt.",
                 )
-                .buckets(vec![0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0]),
+                .buckets(vec![
+                    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+                ]),
             )?,
             proposals_open: IntGauge::new(
                 "govnode_proposals_open",
@@ -44,11 +49,17 @@ impl RoundMetrics {
                 &["node", "outcome"],
             )?,
             decisions: IntCounterVec::new(
-                Opts::new("govnode_decisions_total", "Strategy decisions by strategy and vote."),
+                Opts::new(
+                    "govnode_decisions_total",
+                    "Strategy decisions by strategy and vote.",
+                ),
                 &["strategy", "vote"],
             )?,
             wallet_eth: GaugeVec::new(
-                Opts::new("govnode_wallet_balance_eth", "Gas balance of each node's wallet, in ETH."),
+                Opts::new(
+                    "govnode_wallet_balance_eth",
+                    "Gas balance of each node's wallet, in ETH.",
+                ),
                 &["node"],
             )?,
             wallet_voting_power: GaugeVec::new(

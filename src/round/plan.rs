@@ -65,9 +65,15 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
         .map(|(i, n)| (n.address, i))
         .collect();
     if !dry {
-        let reconciled = crate::ledger::reconcile(&v.ledger, &v.provider, v.dao.as_ref(), &head, v.round.concurrency)
-            .await
-            .map_err(err)?;
+        let reconciled = crate::ledger::reconcile(
+            &v.ledger,
+            &v.provider,
+            v.dao.as_ref(),
+            &head,
+            v.round.concurrency,
+        )
+        .await
+        .map_err(err)?;
         for r in reconciled {
             let Some(&voter) = by_address.get(&r.row.voter) else {
                 // A node removed from the configuration: its row waits for it to return.
@@ -75,7 +81,10 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
             };
             match r.action {
                 Action::Sign | Action::Resign { .. } => {
-                    if let Some(call) = v.dao.vote_call(r.row.proposal_id, r.row.decision, &r.row.reason) {
+                    if let Some(call) =
+                        v.dao
+                            .vote_call(r.row.proposal_id, r.row.decision, &r.row.reason)
+                    {
                         plan.counts.decided += 1;
                         plan.jobs.push(Job {
                             voter,
@@ -138,7 +147,11 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
         .iter()
         .map(|&(pi, vi)| (open[pi].id, v.voters[vi].address))
         .collect();
-    let voted = v.dao.has_voted(&pairs, head.block_id()).await.map_err(err)?;
+    let voted = v
+        .dao
+        .has_voted(&pairs, head.block_id())
+        .await
+        .map_err(err)?;
 
     let tokens = v
         .tokens
@@ -192,7 +205,11 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
             "decided"
         );
         if dry {
-            plan.jobs.push(Job { voter: vi, row: None, call });
+            plan.jobs.push(Job {
+                voter: vi,
+                row: None,
+                call,
+            });
             continue;
         }
         let intent = v
