@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod config;
+pub mod devnet;
 pub mod exit;
 pub mod service;
 pub mod strategy;

@@ -25,6 +25,9 @@ enum Command {
     CheckConfig,
     /// Print the version.
     Version,
+    /// Start a local chain with the test AssetDAO, funded node wallets and
+    /// proposals, write a configuration for it and run the daemon on it.
+    Devnet(govnode::devnet::DevnetArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +69,7 @@ fn run(cli: Cli) -> i32 {
             }
         },
         Command::Run => run_daemon(&cli.config),
+        Command::Devnet(args) => govnode::devnet::main(args),
     }
 }
 
