@@ -8,6 +8,7 @@ pub mod api;
 pub mod chain;
 pub mod config;
 pub mod dao;
+pub mod devnet;
 pub mod exit;
 pub mod ledger;
 pub mod round;

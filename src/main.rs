@@ -35,6 +35,9 @@ enum Command {
     },
     /// Print the version.
     Version,
+    /// Start a local chain with the test AssetDAO, funded node wallets and
+    /// proposals, write a configuration for it and run the daemon on it.
+    Devnet(govnode::devnet::DevnetArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +80,7 @@ fn run(cli: Cli) -> i32 {
         },
         Command::Run => run_daemon(&cli.config),
         Command::Round { socket, json } => round(&cli.config, socket, json),
+        Command::Devnet(args) => govnode::devnet::main(args),
     }
 }
 
