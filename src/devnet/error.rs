@@ -92,7 +92,7 @@ pub enum DevnetError {
     #[error("cannot start the daemon {}: {reason}", exe.display())]
     DaemonSpawn { exe: PathBuf, reason: String },
 
-    #[error("the daemon exited ({status}) before its first round finished; its log is above")]
+    #[error("the daemon exited ({status}); its log is above")]
     DaemonExited { status: String },
 
     #[error(
@@ -112,12 +112,6 @@ pub enum DevnetError {
         outcome: String,
         decided: u64,
         confirmed: u64,
-    },
-
-    #[error("cannot install the {signal} handler: {reason}")]
-    Signal {
-        signal: &'static str,
-        reason: String,
     },
 
     #[error("interrupted by {signal}")]

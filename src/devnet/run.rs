@@ -70,7 +70,7 @@ pub async fn run(args: &DevnetArgs, session: &mut Session) -> Result<Finish, Dev
         exe: PathBuf::from("govnode"),
         reason: e.to_string(),
     })?;
-    println!(
+    say!(
         "starting the daemon: {} run --config {}\n",
         exe.display(),
         setup.config.display()
@@ -78,7 +78,7 @@ pub async fn run(args: &DevnetArgs, session: &mut Session) -> Result<Finish, Dev
     let daemon = session.daemon.insert(spawn_daemon(&exe, &setup.config)?);
     if !args.once {
         session.serving = true;
-        println!(
+        say!(
             "press Ctrl-C to stop the daemon{}",
             if session.anvil.is_some() {
                 " and anvil"
@@ -99,9 +99,14 @@ pub async fn run(args: &DevnetArgs, session: &mut Session) -> Result<Finish, Dev
         status = daemon.wait() => return Err(exited(status)),
     };
     let v = &report.votes;
-    println!(
+    say!(
         "\nround {}: {} ({} decided, {} confirmed, {} failed, {} skipped)",
-        report.id, report.outcome, v.decided, v.confirmed, v.failed, v.skipped
+        report.id,
+        report.outcome,
+        v.decided,
+        v.confirmed,
+        v.failed,
+        v.skipped
     );
     if report.all_landed() {
         Ok(Finish::Round(report))
@@ -119,7 +124,7 @@ async fn set_up(args: &DevnetArgs, session: &mut Session) -> Result<Setup, Devne
     let started = Instant::now();
     let (dir, removed) = files::prepare_dir(&args.dir)?;
     if removed {
-        println!(
+        say!(
             "removed the previous devnet's files from {} (a new chain needs a new ledger)",
             dir.display()
         );
@@ -132,7 +137,7 @@ async fn set_up(args: &DevnetArgs, session: &mut Session) -> Result<Setup, Devne
             let a = session
                 .anvil
                 .insert(Anvil::start(&binary, args.port, &log).await?);
-            println!(
+            say!(
                 "anvil {} on port {} (log: {})",
                 binary.display(),
                 a.port,
@@ -152,9 +157,10 @@ async fn set_up(args: &DevnetArgs, session: &mut Session) -> Result<Setup, Devne
     }
     let chain_ready = started.elapsed();
 
-    println!(
+    say!(
         "deploying contracts and funding {} node wallet(s) on {}",
-        args.nodes, chain.endpoint
+        args.nodes,
+        chain.endpoint
     );
     let mut sender = Sender::new(chain.clone(), deployer).await?;
     let contracts = deploy::deploy(&mut sender).await?;
@@ -163,7 +169,7 @@ async fn set_up(args: &DevnetArgs, session: &mut Session) -> Result<Setup, Devne
     let deployed = started.elapsed();
 
     let plan = scenario::plan(args.proposals as usize);
-    println!("creating {} proposals", plan.len());
+    say!("creating {} proposals", plan.len());
     let seeded = seed::seed(&chain, &mut sender, &contracts, plan).await?;
     let seeded_at = started.elapsed();
 
@@ -194,7 +200,7 @@ async fn set_up(args: &DevnetArgs, session: &mut Session) -> Result<Setup, Devne
             total: started.elapsed(),
         },
     };
-    print!("{}", summary.render());
+    say!("{}", summary.render().trim_end());
     Ok(written)
 }
 
@@ -313,6 +319,13 @@ fn spawn_daemon(exe: &Path, config: &Path) -> Result<Child, DevnetError> {
         .arg(config)
         // --config wins over it anyway; removed so nothing else reads it.
         .env_remove("GOVNODE_CONFIG")
+        // Under systemd these belong to the devnet's own unit, not to a child.
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
+        .env_remove("LISTEN_FDS")
+        .env_remove("LISTEN_PID")
+        .env_remove("LISTEN_FDNAMES")
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit());
