@@ -47,7 +47,6 @@ let
     ProtectClock = true;
     ProtectHostname = true;
     ProtectProc = "invisible";
-    ProcSubset = "pid";
     RestrictNamespaces = true;
     RestrictRealtime = true;
     RestrictSUIDSGID = true;
@@ -69,7 +68,10 @@ let
       RestrictAddressFamilies = [ "AF_UNIX" "AF_INET" "AF_INET6" ];
     };
     # The round trigger only speaks to the daemon's unix socket.
+    # No ProcSubset=pid for the daemon: its metrics read /proc/stat (boot
+    # time for process_start_time_seconds).
     round = hardeningCommon // {
+      ProcSubset = "pid";
       RestrictAddressFamilies = [ "AF_UNIX" ];
       PrivateNetwork = true;
       IPAddressDeny = "any";
@@ -99,7 +101,6 @@ let
     ProtectClock = "yes";
     ProtectHostname = "yes";
     ProtectProc = "invisible";
-    ProcSubset = "pid";
     RestrictRealtime = "yes";
     RestrictSUIDSGID = "yes";
     LockPersonality = "yes";
@@ -181,12 +182,12 @@ let
         { inherit name; }
         // removeAttrs nodes.${name} [ "keyFile" ]
         // (if valueOr nodes.${name} "keyFile" null != null
-      then { key_credential = nodeCredential name; } else { });
+        then { key_credential = nodeCredential name; } else { });
       endpoint = name:
         { inherit name; }
         // removeAttrs endpoints.${name} [ "urlFile" ]
         // (if valueOr endpoints.${name} "urlFile" null != null
-      then { url_credential = rpcCredential name; } else { });
+        then { url_credential = rpcCredential name; } else { });
     in
     dropNulls (settings
       // (if settings ? nodes then { nodes = map node (attrNames nodes); } else { })

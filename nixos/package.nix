@@ -11,7 +11,8 @@ let
   root = ../.;
   cargoToml = builtins.fromTOML (builtins.readFile (root + "/Cargo.toml"));
   # Build outputs, the cached test rootfs and npm tools are not sources.
-  excluded = [ "target" "result" ".rootfs" "node_modules" ".git" ];
+  excluded = [ "target" "result" "tests/systemd/.rootfs" "tools/node_modules" ".git" ];
+  relative = path: lib.removePrefix (toString root + "/") (toString path);
 in
 rustPlatform.buildRustPackage {
   pname = if withFailpoints then "govnode-failpoints" else "govnode";
@@ -19,7 +20,7 @@ rustPlatform.buildRustPackage {
 
   src = lib.cleanSourceWith {
     src = root;
-    filter = path: _type: !(builtins.elem (baseNameOf path) excluded);
+    filter = path: _type: !(builtins.elem (relative path) excluded);
   };
 
   cargoLock.lockFile = root + "/Cargo.lock";

@@ -5,9 +5,13 @@
 //! and casts it exactly once. See `docs/architecture.md` for how the modules fit.
 
 pub mod api;
+pub mod chain;
 pub mod config;
+pub mod dao;
 pub mod devnet;
 pub mod exit;
+pub mod ledger;
+pub mod round;
 pub mod service;
 pub mod strategy;
 pub mod telemetry;

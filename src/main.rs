@@ -23,6 +23,16 @@ enum Command {
     Run,
     /// Validate the configuration and every secret it names; list all problems.
     CheckConfig,
+    /// Ask the running daemon for a voting round, wait for it and print its
+    /// report (what the systemd timer runs). Exit 0 only if every decided vote landed.
+    Round {
+        /// Control socket; default: `control.socket` from the configuration.
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// Print the report as JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the version.
     Version,
     /// Start a local chain with the test AssetDAO, funded node wallets and
@@ -69,7 +79,75 @@ fn run(cli: Cli) -> i32 {
             }
         },
         Command::Run => run_daemon(&cli.config),
+        Command::Round { socket, json } => round(&cli.config, socket, json),
         Command::Devnet(args) => govnode::devnet::main(args),
+    }
+}
+
+fn round(config: &std::path::Path, socket: Option<PathBuf>, json: bool) -> i32 {
+    use std::io::IsTerminal;
+    let socket = match socket {
+        Some(s) => s,
+        None => match config::control_socket_path(config, &LoadEnv::from_process()) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{}", e.report());
+                return exit::CONFIG;
+            }
+        },
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("govnode round: cannot start the async runtime: {e}");
+            return exit::SOFTWARE;
+        }
+    };
+    let tty = std::io::stderr().is_terminal();
+    let result = runtime.block_on(govnode::api::control::request_round(&socket, |p| {
+        if tty {
+            eprint!("\r\x1b[K{} {}/{}", p.phase, p.done, p.total);
+        }
+    }));
+    if tty {
+        eprint!("\r\x1b[K");
+    }
+    match result {
+        Ok((joined, report)) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            } else {
+                if joined {
+                    println!("joined the round that was already running");
+                }
+                println!("{}", report.summary());
+                for left in &report.left {
+                    println!(
+                        "  not done: node {} proposal {}: {}",
+                        left.node, left.proposal_id, left.reason
+                    );
+                }
+            }
+            if report.is_success() {
+                exit::OK
+            } else {
+                exit::FAILURE
+            }
+        }
+        Err(e @ govnode::api::control::ControlError::Unreachable { .. }) => {
+            eprintln!("govnode round: {e}");
+            exit::UNAVAILABLE
+        }
+        Err(e) => {
+            eprintln!("govnode round: {e}");
+            exit::FAILURE
+        }
     }
 }
 
@@ -107,8 +185,16 @@ fn run_daemon(path: &std::path::Path) -> i32 {
     };
     match runtime.block_on(govnode::service::run(settings, Some(log))) {
         Ok(()) => exit::OK,
+        // A DAO address, ledger or strategy that cannot be used is a configuration
+        // problem: restarting will not fix it.
+        Err(e @ govnode::service::DaemonError::Voting(_)) => {
+            tracing::error!(error = %e, "cannot start");
+            eprintln!("govnode: {e}");
+            exit::CONFIG
+        }
         Err(e) => {
             tracing::error!(error = %e, "daemon failed");
+            eprintln!("govnode: {e}");
             exit::FAILURE
         }
     }

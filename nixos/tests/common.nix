@@ -66,6 +66,9 @@ in
       serviceConfig = {
         ExecStart = "${pkgs.foundry}/bin/anvil --host 127.0.0.1 --port ${toString port} --chain-id ${toString devnet.chain_id}";
         DynamicUser = true;
+        # anvil keeps a cache under $HOME.
+        StateDirectory = "anvil";
+        Environment = "HOME=/var/lib/anvil";
       };
       # Ready only once it answers, so what comes After= can deploy at once.
       postStart = waitForAnvil;

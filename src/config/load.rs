@@ -290,6 +290,34 @@ fn reject_inline_secrets(doc: &mut Value, issues: &mut Issues) {
     }
 }
 
+/// The control socket named by the file at `path`, without reading any
+/// secret: `govnode round` runs without access to the daemon's credentials.
+pub fn control_socket_path(path: &Path, env: &LoadEnv) -> Result<PathBuf, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let mut issues = Issues::default();
+    let config = parse(&text, env, &mut issues).ok_or_else(|| ConfigError::Invalid {
+        path: path.to_owned(),
+        issues: issues.into_vec(),
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    Ok(socket_or_default(&config, base, env))
+}
+
+fn socket_or_default(config: &Config, base: &Path, env: &LoadEnv) -> PathBuf {
+    match &config.control.socket {
+        Some(p) if p.is_absolute() => p.clone(),
+        Some(p) => base.join(p),
+        None => env
+            .runtime_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_RUNTIME_DIR))
+            .join("control.sock"),
+    }
+}
+
 fn resolve(
     config: Config,
     path: &Path,
@@ -386,12 +414,7 @@ fn resolve(
             .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
             .join("ledger.sqlite")
     });
-    let control_socket = config.control.socket.as_ref().map(abs).unwrap_or_else(|| {
-        env.runtime_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_RUNTIME_DIR))
-            .join("control.sock")
-    });
+    let control_socket = socket_or_default(&config, base, env);
 
     Settings {
         config,

@@ -9,7 +9,9 @@ mod secret;
 mod validate;
 
 pub use issues::{ConfigIssue, Issues, Validate};
-pub use load::{ConfigError, DEFAULT_CONFIG_PATH, LoadEnv, NodeKey, Settings, load, parse};
+pub use load::{
+    ConfigError, DEFAULT_CONFIG_PATH, LoadEnv, NodeKey, Settings, control_socket_path, load, parse,
+};
 pub use schema::*;
 pub use secret::{Secret, SecretError, SecretSource};
 pub use validate::{is_label, rpc_url_problem, url_has_credentials};

@@ -178,6 +178,9 @@ pub struct DaoConfig {
     /// No vote is sent when the deadline is closer than this.
     #[serde(default = "defaults::vote_margin", with = "humantime_serde")]
     pub vote_margin: Duration,
+    /// The same margin for DAOs whose clock counts blocks (most Governors).
+    #[serde(default = "defaults::vote_margin_blocks")]
+    pub vote_margin_blocks: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -269,6 +272,14 @@ pub struct RoundConfig {
     pub dry_run: bool,
     /// Run a round right after start-up (in addition to timer triggers).
     pub on_start: bool,
+    /// How often receipts of sent votes are polled.
+    #[serde(with = "humantime_serde")]
+    pub receipt_poll: Duration,
+    /// A vote still unmined this many blocks after sending is re-sent with the
+    /// same nonce and higher fees.
+    pub bump_after_blocks: u64,
+    /// Fee increase of each re-send, in percent (nodes require more than 10).
+    pub fee_bump_percent: u32,
 }
 
 impl Default for RoundConfig {
@@ -278,6 +289,9 @@ impl Default for RoundConfig {
             concurrency: 8,
             dry_run: false,
             on_start: false,
+            receipt_poll: Duration::from_millis(500),
+            bump_after_blocks: 3,
+            fee_bump_percent: 25,
         }
     }
 }
@@ -365,6 +379,9 @@ mod defaults {
     }
     pub fn vote_margin() -> Duration {
         Duration::from_secs(60)
+    }
+    pub fn vote_margin_blocks() -> u64 {
+        5
     }
     pub fn strategy() -> String {
         "conservative".into()

@@ -7,7 +7,7 @@ use super::issues::{Issues, Validate, field, index};
 use super::schema::*;
 use super::secret::pick_source;
 
-const BUILTIN_STRATEGIES: [&str; 2] = ["conservative", "aggressive"];
+use crate::strategy::BUILTIN as BUILTIN_STRATEGIES;
 
 impl Validate for Config {
     fn validate(&self, _path: &str, issues: &mut Issues) {
@@ -240,68 +240,13 @@ fn validate_nodes(nodes: &[NodeConfig], config: &Config, issues: &mut Issues) {
 }
 
 impl Validate for crate::strategy::RulesStrategyConfig {
+    /// The strategy compiler's own checks, so that a file accepted here
+    /// always builds at start-up.
     fn validate(&self, path: &str, issues: &mut Issues) {
-        for (i, rule) in self.rules.iter().enumerate() {
-            let p = field(&index(&field(path, "rules"), i), "match");
-            let m = &rule.matcher;
-            for (j, t) in m.proposal_type.iter().enumerate() {
-                if !matches!(
-                    t.as_str(),
-                    "investment" | "divestment" | "parameter_change" | "other"
-                ) {
-                    issues.push(
-                        index(&field(&p, "proposal_type"), j),
-                        format!(
-                            "unknown proposal type {t:?} (investment, divestment, parameter_change, other)"
-                        ),
-                    );
-                }
-            }
-            for (j, a) in m.asset_address.iter().enumerate() {
-                if a.parse::<alloy::primitives::Address>().is_err() {
-                    issues.push(
-                        index(&field(&p, "asset_address"), j),
-                        "must be a 0x-prefixed 20-byte hex address",
-                    );
-                }
-            }
-            for (j, a) in m.proposer.iter().enumerate() {
-                if a.parse::<alloy::primitives::Address>().is_err() {
-                    issues.push(
-                        index(&field(&p, "proposer"), j),
-                        "must be a 0x-prefixed 20-byte hex address",
-                    );
-                }
-            }
-            for (key, value) in [("amount_min", &m.amount_min), ("amount_max", &m.amount_max)] {
-                if let Some(v) = value
-                    && !is_decimal(v)
-                {
-                    issues.push(
-                        field(&p, key),
-                        "must be a decimal number of whole tokens, e.g. \"1000\" or \"0.5\"",
-                    );
-                }
-            }
-            if let Some(re) = &m.description_regex
-                && let Err(e) = regex::Regex::new(re)
-            {
-                issues.push(
-                    field(&p, "description_regex"),
-                    format!("invalid regex: {e}"),
-                );
-            }
+        for problem in crate::strategy::check_rules(self) {
+            issues.push(field(path, &problem.path), problem.message);
         }
     }
-}
-
-fn is_decimal(s: &str) -> bool {
-    let mut parts = s.splitn(2, '.');
-    let whole = parts.next().unwrap_or("");
-    let frac = parts.next();
-    !whole.is_empty()
-        && whole.chars().all(|c| c.is_ascii_digit())
-        && frac.is_none_or(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_digit()))
 }
 
 impl Validate for ApiConfig {
@@ -355,6 +300,18 @@ impl Validate for RoundConfig {
         if self.concurrency == 0 {
             issues.push(field(path, "concurrency"), "must be at least 1");
         }
+        if self.receipt_poll.is_zero() {
+            issues.push(field(path, "receipt_poll"), "must be greater than 0");
+        }
+        if self.bump_after_blocks == 0 {
+            issues.push(field(path, "bump_after_blocks"), "must be at least 1");
+        }
+        if !(13..=500).contains(&self.fee_bump_percent) {
+            issues.push(
+                field(path, "fee_bump_percent"),
+                "must be 13-500: nodes reject replacements under +10 %, some at exactly +10 %",
+            );
+        }
     }
 }
 
@@ -388,14 +345,5 @@ mod tests {
         assert!(origin_problem("http://localhost:3000").is_none());
         assert!(origin_problem("*").is_some());
         assert!(origin_problem("http://x/path").is_some());
-    }
-
-    #[test]
-    fn decimals() {
-        assert!(is_decimal("100"));
-        assert!(is_decimal("0.5"));
-        assert!(!is_decimal("1e5"));
-        assert!(!is_decimal("1."));
-        assert!(!is_decimal(""));
     }
 }

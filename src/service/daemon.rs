@@ -28,6 +28,12 @@ pub enum DaemonError {
     Metrics(#[from] prometheus::Error),
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: String, reason: String },
+    #[error("RPC pool: {0}")]
+    Chain(#[from] crate::chain::BuildError),
+    #[error("voting: {0}")]
+    Voting(#[from] crate::round::ContextError),
+    #[error("{0}")]
+    Control(#[from] crate::api::control::ControlError),
 }
 
 /// Shared state every component reaches through. Cheap to clone.
@@ -45,6 +51,9 @@ struct Inner {
     notifier: Notifier,
     started_at: Instant,
     shutdown: CancellationToken,
+    chain: crate::chain::Pool,
+    voting: Arc<RwLock<crate::round::Voting>>,
+    rounds: crate::round::Coordinator,
 }
 
 impl Daemon {
@@ -76,6 +85,25 @@ impl Daemon {
         self.inner.started_at.elapsed()
     }
 
+    /// The RPC endpoint pool: the only way to reach the chain.
+    pub fn chain(&self) -> &crate::chain::Pool {
+        &self.inner.chain
+    }
+
+    /// The round's world (DAO adapter, ledger, voters); swapped on reload.
+    pub fn voting(&self) -> crate::round::Voting {
+        self.inner
+            .voting
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Starts or joins voting rounds.
+    pub fn rounds(&self) -> &crate::round::Coordinator {
+        &self.inner.rounds
+    }
+
     /// Cancelled when the daemon starts stopping; long work watches it.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.inner.shutdown.clone()
@@ -89,6 +117,25 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     notifier.status("starting");
     let metrics = Metrics::new()?;
     let (heartbeat, pings) = Heartbeat::new(settings.config.watchdog.heartbeat_timeout);
+    // The pool starts without any chain reachable; its health component
+    // keeps /health/ready at 503 until an endpoint is verified.
+    let chain = crate::chain::Pool::from_settings(&settings, metrics.registry())?;
+    let voting = crate::round::Voting::build(&settings, chain.provider(), metrics.registry())?;
+    match voting.ledger.interrupt_unfinished_rounds().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            rounds = n,
+            "rounds left unfinished by the last run were marked interrupted; their votes are reconciled before anything is sent"
+        ),
+        Err(e) => tracing::error!(error = %e, "cannot mark unfinished rounds"),
+    }
+    let voting = Arc::new(RwLock::new(voting));
+    let shutdown = CancellationToken::new();
+    let rounds = crate::round::Coordinator::new(crate::round::runner(
+        voting.clone(),
+        notifier.clone(),
+        shutdown.clone(),
+    ));
     let daemon = Daemon {
         inner: Arc::new(Inner {
             config_path: settings.source.clone(),
@@ -98,7 +145,10 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
             heartbeat,
             notifier: notifier.clone(),
             started_at: Instant::now(),
-            shutdown: CancellationToken::new(),
+            shutdown,
+            chain,
+            voting,
+            rounds,
         }),
     };
     let mut hangup = signal(SignalKind::hangup()).map_err(|e| DaemonError::Signal {
@@ -117,8 +167,31 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     let mut tasks = JoinSet::new();
     let runtime_component = StaticComponent::new("runtime", ComponentReport::up());
     daemon.health().register(runtime_component.clone());
+    daemon.health().register(daemon.chain().health_component());
+    for prober in daemon.chain().probe_tasks(daemon.shutdown_token()) {
+        tasks.spawn(prober);
+    }
 
     let settings = daemon.settings();
+    let control = crate::api::control::ControlServer::bind(&settings.control_socket).await?;
+    tasks.spawn(control.serve(daemon.rounds().clone(), daemon.shutdown_token()));
+    let stuck_grace = Duration::from_secs(60);
+    let watched = daemon.clone();
+    daemon.heartbeat().add_check(
+        "round",
+        Arc::new(move || {
+            let limit = watched.voting().round.deadline + stuck_grace;
+            match watched.rounds().running_for() {
+                Some(t) if t > limit => Err(format!(
+                    "a round has run for {} (deadline {} + {} grace)",
+                    humantime::format_duration(Duration::from_secs(t.as_secs())),
+                    humantime::format_duration(watched.voting().round.deadline),
+                    humantime::format_duration(stuck_grace)
+                )),
+                _ => Ok(()),
+            }
+        }),
+    );
     if settings.config.api.enabled {
         let server = crate::api::Server::bind(daemon.clone())
             .await
@@ -145,6 +218,10 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
         api = settings.config.api.enabled,
         "govnode ready"
     );
+    if settings.config.round.on_start {
+        // Not awaited: the report goes to the log, the ledger and the API.
+        let _ticket = daemon.rounds().trigger(crate::round::Trigger::Startup);
+    }
 
     supervise(
         &daemon,
@@ -240,6 +317,16 @@ fn reload(daemon: &Daemon, log: Option<&LogHandle>) {
                 ),
                 ("ledger.path", old.ledger_path != new.ledger_path),
                 ("control.socket", old.control_socket != new.control_socket),
+                (
+                    "rpc",
+                    format!("{:?}", old.config.rpc) != format!("{:?}", new.config.rpc)
+                        || old.config.chain.id != new.config.chain.id,
+                ),
+                (
+                    "dao",
+                    format!("{:?}", old.config.dao.kind) != format!("{:?}", new.config.dao.kind)
+                        || old.config.dao.address != new.config.dao.address,
+                ),
             ] {
                 if changed {
                     tracing::warn!(setting = what, "changed; takes effect after a restart");
@@ -253,6 +340,21 @@ fn reload(daemon: &Daemon, log: Option<&LogHandle>) {
             daemon
                 .heartbeat()
                 .set_budget(new.config.watchdog.heartbeat_timeout);
+            let rebuilt = daemon.voting().reloaded(&new);
+            match rebuilt {
+                Ok(v) => {
+                    *daemon
+                        .inner
+                        .voting
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner()) = v
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reload refused: the voting settings cannot be applied");
+                    notifier.ready(&format!("{} (reload refused: {e})", ready_status(&old)));
+                    return;
+                }
+            }
             let status = ready_status(&new);
             *daemon
                 .inner

@@ -15,6 +15,35 @@ pub enum VoteChoice {
     Skip,
 }
 
+impl VoteChoice {
+    /// The spelling used in the configuration, the ledger and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VoteChoice::For => "for",
+            VoteChoice::Against => "against",
+            VoteChoice::Abstain => "abstain",
+            VoteChoice::Skip => "skip",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<VoteChoice> {
+        [
+            VoteChoice::For,
+            VoteChoice::Against,
+            VoteChoice::Abstain,
+            VoteChoice::Skip,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for VoteChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesStrategyConfig {

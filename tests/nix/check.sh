@@ -17,6 +17,9 @@ pin="$repo/../shared/nix/nixpkgs-pin.json"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
+# cargo-installed linters, when a developer has them.
+PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
+
 nixflags=(--extra-experimental-features 'nix-command flakes')
 passed=0 failed=0 skipped=0
 

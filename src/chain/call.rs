@@ -1,0 +1,361 @@
+//! One call through the pool: pick an endpoint, send, and on an endpoint
+//! failure move on to the next one, inside the call's deadline and attempt
+//! budget.
+//!
+//! Rules:
+//! - Candidates: endpoints that are not quarantined and whose breaker is not
+//!   open. Closed, non-lagging endpoints come first, half-open and lagging
+//!   ones are a last resort. Within a rank: lower `priority` first, then
+//!   round-robin among equals.
+//! - An endpoint is used only once its `eth_chainId` has been checked (by the
+//!   prober, or inline before its first use).
+//! - Each attempt needs a permit of the endpoint's rate limiter; the call
+//!   waits for one rather than failing, as long as the deadline allows.
+//! - After a failure the call moves at once to an endpoint not yet tried in
+//!   this round; when every candidate has been tried it waits (exponential
+//!   backoff with full jitter) and starts a new round.
+//! - JSON-RPC error answers are returned as they are, never retried.
+//! - A call that must not run twice (`eth_sendTransaction`, dev-chain
+//!   controls) is not repeated after a failure that may have executed it
+//!   (timeout, broken connection, 5xx, unreadable answer); failures that
+//!   prove it never ran (refused connection, 429) still fail over.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use alloy::rpc::json_rpc::{RequestPacket, ResponsePacket};
+use alloy::transports::TransportError;
+use bytes::Bytes;
+
+use super::backoff::Backoff;
+use super::classify::{FailureClass, is_repeatable, method_label};
+use super::endpoint::{EndpointState, View};
+use super::error::{AttemptFailure, EndpointFailure, PoolError};
+use super::pool::{Shared, best_head};
+use super::raw_tx::RawTx;
+
+pub(crate) async fn call(
+    shared: Arc<Shared>,
+    req: RequestPacket,
+) -> Result<ResponsePacket, TransportError> {
+    let method = describe(&req);
+    let result = Call::new(&shared, &req, method.clone()).run().await;
+    if let Err(e) = &result {
+        tracing::warn!(method = %method, error = %e, "RPC call failed");
+    }
+    result.map_err(TransportError::from)
+}
+
+struct Call<'a> {
+    shared: &'a Shared,
+    req: &'a RequestPacket,
+    method: String,
+    label: &'static str,
+    repeatable: bool,
+    deadline: Instant,
+    rotation: usize,
+    attempts: u32,
+    tried: Vec<usize>,
+    last: Option<AttemptFailure>,
+    last_failed_on: Option<usize>,
+}
+
+enum Attempt {
+    Answered(ResponsePacket),
+    Quarantined,
+    CutByDeadline(EndpointFailure),
+    /// `sent`: the request itself went out (not only the chain check).
+    Failed {
+        failure: EndpointFailure,
+        sent: bool,
+    },
+}
+
+enum Pick {
+    Endpoint(usize),
+    AllTried,
+    Nothing(String),
+    Throttled(String),
+}
+
+impl<'a> Call<'a> {
+    fn new(shared: &'a Shared, req: &'a RequestPacket, method: String) -> Self {
+        Call {
+            shared,
+            req,
+            label: match req {
+                RequestPacket::Single(r) => method_label(r.method()),
+                RequestPacket::Batch(_) => "batch",
+            },
+            repeatable: req.method_names().all(is_repeatable),
+            method,
+            deadline: Instant::now() + shared.retry.call_deadline,
+            rotation: shared.rotation.fetch_add(1, Ordering::Relaxed),
+            attempts: 0,
+            tried: Vec::new(),
+            last: None,
+            last_failed_on: None,
+        }
+    }
+
+    async fn run(mut self) -> Result<ResponsePacket, PoolError> {
+        let body =
+            serde_json::to_vec(self.req)
+                .map(Bytes::from)
+                .map_err(|e| PoolError::Serialize {
+                    method: self.method.clone(),
+                    reason: e.to_string(),
+                })?;
+        let raw_tx = RawTx::from_request(self.req);
+        let backoff = Backoff {
+            base: self.shared.retry.base_delay,
+            max: self.shared.retry.max_delay,
+        };
+        let mut rounds = 0;
+        loop {
+            let index = match self.pick().await {
+                Pick::Endpoint(i) => i,
+                Pick::AllTried => {
+                    rounds += 1;
+                    let delay = backoff.delay(rounds, &mut rand::rng());
+                    if Instant::now() + delay >= self.deadline {
+                        return Err(self.deadline_exceeded());
+                    }
+                    tokio::time::sleep(delay).await;
+                    self.tried.clear();
+                    continue;
+                }
+                Pick::Nothing(why) => {
+                    return Err(PoolError::NoHealthyEndpoint {
+                        method: self.method.clone(),
+                        why,
+                    });
+                }
+                Pick::Throttled(endpoint) => {
+                    return Err(PoolError::Throttled {
+                        method: self.method.clone(),
+                        endpoint,
+                        deadline: self.shared.retry.call_deadline,
+                    });
+                }
+            };
+            if self.last_failed_on.is_some_and(|prev| prev != index) {
+                self.shared.metrics.failover();
+            }
+            let (failure, sent) = match self.attempt(index, &body, raw_tx.as_ref()).await {
+                Attempt::Answered(packet) => return Ok(packet),
+                Attempt::Quarantined => {
+                    self.tried.push(index);
+                    continue;
+                }
+                Attempt::CutByDeadline(failure) => {
+                    self.note_failure(index, failure);
+                    return Err(self.deadline_exceeded());
+                }
+                Attempt::Failed { failure, sent } => (failure, sent),
+            };
+            let maybe_executed = sent && failure.class.maybe_executed();
+            self.note_failure(index, failure);
+            self.tried.push(index);
+            if maybe_executed && !self.repeatable {
+                return Err(self.not_repeated());
+            }
+            if self.attempts >= self.shared.retry.max_attempts {
+                return Err(self.exhausted());
+            }
+        }
+    }
+
+    /// One attempt on one endpoint (its rate-limit permit is taken already).
+    async fn attempt(&mut self, index: usize, body: &Bytes, raw_tx: Option<&RawTx>) -> Attempt {
+        let ep = &self.shared.endpoints[index];
+        self.attempts += 1;
+        match ep.ensure_verified(self.shared.chain_id).await {
+            Ok(true) => {}
+            Ok(false) => {
+                // Found on the wrong chain just now: not an attempt of this call.
+                self.attempts -= 1;
+                return Attempt::Quarantined;
+            }
+            // The chain check failed (and told the breaker); the call was not sent.
+            Err(failure) => {
+                return Attempt::Failed {
+                    failure,
+                    sent: false,
+                };
+            }
+        }
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Attempt::CutByDeadline(EndpointFailure::new(
+                FailureClass::Timeout,
+                "the call deadline passed before sending",
+            ));
+        }
+        let timeout = ep.timeout.min(left);
+        let sent = ep
+            .exchange(self.req, body.clone(), self.label, timeout)
+            .await;
+        let settled = match (sent, raw_tx) {
+            (Ok(packet), Some(tx)) => tx.settle(packet, ep, timeout).await,
+            (other, _) => other,
+        };
+        match settled {
+            Ok(packet) => {
+                ep.record_success(Instant::now());
+                Attempt::Answered(packet)
+            }
+            // The call's deadline cut the attempt short: not the endpoint's fault.
+            Err(f) if f.class == FailureClass::Timeout && timeout < ep.timeout => {
+                Attempt::CutByDeadline(f)
+            }
+            Err(failure) => {
+                ep.record_failure(&failure, Instant::now());
+                Attempt::Failed {
+                    failure,
+                    sent: true,
+                }
+            }
+        }
+    }
+
+    fn note_failure(&mut self, index: usize, failure: EndpointFailure) {
+        let ep = &self.shared.endpoints[index];
+        self.last = Some(AttemptFailure {
+            endpoint: ep.name.clone(),
+            url: ep.url().to_owned(),
+            failure,
+        });
+        self.last_failed_on = Some(index);
+    }
+
+    /// The next endpoint with a rate-limit permit taken, waiting for a
+    /// permit when every preferred endpoint is at its limit.
+    async fn pick(&self) -> Pick {
+        loop {
+            let now = Instant::now();
+            let views = self.shared.views(now);
+            let ranked = self.rank(&views);
+            if ranked.is_empty() {
+                return Pick::Nothing(self.summary(&views));
+            }
+            let untried: Vec<&Rank> = ranked
+                .iter()
+                .filter(|r| !self.tried.contains(&r.index))
+                .collect();
+            let Some(first) = untried.first() else {
+                return Pick::AllTried;
+            };
+            let mut soonest: Option<(Duration, usize)> = None;
+            for r in untried
+                .iter()
+                .take_while(|r| (r.tier, r.priority) == (first.tier, first.priority))
+            {
+                match self.shared.endpoints[r.index].try_permit() {
+                    Ok(()) => return Pick::Endpoint(r.index),
+                    Err(wait) if soonest.is_none_or(|(w, _)| wait < w) => {
+                        soonest = Some((wait, r.index))
+                    }
+                    Err(_) => {}
+                }
+            }
+            let (wait, index) = soonest.unwrap_or((Duration::ZERO, first.index));
+            if now + wait >= self.deadline {
+                return Pick::Throttled(self.shared.endpoints[index].name.clone());
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn rank(&self, views: &[View]) -> Vec<Rank> {
+        let n = views.len();
+        let best = best_head(views);
+        let mut ranked: Vec<Rank> = views
+            .iter()
+            .enumerate()
+            .filter_map(|(index, v)| {
+                let tier = match v.state {
+                    EndpointState::Quarantined | EndpointState::Open => return None,
+                    EndpointState::HalfOpen => 1,
+                    EndpointState::Closed if self.shared.lagging(v, best) => 1,
+                    EndpointState::Closed => 0,
+                };
+                Some(Rank {
+                    index,
+                    tier,
+                    priority: self.shared.endpoints[index].priority,
+                    turn: (index + n - self.rotation % n) % n,
+                })
+            })
+            .collect();
+        ranked.sort_by_key(|r| (r.tier, r.priority, r.turn));
+        ranked
+    }
+
+    /// Why no endpoint can take the call, endpoint by endpoint.
+    fn summary(&self, views: &[View]) -> String {
+        self.shared
+            .endpoints
+            .iter()
+            .zip(views)
+            .map(|(ep, v)| {
+                let err = ep
+                    .last_error()
+                    .map(|f| format!(", last error {f}"))
+                    .unwrap_or_default();
+                format!("{}: {}{err}", ep.name, v.state.as_str())
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn deadline_exceeded(&self) -> PoolError {
+        PoolError::DeadlineExceeded {
+            method: self.method.clone(),
+            attempts: self.attempts,
+            deadline: self.shared.retry.call_deadline,
+            last_error: self.last.clone(),
+        }
+    }
+
+    fn not_repeated(&self) -> PoolError {
+        match &self.last {
+            Some(last) => PoolError::MaybeExecuted {
+                method: self.method.clone(),
+                last_error: last.clone(),
+            },
+            None => self.deadline_exceeded(),
+        }
+    }
+
+    fn exhausted(&self) -> PoolError {
+        match &self.last {
+            Some(last) => PoolError::AttemptsExhausted {
+                method: self.method.clone(),
+                attempts: self.attempts,
+                last_error: last.clone(),
+            },
+            None => self.deadline_exceeded(),
+        }
+    }
+}
+
+struct Rank {
+    index: usize,
+    tier: u8,
+    priority: u32,
+    turn: usize,
+}
+
+/// The method for messages: its name, or "batch of N (first, …)".
+fn describe(req: &RequestPacket) -> String {
+    match req {
+        RequestPacket::Single(r) => r.method().chars().take(64).collect(),
+        RequestPacket::Batch(rs) => {
+            let first: Vec<&str> = rs.iter().take(3).map(|r| r.method()).collect();
+            let more = if rs.len() > 3 { ", …" } else { "" };
+            format!("batch of {} ({}{more})", rs.len(), first.join(", "))
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Ledger errors. Each names the file or the vote row it concerns.
+
+use std::path::PathBuf;
+
+use super::model::VoteState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("cannot create the ledger directory {path}: {reason}")]
+    CreateDir { path: PathBuf, reason: String },
+    #[error("cannot open the ledger {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{path} is not a govnode ledger ({detail}); refusing to touch it")]
+    Foreign { path: PathBuf, detail: String },
+    #[error(
+        "the ledger {path} has schema version {found}, newer than this govnode supports ({supported}); run the govnode release that wrote it, or restore a backup"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error(
+        "the ledger {path} belongs to {found}, not to {expected}; point ledger.path at this DAO's own ledger (a ledger is never shared between chains or DAOs)"
+    )]
+    WrongIdentity {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+    #[error("ledger migration to version {version} failed: {source}")]
+    Migration {
+        version: u32,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("vote {id}: cannot go from {from} to {to}")]
+    InvalidTransition {
+        id: i64,
+        from: VoteState,
+        to: VoteState,
+    },
+    #[error("vote {id}: {detail}")]
+    Rejected { id: i64, detail: String },
+    #[error("no vote row {id}")]
+    NoSuchVote { id: i64 },
+    #[error("{what}: skip is not a vote and is not recorded")]
+    NotAVote { what: String },
+    #[error("ledger row {what} holds an unreadable value: {detail}")]
+    Corrupt { what: String, detail: String },
+    #[error("ledger query failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("ledger worker failed: {0}")]
+    Task(String),
+}

@@ -1,0 +1,303 @@
+//! Rows of the ledger as Rust values, and their mapping from SQLite.
+//!
+//! Addresses and hashes are stored as lowercase 0x-hex text, proposal ids as
+//! decimal text (Governor ids do not fit an INTEGER), times as unix
+//! milliseconds, so the file stays readable with the `sqlite3` shell.
+
+use std::fmt;
+use std::str::FromStr;
+
+use alloy::primitives::{Address, B256, Bytes, U256};
+use rusqlite::Row;
+use serde::{Deserialize, Serialize};
+
+use super::error::LedgerError;
+use crate::strategy::VoteChoice;
+
+/// Where one (dao, proposal, voter) vote is in the send protocol.
+///
+/// `intent → signed → sent → confirmed | reverted`; `intent → abandoned`
+/// (never signed: the proposal closed, or the chain refused the vote on
+/// estimation); `* → confirmed_external` (the chain shows a vote we did not
+/// send, or whose transaction we cannot find); `failed` when an operator or the
+/// round gives up on a row after proving its transaction cannot land.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoteState {
+    Intent,
+    Signed,
+    Sent,
+    Confirmed,
+    Reverted,
+    Failed,
+    Abandoned,
+    ConfirmedExternal,
+}
+
+impl VoteState {
+    pub const ALL: [VoteState; 8] = [
+        VoteState::Intent,
+        VoteState::Signed,
+        VoteState::Sent,
+        VoteState::Confirmed,
+        VoteState::Reverted,
+        VoteState::Failed,
+        VoteState::Abandoned,
+        VoteState::ConfirmedExternal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VoteState::Intent => "intent",
+            VoteState::Signed => "signed",
+            VoteState::Sent => "sent",
+            VoteState::Confirmed => "confirmed",
+            VoteState::Reverted => "reverted",
+            VoteState::Failed => "failed",
+            VoteState::Abandoned => "abandoned",
+            VoteState::ConfirmedExternal => "confirmed_external",
+        }
+    }
+
+    /// Rows reconciliation looks at before anything is sent again.
+    pub fn is_pending(self) -> bool {
+        matches!(
+            self,
+            VoteState::Intent | VoteState::Signed | VoteState::Sent
+        )
+    }
+}
+
+impl fmt::Display for VoteState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for VoteState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        VoteState::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("unknown vote state {s:?}"))
+    }
+}
+
+/// What the round knows when it decides to vote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIntent {
+    pub dao: Address,
+    pub proposal_id: U256,
+    pub voter: Address,
+    pub node: String,
+    pub round_id: Option<i64>,
+    pub decision: VoteChoice,
+    pub reason: String,
+    pub strategy: String,
+    pub rule: Option<String>,
+}
+
+/// The answer of [`crate::ledger::Ledger::record_intent`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intent {
+    /// A new row: go on and sign.
+    Recorded(VoteRow),
+    /// A row already existed: its state says what to do; never decide again.
+    Existing(VoteRow),
+}
+
+impl Intent {
+    pub fn row(&self) -> &VoteRow {
+        match self {
+            Intent::Recorded(r) | Intent::Existing(r) => r,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoteRow {
+    pub id: i64,
+    pub dao: Address,
+    pub proposal_id: U256,
+    pub voter: Address,
+    pub node: String,
+    pub round_id: Option<i64>,
+    pub decision: VoteChoice,
+    pub reason: String,
+    pub strategy: String,
+    pub rule: Option<String>,
+    pub state: VoteState,
+    pub nonce: Option<u64>,
+    /// The latest signed transaction (a fee bump replaces it).
+    pub tx_hash: Option<B256>,
+    /// Its exact signed bytes, re-broadcast as they are after a crash.
+    #[serde(skip_serializing)]
+    pub raw_tx: Option<Bytes>,
+    pub block_number: Option<u64>,
+    pub gas_used: Option<u64>,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub signed_at: Option<i64>,
+    pub sent_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// One signed transaction for a vote: the first, or a fee-bumped replacement
+/// with the same nonce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub vote_id: i64,
+    pub nonce: u64,
+    pub tx_hash: B256,
+    #[serde(skip_serializing)]
+    pub raw_tx: Bytes,
+    pub created_at: i64,
+}
+
+/// What a mined transaction's receipt says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mined {
+    pub tx_hash: B256,
+    pub block_number: u64,
+    pub gas_used: u64,
+    pub success: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundRow {
+    pub id: i64,
+    pub trigger: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    /// `None` while the round runs.
+    pub outcome: Option<String>,
+    pub head_block: Option<u64>,
+    pub summary: Option<serde_json::Value>,
+}
+
+/// Per node: how many votes are where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeVoteCounts {
+    pub node: String,
+    pub voter: Address,
+    pub total: u64,
+    pub confirmed: u64,
+    pub pending: u64,
+    /// reverted + failed + abandoned.
+    pub unsuccessful: u64,
+    pub external: u64,
+    /// `finished_at` of the node's latest confirmed vote.
+    pub last_vote_at: Option<i64>,
+}
+
+pub const VOTE_COLUMNS: &str = "id, dao, proposal_id, voter, node, round_id, decision, reason, \
+     strategy, rule, state, nonce, tx_hash, raw_tx, block_number, gas_used, error, created_at, \
+     updated_at, signed_at, sent_at, finished_at";
+
+fn parse<T: FromStr>(what: &str, raw: &str) -> Result<T, LedgerError>
+where
+    T::Err: fmt::Display,
+{
+    raw.parse().map_err(|e: T::Err| LedgerError::Corrupt {
+        what: what.to_owned(),
+        detail: format!("{raw:?}: {e}"),
+    })
+}
+
+fn opt_u64(v: Option<i64>, what: &str) -> Result<Option<u64>, LedgerError> {
+    v.map(|n| {
+        u64::try_from(n).map_err(|_| LedgerError::Corrupt {
+            what: what.into(),
+            detail: format!("negative {n}"),
+        })
+    })
+    .transpose()
+}
+
+/// Maps a row selected with [`VOTE_COLUMNS`].
+pub fn vote_from_row(row: &Row<'_>) -> Result<VoteRow, LedgerError> {
+    let id: i64 = row.get(0)?;
+    let what = |col: &str| format!("votes[{id}].{col}");
+    let decision: String = row.get(6)?;
+    let state: String = row.get(10)?;
+    let tx_hash: Option<String> = row.get(12)?;
+    let raw: Option<Vec<u8>> = row.get(13)?;
+    Ok(VoteRow {
+        id,
+        dao: parse(&what("dao"), &row.get::<_, String>(1)?)?,
+        proposal_id: parse(&what("proposal_id"), &row.get::<_, String>(2)?)?,
+        voter: parse(&what("voter"), &row.get::<_, String>(3)?)?,
+        node: row.get(4)?,
+        round_id: row.get(5)?,
+        decision: VoteChoice::parse(&decision).ok_or_else(|| LedgerError::Corrupt {
+            what: what("decision"),
+            detail: decision.clone(),
+        })?,
+        reason: row.get(7)?,
+        strategy: row.get(8)?,
+        rule: row.get(9)?,
+        state: parse(&what("state"), &state)?,
+        nonce: opt_u64(row.get(11)?, &what("nonce"))?,
+        tx_hash: tx_hash.map(|h| parse(&what("tx_hash"), &h)).transpose()?,
+        raw_tx: raw.map(Bytes::from),
+        block_number: opt_u64(row.get(14)?, &what("block_number"))?,
+        gas_used: opt_u64(row.get(15)?, &what("gas_used"))?,
+        error: row.get(16)?,
+        created_at: row.get(17)?,
+        updated_at: row.get(18)?,
+        signed_at: row.get(19)?,
+        sent_at: row.get(20)?,
+        finished_at: row.get(21)?,
+    })
+}
+
+pub fn attempt_from_row(row: &Row<'_>) -> Result<Attempt, LedgerError> {
+    let vote_id: i64 = row.get(0)?;
+    let what = |col: &str| format!("vote_attempts[{vote_id}].{col}");
+    Ok(Attempt {
+        vote_id,
+        nonce: opt_u64(Some(row.get(1)?), &what("nonce"))?.unwrap_or_default(),
+        tx_hash: parse(&what("tx_hash"), &row.get::<_, String>(2)?)?,
+        raw_tx: Bytes::from(row.get::<_, Vec<u8>>(3)?),
+        created_at: row.get(4)?,
+    })
+}
+
+pub fn round_from_row(row: &Row<'_>) -> Result<RoundRow, LedgerError> {
+    let id: i64 = row.get(0)?;
+    let summary: Option<String> = row.get(6)?;
+    Ok(RoundRow {
+        id,
+        trigger: row.get(1)?,
+        started_at: row.get(2)?,
+        finished_at: row.get(3)?,
+        outcome: row.get(4)?,
+        head_block: opt_u64(row.get(5)?, &format!("rounds[{id}].head_block"))?,
+        summary: summary
+            .map(|s| {
+                serde_json::from_str(&s).map_err(|e| LedgerError::Corrupt {
+                    what: format!("rounds[{id}].summary"),
+                    detail: e.to_string(),
+                })
+            })
+            .transpose()?,
+    })
+}
+
+/// Canonical text forms used in the columns.
+pub fn addr(a: Address) -> String {
+    format!("{a:#x}")
+}
+
+pub fn hash(h: B256) -> String {
+    format!("{h:#x}")
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}

@@ -1,0 +1,191 @@
+//! Reads for the round, the REST API and the CLI, and the `rounds` table.
+
+use alloy::primitives::{Address, U256};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::error::LedgerError;
+use super::model::*;
+
+fn votes_where(
+    conn: &Connection,
+    clause: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<VoteRow>, LedgerError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {VOTE_COLUMNS} FROM votes {clause}"))?;
+    let rows = stmt.query_map(args, |r| Ok(vote_from_row(r)))?;
+    rows.map(|r| r?).collect()
+}
+
+/// Rows in `intent`, `signed` or `sent`, oldest first.
+pub fn pending(conn: &Connection) -> Result<Vec<VoteRow>, LedgerError> {
+    votes_where(
+        conn,
+        "WHERE state IN ('intent', 'signed', 'sent') ORDER BY id",
+        [],
+    )
+}
+
+pub fn vote_for(
+    conn: &Connection,
+    dao: Address,
+    proposal_id: U256,
+    voter: Address,
+) -> Result<Option<VoteRow>, LedgerError> {
+    Ok(votes_where(
+        conn,
+        "WHERE dao = ?1 AND proposal_id = ?2 AND voter = ?3",
+        params![addr(dao), proposal_id.to_string(), addr(voter)],
+    )?
+    .pop())
+}
+
+/// Newest first.
+pub fn by_node(conn: &Connection, node: &str, limit: u32) -> Result<Vec<VoteRow>, LedgerError> {
+    votes_where(
+        conn,
+        "WHERE node = ?1 ORDER BY id DESC LIMIT ?2",
+        params![node, limit],
+    )
+}
+
+pub fn by_proposal(
+    conn: &Connection,
+    dao: Address,
+    proposal_id: U256,
+) -> Result<Vec<VoteRow>, LedgerError> {
+    votes_where(
+        conn,
+        "WHERE dao = ?1 AND proposal_id = ?2 ORDER BY node",
+        params![addr(dao), proposal_id.to_string()],
+    )
+}
+
+pub fn by_round(conn: &Connection, round_id: i64) -> Result<Vec<VoteRow>, LedgerError> {
+    votes_where(conn, "WHERE round_id = ?1 ORDER BY id", [round_id])
+}
+
+pub fn counts(conn: &Connection) -> Result<Vec<NodeVoteCounts>, LedgerError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT node, voter, count(*),
+                sum(state = 'confirmed'),
+                sum(state IN ('intent', 'signed', 'sent')),
+                sum(state IN ('reverted', 'failed', 'abandoned')),
+                sum(state = 'confirmed_external'),
+                max(CASE WHEN state = 'confirmed' THEN finished_at END)
+         FROM votes GROUP BY node, voter ORDER BY node, voter",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let n = |i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            [n(2)?, n(3)?, n(4)?, n(5)?, n(6)?],
+            r.get::<_, Option<i64>>(7)?,
+        ))
+    })?;
+    rows.map(|r| {
+        let (node, voter, [total, confirmed, pending, unsuccessful, external], last) = r?;
+        Ok(NodeVoteCounts {
+            voter: voter.parse().map_err(|e| LedgerError::Corrupt {
+                what: format!("votes.voter of node {node}"),
+                detail: format!("{voter:?}: {e}"),
+            })?,
+            node,
+            total,
+            confirmed,
+            pending,
+            unsuccessful,
+            external,
+            last_vote_at: last,
+        })
+    })
+    .collect()
+}
+
+/// The highest nonce this voter ever signed a vote with, if any: the round's
+/// floor for the next nonce alongside the chain's pending count.
+pub fn max_nonce(conn: &Connection, voter: Address) -> Result<Option<u64>, LedgerError> {
+    let n: Option<i64> = conn.query_row(
+        "SELECT max(a.nonce) FROM vote_attempts a JOIN votes v ON v.id = a.vote_id
+         WHERE v.voter = ?1",
+        [addr(voter)],
+        |r| r.get(0),
+    )?;
+    Ok(n.map(|v| v.max(0) as u64))
+}
+
+pub fn start_round(
+    conn: &Connection,
+    trigger: &str,
+    head_block: Option<u64>,
+) -> Result<i64, LedgerError> {
+    conn.execute(
+        "INSERT INTO rounds (trigger, started_at, head_block) VALUES (?1, ?2, ?3)",
+        params![trigger, now_ms(), head_block.map(|b| b as i64)],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn set_round_head(conn: &Connection, id: i64, head_block: u64) -> Result<(), LedgerError> {
+    conn.execute(
+        "UPDATE rounds SET head_block = ?2 WHERE id = ?1",
+        params![id, head_block as i64],
+    )?;
+    Ok(())
+}
+
+pub fn finish_round(
+    conn: &Connection,
+    id: i64,
+    outcome: &str,
+    summary: &serde_json::Value,
+) -> Result<(), LedgerError> {
+    let changed = conn.execute(
+        "UPDATE rounds SET finished_at = ?2, outcome = ?3, summary = ?4
+         WHERE id = ?1 AND finished_at IS NULL",
+        params![id, now_ms(), outcome, summary.to_string()],
+    )?;
+    if changed == 0 {
+        return Err(LedgerError::Rejected {
+            id,
+            detail: "round is unknown or already finished".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Rounds a crash left open are closed as `interrupted`; returns how many.
+pub fn interrupt_unfinished(conn: &Connection) -> Result<usize, LedgerError> {
+    Ok(conn.execute(
+        "UPDATE rounds SET finished_at = ?1, outcome = 'interrupted' WHERE finished_at IS NULL",
+        [now_ms()],
+    )?)
+}
+
+const ROUND_COLUMNS: &str =
+    "id, trigger, started_at, finished_at, outcome, head_block, summary FROM rounds";
+
+/// Newest first; `before` pages backwards by id.
+pub fn rounds(
+    conn: &Connection,
+    limit: u32,
+    before: Option<i64>,
+) -> Result<Vec<RoundRow>, LedgerError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ROUND_COLUMNS} WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![before.unwrap_or(i64::MAX), limit], |r| {
+        Ok(round_from_row(r))
+    })?;
+    rows.map(|r| r?).collect()
+}
+
+pub fn round(conn: &Connection, id: i64) -> Result<Option<RoundRow>, LedgerError> {
+    conn.query_row(
+        &format!("SELECT {ROUND_COLUMNS} WHERE id = ?1"),
+        [id],
+        |r| Ok(round_from_row(r)),
+    )
+    .optional()?
+    .transpose()
+}

@@ -1,0 +1,273 @@
+//! The send protocol's writes. Each function is one IMMEDIATE transaction
+//! that checks the row's current state and moves it, so a step can never be
+//! applied twice or out of order, whoever calls.
+
+use alloy::primitives::{B256, Bytes};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::error::LedgerError;
+use super::model::*;
+use crate::strategy::VoteChoice;
+
+fn begin(conn: &mut Connection) -> Result<Transaction<'_>, LedgerError> {
+    Ok(conn.transaction_with_behavior(TransactionBehavior::Immediate)?)
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<Option<VoteRow>, LedgerError> {
+    conn.query_row(
+        &format!("SELECT {VOTE_COLUMNS} FROM votes WHERE id = ?1"),
+        [id],
+        |r| Ok(vote_from_row(r)),
+    )
+    .optional()?
+    .transpose()
+}
+
+fn must_get(conn: &Connection, id: i64) -> Result<VoteRow, LedgerError> {
+    get(conn, id)?.ok_or(LedgerError::NoSuchVote { id })
+}
+
+/// The row must be in one of `from`; otherwise the move to `to` is refused.
+fn expect_state(row: &VoteRow, from: &[VoteState], to: VoteState) -> Result<(), LedgerError> {
+    if from.contains(&row.state) {
+        Ok(())
+    } else {
+        Err(LedgerError::InvalidTransition {
+            id: row.id,
+            from: row.state,
+            to,
+        })
+    }
+}
+
+pub fn record_intent(conn: &mut Connection, new: &NewIntent) -> Result<Intent, LedgerError> {
+    if new.decision == VoteChoice::Skip {
+        return Err(LedgerError::NotAVote {
+            what: format!("proposal {} voter {}", new.proposal_id, new.voter),
+        });
+    }
+    let tx = begin(conn)?;
+    let now = now_ms();
+    let inserted = tx.execute(
+        "INSERT INTO votes (dao, proposal_id, voter, node, round_id, decision, reason, strategy,
+                            rule, state, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'intent', ?10, ?10)
+         ON CONFLICT (dao, proposal_id, voter) DO NOTHING",
+        params![
+            addr(new.dao),
+            new.proposal_id.to_string(),
+            addr(new.voter),
+            new.node,
+            new.round_id,
+            new.decision.as_str(),
+            new.reason,
+            new.strategy,
+            new.rule,
+            now,
+        ],
+    )?;
+    let row = tx.query_row(
+        &format!(
+            "SELECT {VOTE_COLUMNS} FROM votes WHERE dao = ?1 AND proposal_id = ?2 AND voter = ?3"
+        ),
+        params![addr(new.dao), new.proposal_id.to_string(), addr(new.voter)],
+        |r| Ok(vote_from_row(r)),
+    )??;
+    tx.commit()?;
+    Ok(if inserted == 1 {
+        Intent::Recorded(row)
+    } else {
+        Intent::Existing(row)
+    })
+}
+
+/// Before broadcast: the nonce, hash and exact bytes of the first signed
+/// transaction. Only from `intent`.
+pub fn record_signed(
+    conn: &mut Connection,
+    id: i64,
+    nonce: u64,
+    tx_hash: B256,
+    raw: &Bytes,
+) -> Result<VoteRow, LedgerError> {
+    let tx = begin(conn)?;
+    let row = must_get(&tx, id)?;
+    expect_state(&row, &[VoteState::Intent], VoteState::Signed)?;
+    insert_attempt(&tx, id, nonce, tx_hash, raw)?;
+    tx.execute(
+        "UPDATE votes SET state = 'signed', nonce = ?2, tx_hash = ?3, raw_tx = ?4, error = NULL,
+                signed_at = ?5, updated_at = ?5
+         WHERE id = ?1",
+        params![id, nonce as i64, hash(tx_hash), raw.as_ref(), now_ms()],
+    )?;
+    let row = must_get(&tx, id)?;
+    tx.commit()?;
+    Ok(row)
+}
+
+/// Before broadcasting a fee-bumped replacement: same nonce, new bytes. The
+/// earlier attempts stay on record, since any one of them may be mined.
+pub fn record_replacement(
+    conn: &mut Connection,
+    id: i64,
+    tx_hash: B256,
+    raw: &Bytes,
+) -> Result<VoteRow, LedgerError> {
+    let tx = begin(conn)?;
+    let row = must_get(&tx, id)?;
+    expect_state(&row, &[VoteState::Signed, VoteState::Sent], row.state)?;
+    let nonce = row.nonce.ok_or_else(|| LedgerError::Rejected {
+        id,
+        detail: "a signed vote without a nonce".into(),
+    })?;
+    insert_attempt(&tx, id, nonce, tx_hash, raw)?;
+    tx.execute(
+        "UPDATE votes SET tx_hash = ?2, raw_tx = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id, hash(tx_hash), raw.as_ref(), now_ms()],
+    )?;
+    let row = must_get(&tx, id)?;
+    tx.commit()?;
+    Ok(row)
+}
+
+fn insert_attempt(
+    tx: &Transaction<'_>,
+    id: i64,
+    nonce: u64,
+    tx_hash: B256,
+    raw: &Bytes,
+) -> Result<(), LedgerError> {
+    let nonce = i64::try_from(nonce).map_err(|_| LedgerError::Rejected {
+        id,
+        detail: format!("nonce {nonce} out of range"),
+    })?;
+    tx.execute(
+        "INSERT INTO vote_attempts (vote_id, nonce, tx_hash, raw_tx, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, nonce, hash(tx_hash), raw.as_ref(), now_ms()],
+    )?;
+    Ok(())
+}
+
+/// After the node accepted the transaction (or said it already knows it).
+pub fn mark_sent(conn: &mut Connection, id: i64) -> Result<VoteRow, LedgerError> {
+    let tx = begin(conn)?;
+    let row = must_get(&tx, id)?;
+    expect_state(&row, &[VoteState::Signed, VoteState::Sent], VoteState::Sent)?;
+    tx.execute(
+        "UPDATE votes SET state = 'sent', sent_at = COALESCE(sent_at, ?2), updated_at = ?2
+         WHERE id = ?1",
+        params![id, now_ms()],
+    )?;
+    let row = must_get(&tx, id)?;
+    tx.commit()?;
+    Ok(row)
+}
+
+/// A receipt for one of the vote's attempts: `confirmed` or `reverted`.
+pub fn mark_mined(conn: &mut Connection, id: i64, mined: &Mined) -> Result<VoteRow, LedgerError> {
+    let to = if mined.success {
+        VoteState::Confirmed
+    } else {
+        VoteState::Reverted
+    };
+    let tx = begin(conn)?;
+    let row = must_get(&tx, id)?;
+    // From intent too: a row re-armed after its nonce was taken keeps its old
+    // attempts, and if one of them is mined after all, the receipt is the truth.
+    expect_state(
+        &row,
+        &[VoteState::Intent, VoteState::Signed, VoteState::Sent],
+        to,
+    )?;
+    let ours: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM vote_attempts WHERE vote_id = ?1 AND tx_hash = ?2)",
+        params![id, hash(mined.tx_hash)],
+        |r| r.get(0),
+    )?;
+    if !ours {
+        return Err(LedgerError::Rejected {
+            id,
+            detail: format!("{} is not one of this vote's transactions", mined.tx_hash),
+        });
+    }
+    let now = now_ms();
+    tx.execute(
+        "UPDATE votes SET state = ?2, tx_hash = ?3, block_number = ?4, gas_used = ?5,
+                finished_at = ?6, updated_at = ?6
+         WHERE id = ?1",
+        params![
+            id,
+            to.as_str(),
+            hash(mined.tx_hash),
+            mined.block_number as i64,
+            mined.gas_used as i64,
+            now
+        ],
+    )?;
+    let row = must_get(&tx, id)?;
+    tx.commit()?;
+    Ok(row)
+}
+
+/// Terminal moves that carry a reason instead of a receipt.
+pub fn finish(
+    conn: &mut Connection,
+    id: i64,
+    to: VoteState,
+    reason: &str,
+) -> Result<VoteRow, LedgerError> {
+    let from: &[VoteState] = match to {
+        VoteState::Abandoned => &[VoteState::Intent],
+        VoteState::Failed | VoteState::ConfirmedExternal => {
+            &[VoteState::Intent, VoteState::Signed, VoteState::Sent]
+        }
+        _ => &[],
+    };
+    let tx = begin(conn)?;
+    let row = must_get(&tx, id)?;
+    expect_state(&row, from, to)?;
+    let now = now_ms();
+    tx.execute(
+        "UPDATE votes SET state = ?2, error = ?3, finished_at = ?4, updated_at = ?4 WHERE id = ?1",
+        params![id, to.as_str(), reason, now],
+    )?;
+    let row = must_get(&tx, id)?;
+    tx.commit()?;
+    Ok(row)
+}
+
+/// Reconciliation proved the signed transaction can never be mined (its nonce
+/// went to another transaction) and the chain shows no vote: back to
+/// `intent`, same decision, to be signed again. The old attempts stay.
+pub fn reset_to_intent(
+    conn: &mut Connection,
+    id: i64,
+    reason: &str,
+) -> Result<VoteRow, LedgerError> {
+    let tx = begin(conn)?;
+    let row = must_get(&tx, id)?;
+    expect_state(
+        &row,
+        &[VoteState::Signed, VoteState::Sent],
+        VoteState::Intent,
+    )?;
+    tx.execute(
+        "UPDATE votes SET state = 'intent', nonce = NULL, tx_hash = NULL, raw_tx = NULL,
+                signed_at = NULL, sent_at = NULL, error = ?2, updated_at = ?3
+         WHERE id = ?1",
+        params![id, reason, now_ms()],
+    )?;
+    let row = must_get(&tx, id)?;
+    tx.commit()?;
+    Ok(row)
+}
+
+pub fn attempts(conn: &Connection, id: i64) -> Result<Vec<Attempt>, LedgerError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT vote_id, nonce, tx_hash, raw_tx, created_at FROM vote_attempts
+         WHERE vote_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([id], |r| Ok(attempt_from_row(r)))?;
+    rows.map(|r| r?).collect()
+}

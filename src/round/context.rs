@@ -1,0 +1,130 @@
+//! Everything a round works with, built once from the settings: the DAO
+//! adapter, the ledger, the token resolver and the voters with their keys
+//! and strategies. Rebuilt on reload (strategies may change); the ledger and
+//! the DAO adapter are kept, since they hold state worth keeping.
+
+use std::sync::Arc;
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::Address;
+use alloy::providers::DynProvider;
+
+use super::metrics::RoundMetrics;
+use crate::config::{RoundConfig, Settings};
+use crate::dao::{Dao, DaoError, TokenResolver, VoteMargin};
+use crate::ledger::{Ledger, LedgerError, LedgerIdentity};
+use crate::strategy::{Strategy, StrategyError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error("dao: {0}")]
+    Dao(#[from] DaoError),
+    #[error("ledger: {0}")]
+    Ledger(#[from] LedgerError),
+    #[error("round metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("node {node}: strategy {strategy:?}: {source}")]
+    Strategy {
+        node: String,
+        strategy: String,
+        source: StrategyError,
+    },
+}
+
+/// One voter: its name, address, signing wallet and strategy.
+#[derive(Clone)]
+pub struct Voter {
+    pub name: String,
+    pub address: Address,
+    pub wallet: EthereumWallet,
+    pub strategy_name: String,
+    pub strategy: Arc<dyn Strategy>,
+}
+
+impl std::fmt::Debug for Voter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The wallet holds the key: never printed.
+        f.debug_struct("Voter")
+            .field("name", &self.name)
+            .field("address", &self.address)
+            .field("strategy", &self.strategy_name)
+            .finish()
+    }
+}
+
+/// The round's world. Cheap to clone.
+#[derive(Clone)]
+pub struct Voting {
+    pub provider: DynProvider,
+    pub dao: Arc<dyn Dao>,
+    pub ledger: Ledger,
+    pub tokens: Arc<TokenResolver>,
+    pub voters: Arc<Vec<Voter>>,
+    pub margin: VoteMargin,
+    pub round: RoundConfig,
+    pub chain_id: u64,
+    pub metrics: RoundMetrics,
+}
+
+impl Voting {
+    pub fn build(
+        settings: &Settings,
+        provider: DynProvider,
+        registry: &prometheus::Registry,
+    ) -> Result<Self, ContextError> {
+        let config = &settings.config;
+        let dao = crate::dao::build(&config.dao, provider.clone(), config.round.concurrency)?;
+        let ledger = Ledger::open(
+            &settings.ledger_path,
+            LedgerIdentity {
+                chain_id: config.chain.id,
+                dao: dao.address(),
+            },
+        )?;
+        let metrics = RoundMetrics::register(registry)?;
+        Ok(Voting {
+            tokens: Arc::new(TokenResolver::new(provider.clone())),
+            voters: Arc::new(voters(settings)?),
+            margin: VoteMargin::from_config(&config.dao),
+            round: config.round.clone(),
+            chain_id: config.chain.id,
+            provider,
+            dao,
+            ledger,
+            metrics,
+        })
+    }
+
+    /// The same world with the reloaded settings' voters and round options.
+    pub fn reloaded(&self, settings: &Settings) -> Result<Self, ContextError> {
+        let mut next = self.clone();
+        next.voters = Arc::new(voters(settings)?);
+        next.round = settings.config.round.clone();
+        next.margin = VoteMargin::from_config(&settings.config.dao);
+        Ok(next)
+    }
+}
+
+fn voters(settings: &Settings) -> Result<Vec<Voter>, ContextError> {
+    let config = &settings.config;
+    let mut out = Vec::with_capacity(settings.node_keys.len());
+    for key in &settings.node_keys {
+        let node = config.nodes.iter().find(|n| n.name == key.name);
+        let strategy_name = node.map(|n| n.strategy.clone()).unwrap_or_default();
+        let strategy = crate::strategy::build(&strategy_name, config).map_err(|source| {
+            ContextError::Strategy {
+                node: key.name.clone(),
+                strategy: strategy_name.clone(),
+                source,
+            }
+        })?;
+        out.push(Voter {
+            name: key.name.clone(),
+            address: key.signer.address(),
+            wallet: EthereumWallet::from(key.signer.clone()),
+            strategy_name,
+            strategy,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,185 @@
+//! Only one round runs at a time. A trigger that arrives while a round runs
+//! joins it (gets the same report) instead of starting a second one, so the
+//! timer, an operator's curl and the on-start round can never overlap.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::report::RoundReport;
+
+/// Who asked for the round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// `govnode round` over the control socket (the systemd timer).
+    Control,
+    /// `POST /api/v1/rounds` or the DLoop alias `POST /trigger-voting`.
+    Api,
+    /// `round.on_start`.
+    Startup,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Control => "control",
+            Trigger::Api => "api",
+            Trigger::Startup => "startup",
+        }
+    }
+}
+
+/// What a running round is doing, for progress output and `STATUS=`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub phase: String,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// Runs one round to its end and returns its report. It must honour the
+/// round deadline itself and never panic.
+pub type Runner =
+    Arc<dyn Fn(Trigger, watch::Sender<Progress>) -> BoxFuture<'static, RoundReport> + Send + Sync>;
+
+type SharedReport = Shared<BoxFuture<'static, Arc<RoundReport>>>;
+
+struct Running {
+    started: Instant,
+    report: SharedReport,
+    progress: watch::Receiver<Progress>,
+}
+
+/// A handle on a round, started or joined.
+pub struct Ticket {
+    /// True when the trigger joined a round that was already running.
+    pub joined: bool,
+    pub progress: watch::Receiver<Progress>,
+    report: SharedReport,
+}
+
+impl Ticket {
+    pub async fn report(self) -> Arc<RoundReport> {
+        self.report.await
+    }
+}
+
+#[derive(Clone)]
+pub struct Coordinator {
+    runner: Runner,
+    current: Arc<Mutex<Option<Running>>>,
+}
+
+impl Coordinator {
+    pub fn new(runner: Runner) -> Self {
+        Coordinator {
+            runner,
+            current: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Starts a round, or joins the one that is running.
+    pub fn trigger(&self, trigger: Trigger) -> Ticket {
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(running) = current.as_ref() {
+            tracing::info!(
+                trigger = trigger.as_str(),
+                "a round is already running; joining it"
+            );
+            return Ticket {
+                joined: true,
+                progress: running.progress.clone(),
+                report: running.report.clone(),
+            };
+        }
+        let (tx, rx) = watch::channel(Progress::default());
+        let run = (self.runner)(trigger, tx);
+        let slot = self.current.clone();
+        let task = tokio::spawn(async move {
+            let report = Arc::new(run.await);
+            // Cleared by the round's own task, so the next trigger starts afresh
+            // even when nobody awaits this report.
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            report
+        });
+        let report: SharedReport = async move {
+            match task.await {
+                Ok(report) => report,
+                Err(e) => Arc::new(RoundReport::crashed(format!(
+                    "the round task ended abnormally: {e}"
+                ))),
+            }
+        }
+        .boxed()
+        .shared();
+        // Drive it even if every ticket is dropped.
+        tokio::spawn(report.clone());
+        *current = Some(Running {
+            started: Instant::now(),
+            report: report.clone(),
+            progress: rx.clone(),
+        });
+        Ticket {
+            joined: false,
+            progress: rx,
+            report,
+        }
+    }
+
+    pub fn running_for(&self) -> Option<Duration> {
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|r| r.started.elapsed())
+    }
+
+    pub fn progress(&self) -> Option<Progress> {
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|r| r.progress.borrow().clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn second_trigger_joins_the_running_round() {
+        let starts = Arc::new(AtomicU32::new(0));
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let (s, g) = (starts.clone(), gate.clone());
+        let runner: Runner = Arc::new(move |_t, _p| {
+            let n = s.fetch_add(1, Ordering::SeqCst) + 1;
+            let g = g.clone();
+            async move {
+                g.notified().await;
+                RoundReport::test_finished(n.into())
+            }
+            .boxed()
+        });
+        let c = Coordinator::new(runner);
+        let first = c.trigger(Trigger::Control);
+        let second = c.trigger(Trigger::Api);
+        assert!(!first.joined);
+        assert!(second.joined);
+        gate.notify_one();
+        let (a, b) = (first.report().await, second.report().await);
+        assert_eq!(a.id, b.id);
+        assert_eq!(starts.load(Ordering::SeqCst), 1);
+        // Finished: the next trigger starts a new round.
+        let third = c.trigger(Trigger::Control);
+        assert!(!third.joined);
+        gate.notify_one();
+        assert_eq!(third.report().await.id, 2);
+    }
+}

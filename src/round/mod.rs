@@ -1,0 +1,24 @@
+//! The voting round: plan (reconcile, list, decide, record), send, confirm,
+//! report — and the coordinator that lets only one round run at a time.
+
+mod confirm;
+mod context;
+mod coordinator;
+mod metrics;
+mod plan;
+mod report;
+mod run;
+mod send;
+
+pub use context::{ContextError, Voter, Voting};
+pub use coordinator::{Coordinator, Progress, Runner, Ticket, Trigger};
+pub use metrics::RoundMetrics;
+pub use report::{Leftover, Outcome, RoundReport, RoundState, VoteCounts};
+pub use run::{run_round, runner};
+
+/// Current UTC time in RFC 3339, for reports and the ledger.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

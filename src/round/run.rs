@@ -1,0 +1,279 @@
+//! One round from trigger to report: plan (reconcile, list, decide, record),
+//! send, confirm — all under the round deadline and the shutdown token — then
+//! the report, the ledger's round row and the metrics.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::confirm::await_receipts;
+use super::context::Voting;
+use super::coordinator::{Progress, Runner, Trigger};
+use super::plan::plan;
+use super::report::{Outcome, RoundReport, RoundState};
+use super::send::{InFlight, broadcast, send_all};
+
+/// The runner the coordinator calls. `voting` is swapped on reload.
+pub fn runner(
+    voting: Arc<RwLock<Voting>>,
+    notifier: crate::service::Notifier,
+    cancel: CancellationToken,
+) -> Runner {
+    Arc::new(move |trigger, progress| {
+        let v = voting.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let notifier = notifier.clone();
+        let cancel = cancel.clone();
+        async move {
+            let report = run_round(&v, trigger, &progress, &cancel).await;
+            notifier.status(&format!("ready; last {}", report.summary()));
+            report
+        }
+        .boxed()
+    })
+}
+
+pub async fn run_round(
+    v: &Voting,
+    trigger: Trigger,
+    progress: &watch::Sender<Progress>,
+    cancel: &CancellationToken,
+) -> RoundReport {
+    let started = Instant::now();
+    let deadline = started + v.round.deadline;
+    let started_at = super::now_rfc3339();
+    let set = |phase: &str, done: u64, total: u64| {
+        let _ = progress.send(Progress {
+            phase: phase.to_owned(),
+            done,
+            total,
+        });
+    };
+    set("planning", 0, 0);
+
+    let id = match v.ledger.start_round(trigger.as_str(), None).await {
+        Ok(id) => id,
+        Err(e) => return failed(v, trigger, started_at, started, 0, format!("ledger: {e}")),
+    };
+    let span = tracing::info_span!("round", ROUND_ID = id, trigger = trigger.as_str());
+    round_body(v, id, trigger, started_at, started, deadline, &set, cancel)
+        .instrument(span)
+        .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn round_body(
+    v: &Voting,
+    id: i64,
+    trigger: Trigger,
+    started_at: String,
+    started: Instant,
+    deadline: Instant,
+    set: &(dyn Fn(&str, u64, u64) + Send + Sync),
+    cancel: &CancellationToken,
+) -> RoundReport {
+    tracing::info!(
+        ROUND_ID = id,
+        trigger = trigger.as_str(),
+        dry_run = v.round.dry_run,
+        "round started"
+    );
+
+    let planned = tokio::time::timeout_at(deadline.into(), plan(v, id)).await;
+    let mut plan = match planned {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return finish(v, id, trigger, started_at, started, failed_report(e.0)).await,
+        Err(_) => {
+            return finish(
+                v,
+                id,
+                trigger,
+                started_at,
+                started,
+                failed_report("round deadline reached while planning".into()),
+            )
+            .await;
+        }
+    };
+    let head_block = plan.head.map(|h| h.number).unwrap_or_default();
+    if let Err(e) = v.ledger.set_round_head(id, head_block).await {
+        tracing::warn!(ROUND_ID = id, error = %e, "cannot record the round's head block");
+    }
+
+    let mut in_flight = Vec::new();
+    for rb in std::mem::take(&mut plan.rebroadcast) {
+        let Some(voter) = v.voters.iter().position(|n| n.address == rb.row.voter) else {
+            continue;
+        };
+        let Some(hash) = rb.row.tx_hash else { continue };
+        if broadcast(v, voter, rb.row.id, hash, &rb.raw).await.is_ok() {
+            in_flight.push(flight_of(v, voter, &rb.row, head_block).await);
+        } else {
+            plan.counts.pending += 1;
+        }
+    }
+    for row in std::mem::take(&mut plan.waiting) {
+        if let Some(voter) = v.voters.iter().position(|n| n.address == row.voter) {
+            in_flight.push(flight_of(v, voter, &row, head_block).await);
+        }
+    }
+
+    let total = plan.jobs.len() as u64;
+    set("sending", 0, total);
+    let sent = send_all(
+        v,
+        std::mem::take(&mut plan.jobs),
+        head_block,
+        deadline,
+        cancel,
+    )
+    .await;
+    plan.left.extend(sent.left);
+    plan.counts.failed += sent.refused;
+    in_flight.extend(sent.in_flight);
+
+    set("confirming", 0, in_flight.len() as u64);
+    let confirmed = await_receipts(v, in_flight, deadline, cancel).await;
+    plan.counts.confirmed += confirmed.confirmed;
+    plan.counts.failed += confirmed.reverted;
+    plan.counts.pending += confirmed.pending;
+    plan.left.extend(confirmed.left);
+    if v.round.dry_run {
+        plan.counts.confirmed += sent.simulated;
+    }
+
+    let c = &plan.counts;
+    let outcome = if c.confirmed == c.decided && plan.left.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Partial
+    };
+    let report = RoundReport {
+        id,
+        trigger: trigger.as_str().to_owned(),
+        state: RoundState::Finished,
+        outcome: Some(outcome),
+        started_at,
+        finished_at: None,
+        duration_ms: None,
+        head_block: Some(head_block),
+        dry_run: v.round.dry_run,
+        proposals_open: plan.proposals_open,
+        votes: plan.counts,
+        left: plan.left,
+        error: if cancel.is_cancelled() {
+            Some("interrupted by shutdown".into())
+        } else {
+            None
+        },
+    };
+    finish(v, id, trigger, report.started_at.clone(), started, report).await
+}
+
+async fn flight_of(
+    v: &Voting,
+    voter: usize,
+    row: &crate::ledger::VoteRow,
+    head_block: u64,
+) -> InFlight {
+    let mut hashes: Vec<_> = v
+        .ledger
+        .attempts(row.id)
+        .await
+        .map(|a| a.into_iter().map(|a| a.tx_hash).collect())
+        .unwrap_or_default();
+    if let Some(h) = row.tx_hash
+        && !hashes.contains(&h)
+    {
+        hashes.push(h);
+    }
+    InFlight {
+        voter,
+        vote_id: row.id,
+        proposal_id: row.proposal_id,
+        hashes,
+        // Earlier rounds' requests are not kept; such votes are not fee-bumped
+        // again, only awaited (their bytes were re-broadcast as they are).
+        request: None,
+        sent_block: head_block,
+    }
+}
+
+fn failed_report(error: String) -> RoundReport {
+    let mut r = RoundReport::crashed(error);
+    r.state = RoundState::Failed;
+    r
+}
+
+fn failed(
+    v: &Voting,
+    trigger: Trigger,
+    started_at: String,
+    started: Instant,
+    id: i64,
+    error: String,
+) -> RoundReport {
+    tracing::error!(%error, "round failed");
+    v.metrics.rounds.with_label_values(&["failed"]).inc();
+    RoundReport {
+        id,
+        trigger: trigger.as_str().to_owned(),
+        started_at,
+        finished_at: Some(super::now_rfc3339()),
+        duration_ms: Some(started.elapsed().as_millis() as u64),
+        ..failed_report(error)
+    }
+}
+
+async fn finish(
+    v: &Voting,
+    id: i64,
+    trigger: Trigger,
+    started_at: String,
+    started: Instant,
+    mut report: RoundReport,
+) -> RoundReport {
+    let elapsed: Duration = started.elapsed();
+    report.id = id;
+    report.trigger = trigger.as_str().to_owned();
+    report.started_at = started_at;
+    report.finished_at = Some(super::now_rfc3339());
+    report.duration_ms = Some(elapsed.as_millis() as u64);
+    report.dry_run = v.round.dry_run;
+    let outcome = match report.outcome {
+        Some(Outcome::Success) => "success",
+        Some(Outcome::Partial) => "partial",
+        _ => "failed",
+    };
+    v.metrics.rounds.with_label_values(&[outcome]).inc();
+    v.metrics.round_duration.observe(elapsed.as_secs_f64());
+    if report.is_success() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default();
+        v.metrics.last_success.set(now);
+    }
+    let summary = serde_json::to_value(&report).unwrap_or_default();
+    if let Err(e) = v.ledger.finish_round(id, outcome, summary).await {
+        tracing::error!(ROUND_ID = id, error = %e, "cannot record the round's end");
+    }
+    match report.outcome {
+        Some(Outcome::Success) => tracing::info!(
+            ROUND_ID = id,
+            duration_ms = elapsed.as_millis() as u64,
+            "{}",
+            report.summary()
+        ),
+        _ => tracing::warn!(
+            ROUND_ID = id,
+            duration_ms = elapsed.as_millis() as u64,
+            "{}",
+            report.summary()
+        ),
+    }
+    report
+}

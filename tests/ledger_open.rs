@@ -1,0 +1,135 @@
+//! Opening the ledger file: durability settings, schema versions, and the
+//! refusal to use a ledger made for another chain or DAO, or by another program.
+
+use alloy::primitives::{Address, address};
+use govnode::ledger::{APPLICATION_ID, Ledger, LedgerError, LedgerIdentity, SCHEMA_VERSION};
+
+const DAO: Address = address!("5FbDB2315678afecb367f032d93F642f64180aa3");
+const ID: LedgerIdentity = LedgerIdentity {
+    chain_id: 31337,
+    dao: DAO,
+};
+
+#[tokio::test]
+async fn creates_its_directory_with_wal_and_full_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state/nested/ledger.sqlite");
+    let ledger = Ledger::open(&path, ID).unwrap();
+    assert!(path.exists());
+    let (mode, sync, version, app, fk): (String, i64, u32, i32, i64) = ledger
+        .with_connection(|c| {
+            Ok((
+                c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
+                c.query_row("PRAGMA synchronous", [], |r| r.get(0))?,
+                c.query_row("PRAGMA user_version", [], |r| r.get(0))?,
+                c.query_row("PRAGMA application_id", [], |r| r.get(0))?,
+                c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(sync, 2, "synchronous must be FULL");
+    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(app, APPLICATION_ID);
+    assert_eq!(fk, 1);
+}
+
+#[tokio::test]
+async fn reopens_its_own_ledger_with_rows_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    let round = Ledger::open(&path, ID)
+        .unwrap()
+        .start_round("timer", Some(7))
+        .await
+        .unwrap();
+    let again = Ledger::open(&path, ID).unwrap();
+    let row = again.round(round).await.unwrap().unwrap();
+    assert_eq!((row.trigger.as_str(), row.head_block), ("timer", Some(7)));
+}
+
+#[test]
+fn refuses_a_ledger_of_another_chain_or_dao() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    drop(Ledger::open(&path, ID).unwrap());
+    let other_chain = LedgerIdentity {
+        chain_id: 11155111,
+        ..ID
+    };
+    let other_dao = LedgerIdentity {
+        dao: Address::repeat_byte(1),
+        ..ID
+    };
+    for (other, mention) in [(other_chain, "chain 11155111"), (other_dao, "0x0101")] {
+        let err = Ledger::open(&path, other).unwrap_err();
+        assert!(matches!(err, LedgerError::WrongIdentity { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("chain 31337"), "{text}");
+        assert!(text.contains(mention), "{text}");
+        assert!(text.contains("ledger.path"), "{text}");
+    }
+    // The refusal changed nothing: the right identity still opens it.
+    Ledger::open(&path, ID).unwrap();
+}
+
+#[test]
+fn refuses_a_newer_schema_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    drop(Ledger::open(&path, ID).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(conn);
+    let err = Ledger::open(&path, ID).unwrap_err();
+    assert!(
+        matches!(err, LedgerError::TooNew { found: 99, supported, .. } if supported == SCHEMA_VERSION),
+        "{err}"
+    );
+    assert!(err.to_string().contains("newer than this govnode supports"));
+}
+
+#[test]
+fn migrates_an_empty_version_zero_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    // What `sqlite3 ledger.sqlite 'VACUUM'` leaves: a valid database, version 0.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("VACUUM")
+        .unwrap();
+    Ledger::open(&path, ID).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
+#[test]
+fn refuses_another_programs_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_tables = dir.path().join("app.sqlite");
+    rusqlite::Connection::open(&with_tables)
+        .unwrap()
+        .execute_batch("CREATE TABLE users (id INTEGER)")
+        .unwrap();
+    let other_app = dir.path().join("other.sqlite");
+    rusqlite::Connection::open(&other_app)
+        .unwrap()
+        .execute_batch("PRAGMA application_id = 1234")
+        .unwrap();
+    for path in [with_tables, other_app] {
+        let err = Ledger::open(&path, ID).unwrap_err();
+        assert!(matches!(err, LedgerError::Foreign { .. }), "{err}");
+        assert!(err.to_string().contains("not a govnode ledger"));
+    }
+    let garbage = dir.path().join("garbage.sqlite");
+    std::fs::write(
+        &garbage,
+        b"this is not a database at all, just some text....",
+    )
+    .unwrap();
+    assert!(Ledger::open(&garbage, ID).is_err());
+}

@@ -1,0 +1,86 @@
+//! A wedged daemon stops petting the watchdog. The wedge is injected with
+//! the `heartbeat-wedge` failpoint, which exists only in `--features
+//! failpoints` builds.
+
+#![cfg(feature = "failpoints")]
+
+mod support {
+    pub mod daemon;
+    pub mod notify;
+}
+
+use std::time::Duration;
+
+use support::daemon::{Daemon, Workdir, base_config, free_port};
+use support::notify::NotifySocket;
+
+#[test]
+fn wedged_heartbeat_withholds_watchdog() {
+    let work = Workdir::new();
+    let port = free_port();
+    let config = work.write(
+        "config.yaml",
+        &base_config(
+            port,
+            "http://127.0.0.1:9",
+            "api:\n  listen: 127.0.0.1:API_PORT\nwatchdog:\n  heartbeat_timeout: 150ms\n",
+        ),
+    );
+    let notify = NotifySocket::new();
+    let socket = notify.path.to_string_lossy().into_owned();
+    let mut daemon = Daemon::spawn(
+        &config,
+        ([127, 0, 0, 1], port).into(),
+        &[
+            ("NOTIFY_SOCKET", &socket),
+            ("WATCHDOG_USEC", "400000"),
+            // Three good heartbeats, then the supervisor loop blocks for 10 minutes.
+            ("FAILPOINTS", "heartbeat-wedge=3*off->sleep(600000)"),
+        ],
+    );
+    notify
+        .until(Duration::from_secs(10), |m| m.contains("READY=1"))
+        .unwrap_or_else(|seen| panic!("no READY=1: {seen:?}: {}", daemon.output()));
+
+    let before = notify.drain(Duration::from_millis(1500));
+    let pets_before = before.iter().filter(|m| m.contains("WATCHDOG=1")).count();
+    assert!(
+        (1..=3).contains(&pets_before),
+        "only the 3 good heartbeats pet the watchdog, got {pets_before}: {before:?}"
+    );
+    assert!(
+        before.iter().any(|m| m.contains("STATUS=unhealthy")),
+        "STATUS reports the failing heartbeat: {before:?}"
+    );
+
+    // Ten watchdog periods without a single pet: systemd would have killed it.
+    let after = notify.drain(Duration::from_secs(4));
+    assert!(
+        !after.iter().any(|m| m.contains("WATCHDOG=1")),
+        "no WATCHDOG=1 once wedged: {after:?}"
+    );
+    assert!(
+        daemon.child.try_wait().ok().flatten().is_none(),
+        "still running, just wedged"
+    );
+
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let ready = client
+        .get(daemon.url("/health/ready"))
+        .send()
+        .expect("the HTTP API still answers while the supervisor is wedged");
+    assert_eq!(ready.status().as_u16(), 503);
+    let body = ready.text().unwrap_or_default();
+    assert!(
+        body.contains("runtime: the supervisor loop did not answer"),
+        "{body}"
+    );
+    let log = daemon.output();
+    assert!(
+        log.contains("heartbeat failed"),
+        "the wedge is logged: {log}"
+    );
+}
