@@ -96,20 +96,20 @@ pub enum DevnetError {
     DaemonExited { status: String },
 
     #[error(
-        "no finished round within {waited:?} (last answer of GET {url}: {last}); the daemon needs the rounds API (GET /api/v1/rounds) and round.on_start"
+        "no round report within {waited:?} (last: {last}); raise --timeout, or look at the daemon's log above"
     )]
     RoundTimeout {
         waited: Duration,
-        url: String,
+        socket: PathBuf,
         last: String,
     },
 
-    #[error(
-        "round {id} did not land every decided vote: outcome {outcome:?}, {confirmed} of {decided} confirmed"
-    )]
+    #[error("asking the daemon for a round: {reason}")]
+    Control { reason: String },
+
+    #[error("round {id} did not land every decided vote ({confirmed} of {decided} confirmed)")]
     RoundNotClean {
         id: String,
-        outcome: String,
         decided: u64,
         confirmed: u64,
     },

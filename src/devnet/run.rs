@@ -14,13 +14,14 @@ use super::contracts::TestToken;
 use super::deploy::{self, Contracts, NodeWallet};
 use super::error::DevnetError;
 use super::files::{self, ConfigSpec, DevnetJson, DevnetNode, NodeEntry};
-use super::round_client::{RoundClient, RoundReport};
+use super::round_client;
 use super::scenario;
 use super::seed::{self, Seeded};
 use super::summary::{NodeLine, Summary, Timings};
 use super::tx::Sender;
 use super::{DevnetArgs, keys, process};
-use crate::config::{LoadEnv, Secret};
+use crate::config::LoadEnv;
+use crate::round::RoundReport;
 
 /// Time the daemon gets to stop after SIGTERM (its own drain timeout is 20 s).
 const DAEMON_GRACE: Duration = Duration::from_secs(30);
@@ -51,14 +52,14 @@ impl Session {
 
 pub enum Finish {
     SetupOnly,
-    Round(RoundReport),
+    Round(Box<RoundReport>),
 }
 
 /// A deployed, seeded chain and the files that describe it.
 struct Setup {
     config: PathBuf,
     api: String,
-    api_token: Secret,
+    control_socket: PathBuf,
 }
 
 pub async fn run(args: &DevnetArgs, session: &mut Session) -> Result<Finish, DevnetError> {
@@ -93,29 +94,26 @@ pub async fn run(args: &DevnetArgs, session: &mut Session) -> Result<Finish, Dev
     if !args.once {
         return Err(exited(daemon.wait().await));
     }
-    let client = RoundClient::new(setup.api.clone(), Some(setup.api_token))?;
     let report = tokio::select! {
-        r = client.wait_first_round(args.timeout) => r?,
+        r = round_client::wait_round(&setup.control_socket, args.timeout) => r?,
         status = daemon.wait() => return Err(exited(status)),
     };
-    let v = &report.votes;
-    say!(
-        "\nround {}: {} ({} decided, {} confirmed, {} failed, {} skipped)",
-        report.id,
-        report.outcome,
-        v.decided,
-        v.confirmed,
-        v.failed,
-        v.skipped
-    );
-    if report.all_landed() {
-        Ok(Finish::Round(report))
+    say!("\n{}", report.summary());
+    for left in &report.left {
+        say!(
+            "  not done: node {} proposal {}: {}",
+            left.node,
+            left.proposal_id,
+            left.reason
+        );
+    }
+    if round_client::all_landed(&report) {
+        Ok(Finish::Round(Box::new(report)))
     } else {
         Err(DevnetError::RoundNotClean {
-            id: report.id,
-            outcome: report.outcome,
-            decided: v.decided,
-            confirmed: v.confirmed,
+            id: report.id.to_string(),
+            decided: report.votes.decided,
+            confirmed: report.votes.confirmed,
         })
     }
 }
@@ -241,12 +239,20 @@ fn write_files(
         },
     )?;
     // The daemon would refuse a bad file anyway; failing here names the cause.
-    crate::config::load(&config, &LoadEnv::from_process()).map_err(|e| {
+    let settings = crate::config::load(&config, &LoadEnv::from_process()).map_err(|e| {
         DevnetError::Unexpected {
             what: format!("the written {}", config.display()),
             detail: e.report(),
         }
     })?;
+    let control_socket = settings.control_socket;
+    // sun_path holds 108 bytes including the terminating NUL.
+    if control_socket.as_os_str().len() > 107 {
+        return Err(DevnetError::Usage(format!(
+            "the control socket {} would be longer than a unix socket path may be; use a shorter --dir",
+            control_socket.display()
+        )));
+    }
     let api = format!("http://{api_listen}");
     let devnet = DevnetJson {
         // Scripts read it; a URL with credentials (kept in keys/rpc-url) is shown masked.
@@ -280,7 +286,7 @@ fn write_files(
     Ok(Setup {
         config,
         api,
-        api_token: Secret::new(token),
+        control_socket,
     })
 }
 
