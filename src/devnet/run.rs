@@ -181,6 +181,9 @@ async fn set_up(args: &DevnetArgs, session: &mut Session) -> Result<Setup, Devne
         sender.address(),
     )?;
     let lines = node_lines(&chain, &contracts, &nodes).await?;
+    let govnode = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "govnode".into());
     let summary = Summary {
         endpoint: &chain.endpoint,
         chain_id,
@@ -191,6 +194,7 @@ async fn set_up(args: &DevnetArgs, session: &mut Session) -> Result<Setup, Devne
         dir: &dir,
         config: &written.config,
         api: &written.api,
+        govnode: &govnode,
         timings: Timings {
             chain: chain_ready,
             contracts: deployed - chain_ready,
