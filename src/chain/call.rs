@@ -252,7 +252,7 @@ impl<'a> Call<'a> {
                 .iter()
                 .take_while(|r| (r.tier, r.priority) == (first.tier, first.priority))
             {
-                match self.shared.endpoints[r.index].try_permit() {
+                match self.shared.endpoints[r.index].try_permit(self.calls()) {
                     Ok(()) => return Pick::Endpoint(r.index),
                     Err(wait) if soonest.is_none_or(|(w, _)| wait < w) => {
                         soonest = Some((wait, r.index))
@@ -265,6 +265,14 @@ impl<'a> Call<'a> {
                 return Pick::Throttled(self.shared.endpoints[index].name.clone());
             }
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// JSON-RPC calls in the request (what the rate limit counts).
+    fn calls(&self) -> usize {
+        match self.req {
+            RequestPacket::Single(_) => 1,
+            RequestPacket::Batch(rs) => rs.len(),
         }
     }
 

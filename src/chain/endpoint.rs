@@ -169,11 +169,22 @@ impl Endpoint {
         }
     }
 
-    /// Takes a rate-limit permit now, or says how long until one is free.
-    pub fn try_permit(&self) -> Result<(), Duration> {
-        self.limiter
-            .check()
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    /// Takes `calls` rate-limit permits now (a JSON-RPC batch counts each
+    /// call: providers do), or says how long until they are free. A batch
+    /// larger than the burst takes the whole burst.
+    pub fn try_permit(&self, calls: usize) -> Result<(), Duration> {
+        let wanted = NonZeroU32::new(u32::try_from(calls).unwrap_or(u32::MAX).max(1))
+            .unwrap_or(NonZeroU32::MIN);
+        let checked = match self.limiter.check_n(wanted) {
+            Ok(checked) => checked,
+            Err(governor::InsufficientCapacity(burst)) => {
+                match NonZeroU32::new(burst).map(|b| self.limiter.check_n(b)) {
+                    Some(Ok(checked)) => checked,
+                    _ => self.limiter.check(),
+                }
+            }
+        };
+        checked.map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
     /// Sends a request and reads the reply. Metrics and latency are recorded

@@ -268,6 +268,9 @@ pub struct RoundConfig {
     pub deadline: Duration,
     /// Concurrent chain reads during a round.
     pub concurrency: usize,
+    /// JSON-RPC calls sent together in one batch request during a round;
+    /// 1 sends every call on its own (providers that refuse batches).
+    pub batch_size: usize,
     /// Decide and simulate, send nothing.
     pub dry_run: bool,
     /// Run a round right after start-up (in addition to timer triggers).
@@ -287,6 +290,7 @@ impl Default for RoundConfig {
         RoundConfig {
             deadline: Duration::from_secs(600),
             concurrency: 8,
+            batch_size: 50,
             dry_run: false,
             on_start: false,
             receipt_poll: Duration::from_millis(500),

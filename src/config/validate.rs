@@ -300,6 +300,12 @@ impl Validate for RoundConfig {
         if self.concurrency == 0 {
             issues.push(field(path, "concurrency"), "must be at least 1");
         }
+        if !(1..=1000).contains(&self.batch_size) {
+            issues.push(
+                field(path, "batch_size"),
+                "must be 1-1000 (1 sends every call on its own)",
+            );
+        }
         if self.receipt_poll.is_zero() {
             issues.push(field(path, "receipt_poll"), "must be greater than 0");
         }

@@ -1,7 +1,7 @@
 //! DLoop's AssetDAO (verified Sepolia ABI; behaviour in shared/ASSETDAO.md).
 //!
 //! Proposal ids are dense from 1 to `getProposalCount()`, so listing reads
-//! them all at the pinned block, `concurrency` calls at a time. Ids that can
+//! them all at the pinned block, in JSON-RPC batches. Ids that can
 //! never take a vote again (past `votingEnds`, or executed) are remembered and
 //! not read again by later rounds: `votingEnds` is fixed at creation.
 //! Voting weight is the live `dloopToken()` balance; there is no abstention.
@@ -18,11 +18,12 @@ use alloy::sol_types::{SolCall, SolEvent};
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
-use super::erc20::balance_of;
+use super::batch::{DEFAULT_BATCH_SIZE, eth_calls};
+use super::erc20::{IERC20, balance_of};
 use super::error::DaoError;
 use super::logs::scan_logs;
 use super::types::*;
-use super::{Dao, RevertReason, try_map_bounded};
+use super::{Dao, RevertReason};
 use crate::config::DaoKind;
 use crate::strategy::VoteChoice;
 
@@ -72,6 +73,8 @@ sol! {
 pub struct AssetDao {
     contract: IAssetDAO::IAssetDAOInstance<DynProvider>,
     concurrency: usize,
+    /// Calls per JSON-RPC batch for bulk reads.
+    batch: usize,
     /// Ids that can never be voted on again.
     closed: Mutex<HashSet<U256>>,
     token: OnceCell<Address>,
@@ -82,9 +85,16 @@ impl AssetDao {
         AssetDao {
             contract: IAssetDAO::new(address, provider),
             concurrency: concurrency.max(1),
+            batch: DEFAULT_BATCH_SIZE,
             closed: Mutex::new(HashSet::new()),
             token: OnceCell::new(),
         }
+    }
+
+    /// Calls per JSON-RPC batch for bulk reads (1: no batches).
+    pub fn with_batch_size(mut self, size: usize) -> Self {
+        self.batch = size.max(1);
+        self
     }
 
     fn err(&self, call: impl Into<String>, e: &alloy::contract::Error) -> DaoError {
@@ -130,17 +140,55 @@ impl AssetDao {
     }
 
     pub async fn proposal(&self, id: U256, at: BlockId) -> Result<Proposal, DaoError> {
-        let call = || format!("getProposal({id})");
         let r = self
             .contract
             .getProposal(id)
             .block(at)
             .call()
             .await
-            .map_err(|e| self.err(call(), &e))?;
+            .map_err(|e| self.err(format!("getProposal({id})"), &e))?;
+        self.to_proposal(id, r)
+    }
+
+    /// `getProposal` of every id at `at`, in batches; fails if any read fails.
+    async fn proposals(&self, ids: Vec<U256>, at: BlockId) -> Result<Vec<Proposal>, DaoError> {
+        let calls = ids
+            .iter()
+            .map(|id| {
+                let data = IAssetDAO::getProposalCall { proposalId: *id }.abi_encode();
+                (self.address(), Bytes::from(data))
+            })
+            .collect();
+        let answers = eth_calls(
+            self.contract.provider(),
+            calls,
+            at,
+            self.batch,
+            self.concurrency,
+        )
+        .await;
+        ids.into_iter()
+            .zip(answers)
+            .map(|(id, answer)| {
+                let call = || format!("getProposal({id})");
+                let raw =
+                    answer.map_err(|e| DaoError::from_transport(self.address(), call(), &e))?;
+                let r = IAssetDAO::getProposalCall::abi_decode_returns(&raw).map_err(|e| {
+                    DaoError::Decode {
+                        contract: self.address(),
+                        call: call(),
+                        detail: e.to_string(),
+                    }
+                })?;
+                self.to_proposal(id, r)
+            })
+            .collect()
+    }
+
+    fn to_proposal(&self, id: U256, r: IAssetDAO::getProposalReturn) -> Result<Proposal, DaoError> {
         let kind = ProposalKind::from_assetdao(r.proposalType).ok_or_else(|| DaoError::Decode {
             contract: *self.contract.address(),
-            call: call(),
+            call: format!("getProposal({id})"),
             detail: format!("unknown proposal type {}", r.proposalType),
         })?;
         Ok(Proposal {
@@ -186,7 +234,7 @@ impl Dao for AssetDao {
                 .filter(|id| !closed.contains(id))
                 .collect()
         };
-        let read = try_map_bounded(ids, self.concurrency, |id| self.proposal(id, at)).await?;
+        let read = self.proposals(ids, at).await?;
         let mut proposals = Vec::new();
         let mut newly_closed = Vec::new();
         for p in read {
@@ -231,15 +279,39 @@ impl Dao for AssetDao {
         pairs: &[(U256, Address)],
         at: BlockId,
     ) -> Result<Vec<bool>, DaoError> {
-        try_map_bounded(pairs.to_vec(), self.concurrency, |(id, voter)| async move {
-            self.contract
-                .hasVoted(id, voter)
-                .block(at)
-                .call()
-                .await
-                .map_err(|e| self.err(format!("hasVoted({id}, {voter})"), &e))
-        })
-        .await
+        let calls = pairs
+            .iter()
+            .map(|&(id, voter)| {
+                let data = IAssetDAO::hasVotedCall {
+                    proposalId: id,
+                    voter,
+                }
+                .abi_encode();
+                (self.address(), Bytes::from(data))
+            })
+            .collect();
+        let answers = eth_calls(
+            self.contract.provider(),
+            calls,
+            at,
+            self.batch,
+            self.concurrency,
+        )
+        .await;
+        pairs
+            .iter()
+            .zip(answers)
+            .map(|(&(id, voter), answer)| {
+                let call = || format!("hasVoted({id}, {voter})");
+                let raw =
+                    answer.map_err(|e| DaoError::from_transport(self.address(), call(), &e))?;
+                IAssetDAO::hasVotedCall::abi_decode_returns(&raw).map_err(|e| DaoError::Decode {
+                    contract: self.address(),
+                    call: call(),
+                    detail: e.to_string(),
+                })
+            })
+            .collect()
     }
 
     /// `vote(id, support)`. AssetDAO has no abstention and no reason field:
@@ -285,6 +357,46 @@ impl Dao for AssetDao {
     async fn voting_power(&self, account: Address, head: &Head) -> Result<U256, DaoError> {
         let token = self.voting_token().await?;
         balance_of(self.contract.provider(), token, account, head.block_id()).await
+    }
+
+    /// Every account's `balanceOf` in one batch.
+    async fn voting_powers(
+        &self,
+        accounts: &[Address],
+        head: &Head,
+    ) -> Vec<Result<U256, DaoError>> {
+        let token = match self.voting_token().await {
+            Ok(t) => t,
+            Err(e) => return accounts.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let calls = accounts
+            .iter()
+            .map(|a| {
+                let data = IERC20::balanceOfCall { account: *a }.abi_encode();
+                (token, Bytes::from(data))
+            })
+            .collect();
+        let answers = eth_calls(
+            self.contract.provider(),
+            calls,
+            head.block_id(),
+            self.batch,
+            self.concurrency,
+        )
+        .await;
+        accounts
+            .iter()
+            .zip(answers)
+            .map(|(account, answer)| {
+                let call = || format!("balanceOf({account})");
+                let raw = answer.map_err(|e| DaoError::from_transport(token, call(), &e))?;
+                IERC20::balanceOfCall::abi_decode_returns(&raw).map_err(|e| DaoError::Decode {
+                    contract: token,
+                    call: call(),
+                    detail: e.to_string(),
+                })
+            })
+            .collect()
     }
 
     async fn votes_cast(

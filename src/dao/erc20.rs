@@ -15,9 +15,10 @@ use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol;
 use alloy::sol_types::{SolCall, SolValue};
-use futures::{StreamExt, TryStreamExt, stream};
+use alloy::transports::TransportResult;
 use serde::{Deserialize, Serialize};
 
+use super::batch::{DEFAULT_BATCH_SIZE, eth_calls};
 use super::error::DaoError;
 use super::revert::revert_data;
 
@@ -45,6 +46,8 @@ pub struct TokenInfo {
 pub struct TokenResolver {
     provider: DynProvider,
     cache: Mutex<HashMap<Address, TokenInfo>>,
+    /// Calls per JSON-RPC batch in [`TokenResolver::resolve_many`].
+    batch: usize,
 }
 
 impl TokenResolver {
@@ -52,7 +55,14 @@ impl TokenResolver {
         TokenResolver {
             provider,
             cache: Mutex::new(HashMap::new()),
+            batch: DEFAULT_BATCH_SIZE,
         }
+    }
+
+    /// Calls per JSON-RPC batch (1: no batches).
+    pub fn with_batch_size(mut self, size: usize) -> Self {
+        self.batch = size.max(1);
+        self
     }
 
     pub async fn resolve(&self, token: Address) -> Result<TokenInfo, DaoError> {
@@ -79,7 +89,9 @@ impl TokenResolver {
         Ok(info)
     }
 
-    /// Resolves each distinct token once, `concurrency` at a time.
+    /// Resolves each distinct token once: the ones not cached yet with their
+    /// `symbol()` and `decimals()` reads in JSON-RPC batches, `concurrency`
+    /// batches at a time.
     pub async fn resolve_many(
         &self,
         tokens: impl IntoIterator<Item = Address>,
@@ -88,11 +100,51 @@ impl TokenResolver {
         let mut distinct: Vec<Address> = tokens.into_iter().collect();
         distinct.sort();
         distinct.dedup();
-        stream::iter(distinct)
-            .map(|t| async move { self.resolve(t).await.map(|info| (t, info)) })
-            .buffer_unordered(concurrency.max(1))
-            .try_collect()
-            .await
+        let mut out = HashMap::with_capacity(distinct.len());
+        let mut todo = Vec::new();
+        for t in distinct {
+            match self.cached(t) {
+                Some(hit) => {
+                    out.insert(t, hit);
+                }
+                None => todo.push(t),
+            }
+        }
+        if todo.is_empty() {
+            return Ok(out);
+        }
+        let symbol = Bytes::from(IERC20::symbolCall {}.abi_encode());
+        let decimals = Bytes::from(IERC20::decimalsCall {}.abi_encode());
+        let calls = todo
+            .iter()
+            .flat_map(|t| [(*t, symbol.clone()), (*t, decimals.clone())])
+            .collect();
+        let mut answers = eth_calls(
+            &self.provider,
+            calls,
+            BlockId::latest(),
+            self.batch,
+            concurrency,
+        )
+        .await
+        .into_iter();
+        for token in todo {
+            let (Some(symbol), Some(decimals)) = (answers.next(), answers.next()) else {
+                break;
+            };
+            let info = TokenInfo {
+                address: token,
+                symbol: answered(token, "symbol()", symbol)?.and_then(|raw| decode_symbol(&raw)),
+                decimals: answered(token, "decimals()", decimals)?
+                    .and_then(|raw| decode_decimals(&raw)),
+            };
+            self.cache
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(token, info.clone());
+            out.insert(token, info);
+        }
+        Ok(out)
     }
 
     fn cached(&self, token: Address) -> Option<TokenInfo> {
@@ -116,6 +168,19 @@ impl TokenResolver {
             Err(e) if revert_data(&e).is_some() => Ok(None),
             Err(e) => Err(DaoError::from_transport(token, what, &e)),
         }
+    }
+}
+
+/// `Ok(None)` when the call reverted (the token simply does not answer).
+fn answered(
+    token: Address,
+    what: &str,
+    answer: TransportResult<Bytes>,
+) -> Result<Option<Bytes>, DaoError> {
+    match answer {
+        Ok(raw) => Ok(Some(raw)),
+        Err(e) if revert_data(&e).is_some() => Ok(None),
+        Err(e) => Err(DaoError::from_transport(token, what, &e)),
     }
 }
 

@@ -8,12 +8,14 @@
 //! [`alloy::providers::DynProvider`]; the provider pool is its transport, so
 //! nothing here opens a connection of its own.
 //!
-//! Bulk reads (proposal details, has-voted pairs) run as concurrent single
-//! calls, at most `round.concurrency` in flight — the pool's rate limits apply
-//! to each. Multicall3 is not used: anvil has none by default and an
+//! Bulk reads (AssetDAO's proposal details, has-voted pairs) go out as
+//! JSON-RPC batches of `round.batch_size` calls ([`batch`]), at most
+//! `round.concurrency` batches in flight; the pool's rate limit counts every
+//! call in a batch. Multicall3 is not used: anvil has none by default and an
 //! aggregated call fails as a whole.
 
 mod assetdao;
+mod batch;
 mod erc20;
 mod error;
 mod governor;
@@ -35,6 +37,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 pub use assetdao::{
     AssetDao, IAssetDAO, IAssetDAOLegacy, decode_vote_cast as decode_assetdao_vote,
 };
+pub use batch::{DEFAULT_BATCH_SIZE, call_many, eth_calls};
 pub use erc20::{IERC20, TokenInfo, TokenResolver, balance_of};
 pub use error::DaoError;
 pub use governor::{Clock, Governor, REORG_OVERLAP};
@@ -89,6 +92,15 @@ pub trait Dao: Send + Sync + fmt::Debug {
     /// The weight `account`'s vote would carry, as of `head`.
     async fn voting_power(&self, account: Address, head: &Head) -> Result<U256, DaoError>;
 
+    /// [`Dao::voting_power`] of every account, in input order.
+    async fn voting_powers(
+        &self,
+        accounts: &[Address],
+        head: &Head,
+    ) -> Vec<Result<U256, DaoError>> {
+        futures::future::join_all(accounts.iter().map(|a| self.voting_power(*a, head))).await
+    }
+
     /// `VoteCast` events in `from_block..=to_block` (history for the API and tests).
     async fn votes_cast(
         &self,
@@ -97,17 +109,21 @@ pub trait Dao: Send + Sync + fmt::Debug {
     ) -> Result<Vec<VoteCastEvent>, DaoError>;
 }
 
-/// The adapter for `config.kind`. `concurrency` bounds parallel reads.
+/// The adapter for `config.kind`. `concurrency` bounds parallel reads,
+/// `batch_size` the calls in one JSON-RPC batch.
 pub fn build(
     config: &DaoConfig,
     provider: DynProvider,
     concurrency: usize,
+    batch_size: usize,
 ) -> Result<Arc<dyn Dao>, DaoError> {
     let address: Address = config.address.parse().map_err(|_| DaoError::Config {
         detail: format!("dao.address {:?} is not an address", config.address),
     })?;
     Ok(match config.kind {
-        DaoKind::Assetdao => Arc::new(AssetDao::new(address, provider, concurrency)),
+        DaoKind::Assetdao => {
+            Arc::new(AssetDao::new(address, provider, concurrency).with_batch_size(batch_size))
+        }
         DaoKind::Governor => Arc::new(Governor::new(
             address,
             provider,
@@ -156,6 +172,37 @@ pub async fn estimate_vote(
             )),
         },
     }
+}
+
+/// [`estimate_vote`] of many calls from `from` at `at`, in JSON-RPC batches
+/// of `batch_size`; results in input order.
+pub async fn estimate_votes(
+    provider: &DynProvider,
+    dao: &dyn Dao,
+    calls: &[&VoteCall],
+    from: Address,
+    at: BlockId,
+    batch_size: usize,
+    concurrency: usize,
+) -> Vec<Result<Result<u64, RevertReason>, DaoError>> {
+    let params: Vec<_> = calls.iter().map(|c| (c.request(from), at)).collect();
+    let answers: Vec<alloy::transports::TransportResult<alloy::primitives::U64>> =
+        call_many(provider, "eth_estimateGas", params, batch_size, concurrency).await;
+    calls
+        .iter()
+        .zip(answers)
+        .map(|(call, answer)| match answer {
+            Ok(gas) => Ok(Ok(gas.saturating_to())),
+            Err(e) => match revert_data(&e) {
+                Some(data) => Ok(Err(dao.decode_revert(&data))),
+                None => Err(DaoError::from_transport(
+                    call.to,
+                    format!("estimateGas(vote {} from {from})", call.proposal_id),
+                    &e,
+                )),
+            },
+        })
+        .collect()
 }
 
 /// Runs `f` over `items` with at most `limit` in flight; results keep the

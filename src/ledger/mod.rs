@@ -8,9 +8,16 @@
 //! 3. [`Ledger::mark_sent`] once a node accepted it;
 //! 4. [`Ledger::mark_mined`] with the receipt (`confirmed` / `reverted`).
 //!
-//! Each step is one fsynced transaction that checks the previous state. After
-//! a crash, [`reconcile`] compares every unfinished row with the chain before
-//! anything is sent again.
+//! Each step is one transaction that checks the previous state. Steps 1 and
+//! 2 are fsynced before the round goes on (a round records all its intents
+//! in one transaction, [`Ledger::record_intents`]); steps 3 and 4 record what
+//! the chain itself shows and can be re-read from it, so they are written
+//! without waiting for the disk ([`Ledger::with_connection_relaxed`]): a
+//! power cut may undo them, and [`reconcile`] then reads the same facts
+//! again. A process crash loses nothing (the data is in the OS already), and
+//! the next fsynced commit makes them durable too (the WAL is one file,
+//! synced as a whole). After a crash, [`reconcile`] compares every unfinished
+//! row with the chain before anything is sent again.
 //!
 //! One connection, behind a mutex, used from `spawn_blocking`: writes are
 //! serialised by construction, and SQLite's online backup can run on the same
@@ -94,6 +101,35 @@ impl Ledger {
             .await
     }
 
+    /// [`Ledger::record_intent`] for many votes in one fsynced transaction;
+    /// all or none are recorded. Results in input order.
+    pub async fn record_intents(
+        &self,
+        intents: Vec<NewIntent>,
+    ) -> Result<Vec<Intent>, LedgerError> {
+        self.with_connection(move |c| votes::record_intents(c, &intents))
+            .await
+    }
+
+    /// Like [`Ledger::with_connection`], with the commit not waiting for the
+    /// disk (`synchronous = NORMAL` for this call). Only for facts the chain
+    /// can tell again: a power cut may lose them, a process crash does not.
+    pub async fn with_connection_relaxed<T, F>(&self, f: F) -> Result<T, LedgerError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, LedgerError> + Send + 'static,
+    {
+        self.with_connection(move |c| {
+            c.execute_batch("PRAGMA synchronous = NORMAL")?;
+            let result = f(c);
+            let restored = c.execute_batch("PRAGMA synchronous = FULL");
+            let out = result?;
+            restored?;
+            Ok(out)
+        })
+        .await
+    }
+
     pub async fn record_signed(
         &self,
         id: i64,
@@ -115,12 +151,15 @@ impl Ledger {
             .await
     }
 
+    /// Not fsynced: a row left `signed` is reconciled against the chain.
     pub async fn mark_sent(&self, id: i64) -> Result<VoteRow, LedgerError> {
-        self.with_connection(move |c| votes::mark_sent(c, id)).await
+        self.with_connection_relaxed(move |c| votes::mark_sent(c, id))
+            .await
     }
 
+    /// Not fsynced: the receipt stays on the chain for reconciliation to find.
     pub async fn mark_mined(&self, id: i64, mined: Mined) -> Result<VoteRow, LedgerError> {
-        self.with_connection(move |c| votes::mark_mined(c, id, &mined))
+        self.with_connection_relaxed(move |c| votes::mark_mined(c, id, &mined))
             .await
     }
 
@@ -163,6 +202,22 @@ impl Ledger {
     ) -> Result<Option<VoteRow>, LedgerError> {
         self.with_connection(move |c| queries::vote_for(c, dao, proposal_id, voter))
             .await
+    }
+
+    /// [`Ledger::vote_for`] of many (proposal, voter) pairs of `dao` in one
+    /// visit to the database; results in input order.
+    pub async fn votes_for(
+        &self,
+        dao: Address,
+        pairs: Vec<(U256, Address)>,
+    ) -> Result<Vec<Option<VoteRow>>, LedgerError> {
+        self.with_connection(move |c| {
+            pairs
+                .into_iter()
+                .map(|(proposal_id, voter)| queries::vote_for(c, dao, proposal_id, voter))
+                .collect()
+        })
+        .await
     }
 
     pub async fn attempts(&self, id: i64) -> Result<Vec<Attempt>, LedgerError> {

@@ -41,12 +41,33 @@ fn expect_state(row: &VoteRow, from: &[VoteState], to: VoteState) -> Result<(), 
 }
 
 pub fn record_intent(conn: &mut Connection, new: &NewIntent) -> Result<Intent, LedgerError> {
+    let tx = begin(conn)?;
+    let recorded = intent_in(&tx, new)?;
+    tx.commit()?;
+    Ok(recorded)
+}
+
+/// Every intent of a round in one transaction (one fsync instead of one per
+/// vote); all or none are recorded. Results in input order.
+pub fn record_intents(
+    conn: &mut Connection,
+    news: &[NewIntent],
+) -> Result<Vec<Intent>, LedgerError> {
+    let tx = begin(conn)?;
+    let recorded = news
+        .iter()
+        .map(|new| intent_in(&tx, new))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.commit()?;
+    Ok(recorded)
+}
+
+fn intent_in(tx: &Transaction<'_>, new: &NewIntent) -> Result<Intent, LedgerError> {
     if new.decision == VoteChoice::Skip {
         return Err(LedgerError::NotAVote {
             what: format!("proposal {} voter {}", new.proposal_id, new.voter),
         });
     }
-    let tx = begin(conn)?;
     let now = now_ms();
     let inserted = tx.execute(
         "INSERT INTO votes (dao, proposal_id, voter, node, round_id, decision, reason, strategy,
@@ -73,7 +94,6 @@ pub fn record_intent(conn: &mut Connection, new: &NewIntent) -> Result<Intent, L
         params![addr(new.dao), new.proposal_id.to_string(), addr(new.voter)],
         |r| Ok(vote_from_row(r)),
     )??;
-    tx.commit()?;
     Ok(if inserted == 1 {
         Intent::Recorded(row)
     } else {

@@ -1,20 +1,26 @@
 //! Receipts, tracked by govnode itself: alloy's watcher has no deadline and
 //! can wait forever on a dropped transaction. Every in-flight vote is polled
-//! until mined or the round deadline; one that stays unmined for
-//! `round.bump_after_blocks` blocks is re-signed with the same nonce and
-//! higher fees (escalation by time: private routes never say "underpriced").
+//! (in JSON-RPC batches) until mined or the round deadline. A wallet none of
+//! whose votes was mined for `round.bump_after_blocks` blocks has its
+//! unmined votes re-signed with the same nonces and higher fees (escalation
+//! by time: private routes never say "underpriced"). Progress is judged per
+//! wallet, not per vote: a wallet's votes are mined in nonce order, so on a
+//! chain with small or fast blocks the last ones wait many blocks behind
+//! the first without being stuck.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use alloy::primitives::B256;
 use alloy::providers::Provider;
-use futures::stream::{self, StreamExt};
+use alloy::rpc::types::TransactionReceipt;
+use alloy::transports::TransportResult;
 use tokio_util::sync::CancellationToken;
 
 use super::context::Voting;
 use super::report::Leftover;
 use super::send::{InFlight, sign_and_send};
+use crate::dao::call_many;
 use crate::ledger::mined_from_receipt;
 
 #[derive(Debug, Default)]
@@ -34,15 +40,32 @@ pub async fn await_receipts(
     let mut out = ConfirmOutcome::default();
     let poll = v.round.receipt_poll;
     v.metrics.pending_txs.set(in_flight.len() as i64);
+    if in_flight.is_empty() {
+        return out;
+    }
+    // The block each wallet last made progress at; blocks mined while the
+    // votes were being sent do not count against them.
+    let mut progress: HashMap<usize, u64> = HashMap::new();
+    let start_head = v.provider.get_block_number().await.ok();
+    for f in &in_flight {
+        progress.insert(
+            f.voter,
+            start_head.unwrap_or(f.sent_block).max(f.sent_block),
+        );
+    }
     while !in_flight.is_empty() {
         let hashes: Vec<B256> = in_flight.iter().flat_map(|f| f.hashes.clone()).collect();
-        let receipts = stream::iter(hashes)
-            .map(|hash| async move { (hash, v.provider.get_transaction_receipt(hash).await) })
-            .buffer_unordered(v.round.concurrency.max(1))
-            .collect::<Vec<_>>()
-            .await;
+        let answers: Vec<TransportResult<Option<TransactionReceipt>>> = call_many(
+            &v.provider,
+            "eth_getTransactionReceipt",
+            hashes.iter().map(|h| (*h,)).collect(),
+            v.round.batch_size,
+            v.round.concurrency,
+        )
+        .await;
         let mut found: HashMap<B256, _> = HashMap::new();
-        for (hash, result) in receipts {
+        let mut progressed: HashSet<usize> = HashSet::new();
+        for (hash, result) in hashes.into_iter().zip(answers) {
             match result {
                 Ok(Some(r)) => {
                     found.insert(hash, r);
@@ -66,6 +89,7 @@ pub async fn await_receipts(
             // Crash-safety tests stop the process here: mined, receipt not recorded.
             fail::fail_point!("round-before-receipt");
             let mined = mined_from_receipt(hash, receipt);
+            progressed.insert(flight.voter);
             let node = v.voters[flight.voter].name.as_str();
             if let Err(e) = v.ledger.mark_mined(flight.vote_id, mined).await {
                 tracing::error!(vote_id = flight.vote_id, error = %e, "cannot record the receipt");
@@ -110,19 +134,33 @@ pub async fn await_receipts(
             break;
         }
         tokio::time::sleep(poll).await;
-        bump_stuck(v, &mut in_flight).await;
+        bump_stuck(v, &mut in_flight, &mut progress, &progressed).await;
     }
     out
 }
 
-/// Re-signs votes that stayed unmined for `bump_after_blocks` with the same
-/// nonce and fees raised by `fee_bump_percent` (nodes want at least +10 %).
-async fn bump_stuck(v: &Voting, in_flight: &mut [InFlight]) {
+/// Re-signs the unmined votes of wallets that made no progress for
+/// `bump_after_blocks` blocks, with the same nonce and fees raised by
+/// `fee_bump_percent` (nodes want at least +10 %).
+async fn bump_stuck(
+    v: &Voting,
+    in_flight: &mut [InFlight],
+    progress: &mut HashMap<usize, u64>,
+    progressed: &HashSet<usize>,
+) {
     let Ok(head) = v.provider.get_block_number().await else {
         return;
     };
+    for voter in progressed {
+        progress.insert(*voter, head);
+    }
     for flight in in_flight.iter_mut() {
-        if head < flight.sent_block + v.round.bump_after_blocks {
+        let since = progress
+            .get(&flight.voter)
+            .copied()
+            .unwrap_or(flight.sent_block)
+            .max(flight.sent_block);
+        if head < since + v.round.bump_after_blocks {
             continue;
         }
         let Some(request) = flight.request.clone() else {

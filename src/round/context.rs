@@ -73,7 +73,12 @@ impl Voting {
         registry: &prometheus::Registry,
     ) -> Result<Self, ContextError> {
         let config = &settings.config;
-        let dao = crate::dao::build(&config.dao, provider.clone(), config.round.concurrency)?;
+        let dao = crate::dao::build(
+            &config.dao,
+            provider.clone(),
+            config.round.concurrency,
+            config.round.batch_size,
+        )?;
         let ledger = Ledger::open(
             &settings.ledger_path,
             LedgerIdentity {
@@ -83,7 +88,9 @@ impl Voting {
         )?;
         let metrics = RoundMetrics::register(registry)?;
         Ok(Voting {
-            tokens: Arc::new(TokenResolver::new(provider.clone())),
+            tokens: Arc::new(
+                TokenResolver::new(provider.clone()).with_batch_size(config.round.batch_size),
+            ),
             voters: Arc::new(voters(settings)?),
             margin: VoteMargin::from_config(&config.dao),
             round: config.round.clone(),

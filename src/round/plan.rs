@@ -5,14 +5,14 @@
 
 use std::collections::HashMap;
 
+use alloy::eips::BlockId;
 use alloy::primitives::{Address, Bytes, U256};
-use alloy::providers::Provider;
 
 use super::context::Voting;
 use super::report::{Leftover, VoteCounts};
 use crate::dao::{Head, Proposal, VoteCall};
 use crate::ledger::{Action, Intent, NewIntent, VoteRow};
-use crate::strategy::{ProposalView, VoteChoice};
+use crate::strategy::{Decision, ProposalView, VoteChoice};
 
 /// A recorded decision to sign and send.
 #[derive(Debug, Clone)]
@@ -128,46 +128,38 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
     }
 
     // Pairs the ledger already knows were handled above (or are final).
-    let mut unknown: Vec<(usize, usize)> = Vec::new();
-    for (pi, p) in open.iter().enumerate() {
-        for (vi, voter) in v.voters.iter().enumerate() {
-            let row = v
-                .ledger
-                .vote_for(v.dao.address(), p.id, voter.address)
-                .await
-                .map_err(err)?;
-            match row {
-                Some(row) if !row.state.is_pending() => plan.counts.already_voted += 1,
-                Some(_) => {} // reconciled above
-                None => unknown.push((pi, vi)),
-            }
-        }
-    }
-    let pairs: Vec<(U256, Address)> = unknown
-        .iter()
-        .map(|&(pi, vi)| (open[pi].id, v.voters[vi].address))
+    let all: Vec<(usize, usize)> = (0..open.len())
+        .flat_map(|pi| (0..v.voters.len()).map(move |vi| (pi, vi)))
         .collect();
-    let voted = v
-        .dao
-        .has_voted(&pairs, head.block_id())
+    let rows = v
+        .ledger
+        .votes_for(
+            v.dao.address(),
+            all.iter()
+                .map(|&(pi, vi)| (open[pi].id, v.voters[vi].address))
+                .collect(),
+        )
         .await
         .map_err(err)?;
+    let mut unknown: Vec<(usize, usize)> = Vec::new();
+    for (&pair, row) in all.iter().zip(rows) {
+        match row {
+            Some(row) if !row.state.is_pending() => plan.counts.already_voted += 1,
+            Some(_) => {} // reconciled above
+            None => unknown.push(pair),
+        }
+    }
 
     let tokens = v
         .tokens
         .resolve_many(open.iter().filter_map(|p| p.asset), v.round.concurrency)
         .await
         .map_err(err)?;
-    let powers = voting_powers(v, &head).await?;
-
-    for (&(pi, vi), already) in unknown.iter().zip(voted) {
+    // Strategies first: the chain is asked `hasVoted` only where a vote would be sent.
+    let mut wanted: Vec<(usize, usize, Decision, VoteCall)> = Vec::new();
+    for &(pi, vi) in &unknown {
         let proposal = &open[pi];
         let voter = &v.voters[vi];
-        if already {
-            // Voted outside govnode (or by a ledger that was lost): never vote again.
-            plan.counts.already_voted += 1;
-            continue;
-        }
         let view = ProposalView::new(proposal, proposal.asset.and_then(|a| tokens.get(&a)));
         let decision = voter.strategy.decide(&view);
         v.metrics
@@ -178,10 +170,35 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
             VoteChoice::Skip => None,
             choice => v.dao.vote_call(proposal.id, choice, &decision.reason),
         };
-        let Some(call) = call else {
-            plan.counts.skipped += 1;
+        match call {
+            Some(call) => wanted.push((pi, vi, decision, call)),
+            None => plan.counts.skipped += 1,
+        }
+    }
+    // Read every round, votes or not: the balance gauges feed the alerts.
+    let powers = voting_powers(v, &head).await?;
+    if wanted.is_empty() {
+        return Ok(plan);
+    }
+    let pairs: Vec<(U256, Address)> = wanted
+        .iter()
+        .map(|(pi, vi, _, _)| (open[*pi].id, v.voters[*vi].address))
+        .collect();
+    let voted = v
+        .dao
+        .has_voted(&pairs, head.block_id())
+        .await
+        .map_err(err)?;
+
+    let mut intents: Vec<(usize, VoteCall, NewIntent)> = Vec::new();
+    for ((pi, vi, decision, call), already) in wanted.into_iter().zip(voted) {
+        let proposal = &open[pi];
+        let voter = &v.voters[vi];
+        if already {
+            // Voted outside govnode (or by a ledger that was lost): never vote again.
+            plan.counts.already_voted += 1;
             continue;
-        };
+        }
         if powers.get(vi).copied().flatten() == Some(U256::ZERO) {
             // A zero-weight vote still sets hasVoted: it would burn the node's only vote.
             plan.left.push(Leftover {
@@ -212,9 +229,10 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
             });
             continue;
         }
-        let intent = v
-            .ledger
-            .record_intent(NewIntent {
+        intents.push((
+            vi,
+            call,
+            NewIntent {
                 dao: v.dao.address(),
                 proposal_id: proposal.id,
                 voter: voter.address,
@@ -224,10 +242,20 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
                 reason: decision.reason.clone(),
                 strategy: voter.strategy_name.clone(),
                 rule: decision.rule.clone(),
-            })
-            .await
-            .map_err(err)?;
-        // Crash-safety tests stop the process here: decision recorded, nothing signed.
+            },
+        ));
+    }
+    if intents.is_empty() {
+        return Ok(plan);
+    }
+    // One fsynced transaction for the round's decisions, before any signing.
+    let (heads, news): (Vec<_>, Vec<_>) = intents
+        .into_iter()
+        .map(|(vi, call, new)| ((vi, call), new))
+        .unzip();
+    let recorded = v.ledger.record_intents(news).await.map_err(err)?;
+    for ((vi, call), intent) in heads.into_iter().zip(recorded) {
+        // Crash-safety tests stop the process here: decisions recorded, nothing signed.
         fail::fail_point!("round-after-intent");
         match intent {
             Intent::Recorded(row) => plan.jobs.push(Job {
@@ -248,9 +276,20 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
 /// Each voter's voting power at the head; `None` where it could not be read
 /// (the vote is then sent: the chain is the judge, and a read error is no reason to skip).
 async fn voting_powers(v: &Voting, head: &Head) -> Result<Vec<Option<U256>>, PlanError> {
+    let accounts: Vec<Address> = v.voters.iter().map(|n| n.address).collect();
+    let (powers, balances) = tokio::join!(
+        v.dao.voting_powers(&accounts, head),
+        crate::dao::call_many::<_, U256>(
+            &v.provider,
+            "eth_getBalance",
+            accounts.iter().map(|a| (*a, BlockId::latest())).collect(),
+            v.round.batch_size,
+            v.round.concurrency,
+        )
+    );
     let mut out = Vec::with_capacity(v.voters.len());
-    for voter in v.voters.iter() {
-        let power = match v.dao.voting_power(voter.address, head).await {
+    for ((voter, power), balance) in v.voters.iter().zip(powers).zip(balances) {
+        let power = match power {
             Ok(p) => Some(p),
             Err(e) => {
                 tracing::warn!(NODE = %voter.name, error = %e, "cannot read voting power");
@@ -263,7 +302,7 @@ async fn voting_powers(v: &Voting, head: &Head) -> Result<Vec<Option<U256>>, Pla
                 .with_label_values(&[voter.name.as_str()])
                 .set(whole_tokens(p));
         }
-        if let Ok(balance) = v.provider.get_balance(voter.address).await {
+        if let Ok(balance) = balance {
             v.metrics
                 .wallet_eth
                 .with_label_values(&[voter.name.as_str()])

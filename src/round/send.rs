@@ -9,10 +9,14 @@ use std::time::Instant;
 use alloy::eips::BlockId;
 use alloy::eips::eip2718::Encodable2718;
 use alloy::network::{NetworkTransactionBuilder, TransactionBuilder};
+use alloy::primitives::U64;
 use alloy::primitives::{B256, Bytes, U256};
 use alloy::providers::Provider;
+use alloy::rpc::client::BatchRequest;
 use alloy::rpc::types::TransactionRequest;
+use alloy::transports::{TransportErrorKind, TransportResult};
 use futures::future::join_all;
+use std::future::IntoFuture;
 use tokio_util::sync::CancellationToken;
 
 use super::context::Voting;
@@ -63,6 +67,9 @@ pub async fn send_all(
     deadline: Instant,
     cancel: &CancellationToken,
 ) -> SendOutcome {
+    if jobs.is_empty() {
+        return SendOutcome::default();
+    }
     let fees = match v.provider.estimate_eip1559_fees().await {
         Ok(f) => f,
         Err(e) => {
@@ -125,17 +132,21 @@ async fn send_for_voter(
     let voter = &v.voters[voter_idx];
     let mut out = SendOutcome::default();
 
-    // Estimate against the pending block: the vote is judged by the block that includes it.
-    let estimates = join_all(jobs.iter().map(|job| {
-        crate::dao::estimate_vote(
+    // Estimate against the pending block: the vote is judged by the block that
+    // includes it. The balance and nonce are read alongside (one more request).
+    let calls: Vec<&crate::dao::VoteCall> = jobs.iter().map(|j| &j.call).collect();
+    let (estimates, (balance, nonce)) = tokio::join!(
+        crate::dao::estimate_votes(
             &v.provider,
             v.dao.as_ref(),
-            &job.call,
+            &calls,
             voter.address,
             BlockId::pending(),
-        )
-    }))
-    .await;
+            v.round.batch_size,
+            v.round.concurrency,
+        ),
+        balance_and_nonce(v, voter.address)
+    );
     let mut ready: Vec<(Job, u64)> = Vec::new();
     for (job, estimate) in jobs.into_iter().zip(estimates) {
         match estimate {
@@ -180,7 +191,7 @@ async fn send_for_voter(
         .iter()
         .map(|(_, gas)| U256::from(gas_limit(*gas)) * U256::from(max_fee))
         .fold(U256::ZERO, |a, b| a + b);
-    match v.provider.get_balance(voter.address).await {
+    match balance {
         Ok(balance) if balance < needed => {
             let reason = format!(
                 "insufficient gas balance: {:.6} ETH, {} vote(s) need up to {:.6} ETH",
@@ -203,12 +214,7 @@ async fn send_for_voter(
         }
     }
 
-    let mut nonce = match v
-        .provider
-        .get_transaction_count(voter.address)
-        .pending()
-        .await
-    {
+    let mut nonce = match nonce {
         Ok(n) => n,
         Err(e) => {
             let reason = format!("cannot read the wallet's nonce: {e}");
@@ -266,6 +272,46 @@ async fn send_for_voter(
         }
     }
     out
+}
+
+/// The wallet's gas balance and its next nonce (`pending`), in one batch
+/// request when batches are allowed.
+async fn balance_and_nonce(
+    v: &Voting,
+    address: alloy::primitives::Address,
+) -> (TransportResult<U256>, TransportResult<u64>) {
+    if v.round.batch_size < 2 {
+        return tokio::join!(
+            v.provider.get_balance(address).into_future(),
+            v.provider
+                .get_transaction_count(address)
+                .pending()
+                .into_future()
+        );
+    }
+    let mut batch = BatchRequest::new(v.provider.client());
+    let balance = batch.add_call::<_, U256>("eth_getBalance", &(address, BlockId::latest()));
+    let nonce = batch.add_call::<_, U64>("eth_getTransactionCount", &(address, BlockId::pending()));
+    match batch.send().await {
+        Ok(()) => {
+            let balance = match balance {
+                Ok(w) => w.await,
+                Err(e) => Err(e),
+            };
+            let nonce = match nonce {
+                Ok(w) => w.await.map(|n| n.to::<u64>()),
+                Err(e) => Err(e),
+            };
+            (balance, nonce)
+        }
+        Err(e) => {
+            let message = e.to_string();
+            (
+                Err(TransportErrorKind::custom_str(&message)),
+                Err(TransportErrorKind::custom_str(&message)),
+            )
+        }
+    }
 }
 
 /// Signs `request`, records the signed bytes, broadcasts them and marks the

@@ -1,0 +1,113 @@
+//! govnode's benchmarks: a voting round on a real anvil against the floor
+//! (the same votes pre-signed and sent straight to the chain), JSON-RPC
+//! requests per round, memory, start-up time, scaling and a soak of many
+//! rounds. Run by `scripts/bench.sh [--quick]` (which builds in release and
+//! calls `cargo bench --bench round`); the figures are printed as tables and
+//! written up in docs/benchmarks.md. Nothing here asserts a speed: a
+//! benchmark reports, a test judges behaviour.
+//!
+//! Everything is real: anvil from `scripts/setup-tools.sh`, the AssetDAO and
+//! proposals of `govnode devnet --setup-only`, the release `govnode` binary
+//! as a daemon, triggered over its control socket, with the pass-through
+//! proxy of the chain tests between daemon and anvil to count requests.
+//!
+//! Options (after `--`): `--quick` (a subset in under two minutes),
+//! `--only NAME[,NAME]` (headline, blocktime, ready, scaling, soak),
+//! `--soak-rounds N`.
+
+#[allow(dead_code)]
+#[path = "../../tests/support/anvil.rs"]
+mod anvil;
+#[allow(dead_code)]
+#[path = "../../tests/support/fault_proxy.rs"]
+mod fault_proxy;
+#[path = "../../tests/support/notify.rs"]
+mod notify;
+
+mod daemon;
+mod floor;
+mod net;
+mod scenario;
+mod soak;
+mod table;
+
+use std::time::Instant;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub quick: bool,
+    pub only: Option<Vec<String>>,
+    pub soak_rounds: usize,
+}
+
+impl Options {
+    fn parse() -> Options {
+        let mut o = Options {
+            quick: false,
+            only: None,
+            soak_rounds: 0,
+        };
+        let mut soak_rounds = None;
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--quick" => o.quick = true,
+                "--only" => {
+                    let list = args.next().expect("--only needs a list of sections");
+                    o.only = Some(list.split(',').map(str::to_owned).collect());
+                }
+                "--soak-rounds" => {
+                    let n = args.next().expect("--soak-rounds needs a number");
+                    soak_rounds = Some(n.parse().expect("--soak-rounds needs a number"));
+                }
+                // cargo bench passes --bench to every bench binary.
+                "--bench" => {}
+                other => panic!("unknown option {other:?} (see benches/round/main.rs)"),
+            }
+        }
+        o.soak_rounds = soak_rounds.unwrap_or(if o.quick { 200 } else { 1000 });
+        o
+    }
+
+    pub fn wants(&self, section: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|s| s == section))
+    }
+}
+
+fn main() {
+    let options = Options::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let started = Instant::now();
+    println!(
+        "govnode benchmarks{}",
+        if options.quick { " (quick)" } else { "" }
+    );
+    println!("{}", table::machine());
+    runtime.block_on(async {
+        if options.wants("headline") {
+            scenario::headline(&options, net::Mining::Auto).await;
+        }
+        if options.wants("blocktime") {
+            scenario::headline(&options, net::Mining::Interval(1)).await;
+        }
+        if options.wants("ready") {
+            scenario::ready(&options).await;
+        }
+        if options.wants("scaling") {
+            scenario::scaling(&options).await;
+        }
+        if options.wants("soak") {
+            soak::soak(&options).await;
+        }
+    });
+    println!(
+        "\nbenchmarks finished in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+}
