@@ -278,8 +278,8 @@ pub struct RoundConfig {
     /// How often receipts of sent votes are polled.
     #[serde(with = "humantime_serde")]
     pub receipt_poll: Duration,
-    /// A vote still unmined this many blocks after sending is re-sent with the
-    /// same nonce and higher fees.
+    /// A wallet none of whose votes was mined for this many blocks has its
+    /// unmined votes re-sent with the same nonces and higher fees.
     pub bump_after_blocks: u64,
     /// Fee increase of each re-send, in percent (nodes require more than 10).
     pub fee_bump_percent: u32,

@@ -141,6 +141,16 @@ impl Ledger {
             .await
     }
 
+    /// [`Ledger::record_signed`] for many votes (a wallet's, in nonce order)
+    /// in one fsynced transaction; all or none are recorded.
+    pub async fn record_signed_many(
+        &self,
+        signed: Vec<(i64, u64, B256, Bytes)>,
+    ) -> Result<Vec<VoteRow>, LedgerError> {
+        self.with_connection(move |c| votes::record_signed_many(c, &signed))
+            .await
+    }
+
     pub async fn record_replacement(
         &self,
         id: i64,

@@ -111,18 +111,43 @@ pub fn record_signed(
     raw: &Bytes,
 ) -> Result<VoteRow, LedgerError> {
     let tx = begin(conn)?;
-    let row = must_get(&tx, id)?;
+    let row = signed_in(&tx, id, nonce, tx_hash, raw)?;
+    tx.commit()?;
+    Ok(row)
+}
+
+/// [`record_signed`] for a wallet's votes in one transaction (one fsync);
+/// all or none are recorded. Results in input order.
+pub fn record_signed_many(
+    conn: &mut Connection,
+    signed: &[(i64, u64, B256, Bytes)],
+) -> Result<Vec<VoteRow>, LedgerError> {
+    let tx = begin(conn)?;
+    let rows = signed
+        .iter()
+        .map(|(id, nonce, hash, raw)| signed_in(&tx, *id, *nonce, *hash, raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.commit()?;
+    Ok(rows)
+}
+
+fn signed_in(
+    tx: &Transaction<'_>,
+    id: i64,
+    nonce: u64,
+    tx_hash: B256,
+    raw: &Bytes,
+) -> Result<VoteRow, LedgerError> {
+    let row = must_get(tx, id)?;
     expect_state(&row, &[VoteState::Intent], VoteState::Signed)?;
-    insert_attempt(&tx, id, nonce, tx_hash, raw)?;
+    insert_attempt(tx, id, nonce, tx_hash, raw)?;
     tx.execute(
         "UPDATE votes SET state = 'signed', nonce = ?2, tx_hash = ?3, raw_tx = ?4, error = NULL,
                 signed_at = ?5, updated_at = ?5
          WHERE id = ?1",
         params![id, nonce as i64, hash(tx_hash), raw.as_ref(), now_ms()],
     )?;
-    let row = must_get(&tx, id)?;
-    tx.commit()?;
-    Ok(row)
+    must_get(tx, id)
 }
 
 /// Before broadcasting a fee-bumped replacement: same nonce, new bytes. The

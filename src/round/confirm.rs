@@ -1,6 +1,7 @@
 //! Receipts, tracked by govnode itself: alloy's watcher has no deadline and
 //! can wait forever on a dropped transaction. Every in-flight vote is polled
-//! (in JSON-RPC batches) until mined or the round deadline. A wallet none of
+//! (in JSON-RPC batches) every `round.receipt_poll`, a quarter of that after
+//! a poll that found some mined, until mined or the round deadline. A wallet none of
 //! whose votes was mined for `round.bump_after_blocks` blocks has its
 //! unmined votes re-signed with the same nonces and higher fees (escalation
 //! by time: private routes never say "underpriced"). Progress is judged per
@@ -9,7 +10,7 @@
 //! the first without being stuck.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use alloy::primitives::B256;
 use alloy::providers::Provider;
@@ -17,9 +18,10 @@ use alloy::rpc::types::TransactionReceipt;
 use alloy::transports::TransportResult;
 use tokio_util::sync::CancellationToken;
 
+use super::broadcast::sign_and_replace;
 use super::context::Voting;
 use super::report::Leftover;
-use super::send::{InFlight, sign_and_send};
+use super::send::InFlight;
 use crate::dao::call_many;
 use crate::ledger::mined_from_receipt;
 
@@ -117,7 +119,14 @@ pub async fn await_receipts(
         if in_flight.is_empty() {
             break;
         }
-        if cancel.is_cancelled() || Instant::now() + poll >= deadline {
+        // While the chain is mining this round's votes the rest follow soon
+        // (a wallet's votes go in nonce order): look again sooner.
+        let wait = if progressed.is_empty() {
+            poll
+        } else {
+            (poll / 4).max(Duration::from_millis(10))
+        };
+        if cancel.is_cancelled() || Instant::now() + wait >= deadline {
             let reason = if cancel.is_cancelled() {
                 "daemon stopping before the receipt; reconciled at the next start"
             } else {
@@ -133,7 +142,7 @@ pub async fn await_receipts(
             }
             break;
         }
-        tokio::time::sleep(poll).await;
+        tokio::time::sleep(wait).await;
         bump_stuck(v, &mut in_flight, &mut progress, &progressed).await;
     }
     out
@@ -172,7 +181,7 @@ async fn bump_stuck(
         next.max_fee_per_gas = bump(next.max_fee_per_gas);
         next.max_priority_fee_per_gas = bump(next.max_priority_fee_per_gas);
         let nonce = next.nonce.unwrap_or_default();
-        match sign_and_send(v, flight.voter, flight.vote_id, nonce, next.clone(), true).await {
+        match sign_and_replace(v, flight.voter, flight.vote_id, next.clone()).await {
             Ok(hash) => {
                 tracing::warn!(NODE = %v.voters[flight.voter].name, TX_HASH = %hash, nonce, "vote unmined; replaced with higher fees");
                 flight.hashes.push(hash);

@@ -1,6 +1,7 @@
 //! The voting round: plan (reconcile, list, decide, record), send, confirm,
 //! report — and the coordinator that lets only one round run at a time.
 
+mod broadcast;
 mod confirm;
 mod context;
 mod coordinator;

@@ -10,12 +10,13 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::broadcast::broadcast;
 use super::confirm::await_receipts;
 use super::context::Voting;
 use super::coordinator::{Progress, Runner, Trigger};
 use super::plan::plan;
 use super::report::{Outcome, RoundReport, RoundState};
-use super::send::{InFlight, broadcast, send_all};
+use super::send::{InFlight, send_all};
 
 /// The runner the coordinator calls. `voting` is swapped on reload.
 pub fn runner(

@@ -1,14 +1,15 @@
-//! Signing and broadcasting. Per wallet, votes are estimated, checked against
-//! the gas balance, then signed with consecutive nonces and sent without
-//! waiting for receipts (pipelined); wallets run side by side. The signed
-//! bytes and hash are in the ledger before they leave the process, so a crash
-//! at any point resends exactly these bytes and never a second signature.
+//! Signing and broadcasting. Per wallet, votes are estimated (in JSON-RPC
+//! batches), checked against the gas balance, signed with consecutive nonces,
+//! recorded together in one fsynced transaction, then sent in nonce order
+//! without waiting for receipts (pipelined); wallets run side by side. The
+//! signed bytes and hash are in the ledger before they leave the process, so
+//! a crash at any point resends exactly these bytes and never a second
+//! signature.
 
 use std::time::Instant;
 
 use alloy::eips::BlockId;
-use alloy::eips::eip2718::Encodable2718;
-use alloy::network::{NetworkTransactionBuilder, TransactionBuilder};
+use alloy::network::TransactionBuilder;
 use alloy::primitives::U64;
 use alloy::primitives::{B256, Bytes, U256};
 use alloy::providers::Provider;
@@ -19,6 +20,7 @@ use futures::future::join_all;
 use std::future::IntoFuture;
 use tokio_util::sync::CancellationToken;
 
+use super::broadcast::{broadcast, sign};
 use super::context::Voting;
 use super::plan::{Job, whole_tokens};
 use super::report::Leftover;
@@ -214,7 +216,7 @@ async fn send_for_voter(
         }
     }
 
-    let mut nonce = match nonce {
+    let nonce = match nonce {
         Ok(n) => n,
         Err(e) => {
             let reason = format!("cannot read the wallet's nonce: {e}");
@@ -223,55 +225,125 @@ async fn send_for_voter(
             return out;
         }
     };
-    let mut pending = ready.into_iter();
-    while let Some((job, gas)) = pending.next() {
-        if cancel.is_cancelled() || Instant::now() >= deadline {
-            let reason = if cancel.is_cancelled() {
-                "daemon stopping; decision kept for the next round"
-            } else {
-                "round deadline reached before sending; decision kept for the next round"
-            };
-            out.left.push(leftover(v, &job, reason));
-            out.left
-                .extend(pending.map(|(j, _)| leftover(v, &j, reason)));
-            break;
-        }
-        let Some(row) = job.row.clone() else { continue };
+
+    // The wallet's votes are signed with consecutive nonces and their bytes
+    // recorded in one fsynced transaction before the first one leaves the
+    // process; then they go out in nonce order without waiting for receipts.
+    let mut signed: Vec<Signed> = Vec::with_capacity(ready.len());
+    let mut ready = ready.into_iter();
+    while let Some((job, gas)) = ready.next() {
+        let Some(row) = job.row.as_ref() else {
+            continue;
+        };
+        let vote_id = row.id;
+        let n = nonce + signed.len() as u64;
         let request = job
             .call
             .request(voter.address)
-            .with_nonce(nonce)
+            .with_nonce(n)
             .with_chain_id(v.chain_id)
             .with_gas_limit(gas_limit(gas))
             .with_max_fee_per_gas(max_fee)
             .with_max_priority_fee_per_gas(priority_fee);
-        match sign_and_send(v, voter_idx, row.id, nonce, request.clone(), false).await {
-            Ok(hash) => {
-                nonce += 1;
-                out.in_flight.push(InFlight {
-                    voter: voter_idx,
-                    vote_id: row.id,
-                    proposal_id: job.call.proposal_id,
-                    hashes: vec![hash],
-                    request: Some(request),
-                    sent_block: head_block,
-                });
-            }
+        match sign(v, voter_idx, request.clone()).await {
+            Ok((hash, raw)) => signed.push(Signed {
+                job,
+                vote_id,
+                nonce: n,
+                hash,
+                raw,
+                request,
+            }),
             Err(reason) => {
-                // The nonce may or may not be used now: stop this wallet, reconcile next round.
+                // Later nonces would wait behind a gap: keep them for the next round.
                 out.left.push(leftover(v, &job, &reason));
-                out.left.extend(pending.map(|(j, _)| {
+                out.left.extend(ready.map(|(j, _)| {
                     leftover(
                         v,
                         &j,
-                        "not sent: an earlier vote of this wallet failed to send",
+                        "not signed: an earlier vote of this wallet could not be signed",
                     )
                 }));
                 break;
             }
         }
     }
+    let records = signed
+        .iter()
+        .map(|s| (s.vote_id, s.nonce, s.hash, s.raw.clone()))
+        .collect();
+    if let Err(e) = v.ledger.record_signed_many(records).await {
+        let reason = format!("cannot record the signed transactions, not sent: {e}");
+        out.left
+            .extend(signed.iter().map(|s| leftover(v, &s.job, &reason)));
+        return out;
+    }
+
+    let mut queue = signed.into_iter();
+    while let Some(s) = queue.next() {
+        if cancel.is_cancelled() || Instant::now() >= deadline {
+            let reason = if cancel.is_cancelled() {
+                "daemon stopping; decision kept for the next round"
+            } else {
+                "round deadline reached before sending; decision kept for the next round"
+            };
+            keep_for_next_round(v, std::iter::once(s).chain(queue), reason, &mut out).await;
+            break;
+        }
+        // Crash-safety tests stop the process here: signed and recorded, not broadcast.
+        fail::fail_point!("round-after-signed");
+        match broadcast(v, voter_idx, s.vote_id, s.hash, &s.raw).await {
+            Ok(()) => out.in_flight.push(InFlight {
+                voter: voter_idx,
+                vote_id: s.vote_id,
+                proposal_id: s.job.call.proposal_id,
+                hashes: vec![s.hash],
+                request: Some(s.request),
+                sent_block: head_block,
+            }),
+            Err(reason) => {
+                // The nonce may or may not be used now: stop this wallet, reconcile next round.
+                out.left.push(leftover(v, &s.job, &reason));
+                keep_for_next_round(
+                    v,
+                    queue,
+                    "not sent: an earlier vote of this wallet failed to send",
+                    &mut out,
+                )
+                .await;
+                break;
+            }
+        }
+    }
     out
+}
+
+/// A vote signed and recorded in this round, not yet broadcast.
+struct Signed {
+    job: Job,
+    vote_id: i64,
+    nonce: u64,
+    hash: B256,
+    raw: Bytes,
+    request: TransactionRequest,
+}
+
+/// Signed votes that never left the process go back to `intent`: their
+/// bytes cannot be mined, and the next round signs the same decision with
+/// the nonce the chain then expects.
+async fn keep_for_next_round(
+    v: &Voting,
+    unsent: impl Iterator<Item = Signed>,
+    reason: &str,
+    out: &mut SendOutcome,
+) {
+    for s in unsent {
+        if let Err(e) = v.ledger.reset_to_intent(s.vote_id, reason).await {
+            // Still `signed`: the next round re-broadcasts these exact bytes instead.
+            tracing::warn!(vote_id = s.vote_id, error = %e, "cannot return an unsent vote to intent");
+        }
+        out.left.push(leftover(v, &s.job, reason));
+    }
 }
 
 /// The wallet's gas balance and its next nonce (`pending`), in one batch
@@ -310,69 +382,6 @@ async fn balance_and_nonce(
                 Err(TransportErrorKind::custom_str(&message)),
                 Err(TransportErrorKind::custom_str(&message)),
             )
-        }
-    }
-}
-
-/// Signs `request`, records the signed bytes, broadcasts them and marks the
-/// vote sent. `replacement` records a fee bump of an already signed vote.
-pub async fn sign_and_send(
-    v: &Voting,
-    voter_idx: usize,
-    vote_id: i64,
-    nonce: u64,
-    request: TransactionRequest,
-    replacement: bool,
-) -> Result<B256, String> {
-    let voter = &v.voters[voter_idx];
-    let envelope = request
-        .build(&voter.wallet)
-        .await
-        .map_err(|e| format!("signing failed: {e}"))?;
-    let hash = *envelope.tx_hash();
-    let raw = Bytes::from(envelope.encoded_2718());
-    let recorded = if replacement {
-        v.ledger
-            .record_replacement(vote_id, hash, raw.clone())
-            .await
-    } else {
-        v.ledger
-            .record_signed(vote_id, nonce, hash, raw.clone())
-            .await
-    };
-    recorded.map_err(|e| format!("cannot record the signed transaction, not sent: {e}"))?;
-    // Crash-safety tests stop the process here: signed and recorded, not broadcast.
-    fail::fail_point!("round-after-signed");
-    broadcast(v, voter_idx, vote_id, hash, &raw).await?;
-    Ok(hash)
-}
-
-/// Sends signed bytes (again). Safe to repeat: the same bytes can be mined once.
-pub async fn broadcast(
-    v: &Voting,
-    voter_idx: usize,
-    vote_id: i64,
-    hash: B256,
-    raw: &Bytes,
-) -> Result<(), String> {
-    let voter = &v.voters[voter_idx];
-    match v.provider.send_raw_transaction(raw).await {
-        Ok(_) => {
-            // Crash-safety tests stop the process here: broadcast, not yet marked sent.
-            fail::fail_point!("round-after-broadcast");
-            if let Err(e) = v.ledger.mark_sent(vote_id).await {
-                tracing::error!(vote_id, error = %e, "cannot mark the vote sent (it was broadcast)");
-            }
-            tracing::info!(NODE = %voter.name, TX_HASH = %hash, vote_id, "vote sent");
-            Ok(())
-        }
-        Err(e) => {
-            let reason = format!(
-                "broadcast failed (kept as signed; reconciled next round): {}",
-                crate::telemetry::redact::redact_text(&e.to_string(), &[])
-            );
-            tracing::warn!(NODE = %voter.name, TX_HASH = %hash, vote_id, %reason, "vote not sent");
-            Err(reason)
         }
     }
 }
