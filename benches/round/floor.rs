@@ -27,6 +27,8 @@ pub struct Floor {
     pub sent: Duration,
     /// Start → every receipt in.
     pub total: Duration,
+    /// Blocks from the head at the start to the block of the last receipt.
+    pub blocks: u64,
 }
 
 /// One wallet's pre-signed votes.
@@ -50,6 +52,7 @@ pub async fn measure(net: &Net, per_voter: &BTreeMap<Address, usize>) -> Floor {
             votes,
             sent: Duration::ZERO,
             total: Duration::ZERO,
+            blocks: 0,
         };
     }
     let ids = net.create_proposals(most).await;
@@ -117,6 +120,7 @@ pub async fn measure(net: &Net, per_voter: &BTreeMap<Address, usize>) -> Floor {
         wallets.push(signed);
     }
 
+    let head = provider.get_block_number().await.expect("head");
     let started = Instant::now();
     join_all(wallets.iter().map(|w| {
         let provider = &provider;
@@ -135,7 +139,17 @@ pub async fn measure(net: &Net, per_voter: &BTreeMap<Address, usize>) -> Floor {
     let receipts = receipts(&provider, &wallets).await;
     let total = started.elapsed();
     assert!(receipts.iter().all(|r| r.status()), "a floor vote reverted");
-    Floor { votes, sent, total }
+    let last = receipts
+        .iter()
+        .filter_map(|r| r.block_number)
+        .max()
+        .unwrap_or(head);
+    Floor {
+        votes,
+        sent,
+        total,
+        blocks: last.saturating_sub(head),
+    }
 }
 
 /// Polls every wallet's mined nonce (one batch of a few calls) until all are in.

@@ -207,6 +207,21 @@ impl Net {
             .collect()
     }
 
+    /// The highest block any confirmed vote of the ledger landed in.
+    pub fn last_vote_block(&self) -> u64 {
+        let conn = rusqlite::Connection::open_with_flags(
+            self.ledger(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open ledger read-only");
+        conn.query_row(
+            "SELECT COALESCE(MAX(block_number), 0) FROM votes WHERE state = 'confirmed'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .expect("max block") as u64
+    }
+
     /// Creates `count` more open investment proposals from the deployer; their ids.
     pub async fn create_proposals(&self, count: usize) -> Vec<U256> {
         if count == 0 {

@@ -26,6 +26,8 @@ pub struct Measured {
     pub quiet_http: usize,
     pub quiet_calls: BTreeMap<String, usize>,
     pub idle_after_kb: u64,
+    /// Blocks from the round's head to its last vote's block.
+    pub round_blocks: u64,
     pub floor: Floor,
 }
 
@@ -72,6 +74,9 @@ pub async fn measure(
     let ready = daemon.ready;
     daemon.stop();
 
+    let round_blocks = net
+        .last_vote_block()
+        .saturating_sub(round.report.head_block.unwrap_or_default());
     let per_voter = net.confirmed_per_voter();
     let floor = floor::measure(&net, &per_voter).await;
     assert_eq!(
@@ -91,6 +96,7 @@ pub async fn measure(
         quiet_http,
         quiet_calls,
         idle_after_kb,
+        round_blocks,
         floor,
     }
 }
@@ -115,6 +121,7 @@ pub async fn headline(_options: &Options, mining: Mining) {
             "floor: sent",
             "floor: all receipts",
             "round / floor",
+            "blocks: round / floor",
             "HTTP requests",
             "JSON-RPC calls",
             "quiet round",
@@ -131,6 +138,7 @@ pub async fn headline(_options: &Options, mining: Mining) {
             ms(m.floor.sent),
             ms(m.floor.total),
             m.ratio(),
+            format!("{} / {}", m.round_blocks, m.floor.blocks),
             m.round_http.to_string(),
             calls(&m.round_calls).to_string(),
             ms(m.quiet.wall),
