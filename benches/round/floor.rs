@@ -44,7 +44,8 @@ fn gas_limit(estimate: u64) -> u64 {
     estimate.saturating_mul(12) / 10 + 10_000
 }
 
-pub async fn measure(net: &Net, per_voter: &BTreeMap<Address, usize>) -> Floor {
+/// `aligned`: start right after a new block (as the round did, with interval mining).
+pub async fn measure(net: &Net, per_voter: &BTreeMap<Address, usize>, aligned: bool) -> Floor {
     let most = per_voter.values().copied().max().unwrap_or(0);
     let votes: usize = per_voter.values().sum();
     if votes == 0 {
@@ -120,6 +121,9 @@ pub async fn measure(net: &Net, per_voter: &BTreeMap<Address, usize>) -> Floor {
         wallets.push(signed);
     }
 
+    if aligned {
+        net.wait_next_block().await;
+    }
     let head = provider.get_block_number().await.expect("head");
     let started = Instant::now();
     join_all(wallets.iter().map(|w| {

@@ -207,6 +207,30 @@ impl Net {
             .collect()
     }
 
+    /// Returns right after the chain mines its next block, so that a round
+    /// and the floor start at the same point of the block clock.
+    pub async fn wait_next_block(&self) {
+        let head = |v: serde_json::Value| {
+            u64::from_str_radix(v.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16)
+                .unwrap_or(0)
+        };
+        let start = head(
+            self.anvil
+                .rpc("eth_blockNumber", serde_json::json!([]))
+                .await,
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while head(
+            self.anvil
+                .rpc("eth_blockNumber", serde_json::json!([]))
+                .await,
+        ) == start
+        {
+            assert!(std::time::Instant::now() < deadline, "no new block in 30 s");
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+
     /// The highest block any confirmed vote of the ledger landed in.
     pub fn last_vote_block(&self) -> u64 {
         let conn = rusqlite::Connection::open_with_flags(

@@ -55,6 +55,10 @@ pub async fn measure(
     let idle_rss_kb = daemon.rss_kb();
     let idle_fds = daemon.open_fds();
 
+    let aligned = matches!(mining, Mining::Interval(_));
+    if aligned {
+        net.wait_next_block().await;
+    }
     proxy.reset_counts();
     let peak_known = daemon.reset_peak();
     let round = daemon.round().await;
@@ -78,7 +82,7 @@ pub async fn measure(
         .last_vote_block()
         .saturating_sub(round.report.head_block.unwrap_or_default());
     let per_voter = net.confirmed_per_voter();
-    let floor = floor::measure(&net, &per_voter).await;
+    let floor = floor::measure(&net, &per_voter, aligned).await;
     assert_eq!(
         floor.votes as u64, round.report.votes.confirmed,
         "the floor sends as many votes as the round confirmed"

@@ -2,8 +2,9 @@
 //!
 //! Proposal ids are dense from 1 to `getProposalCount()`, so listing reads
 //! them all at the pinned block, in JSON-RPC batches. Ids that can
-//! never take a vote again (past `votingEnds`, or executed) are remembered and
-//! not read again by later rounds: `votingEnds` is fixed at creation.
+//! never take a vote again (past `votingEnds`, executed or canceled) are
+//! remembered and not read again by later rounds: `votingEnds` is fixed at
+//! creation, and executed and canceled are final.
 //! Voting weight is the live `dloopToken()` balance; there is no abstention.
 
 use std::collections::HashSet;
@@ -238,7 +239,11 @@ impl Dao for AssetDao {
         let mut proposals = Vec::new();
         let mut newly_closed = Vec::new();
         for p in read {
-            if p.executed || p.deadline.value() < head.timestamp {
+            // Executed and canceled are final states; votingEnds never moves.
+            if p.executed
+                || p.status == ProposalStatus::Canceled
+                || p.deadline.value() < head.timestamp
+            {
                 newly_closed.push(p.id);
             } else if p.status == ProposalStatus::Active {
                 proposals.push(p);
