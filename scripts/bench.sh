@@ -8,6 +8,7 @@
 # Further arguments go to the benchmark itself:
 #   --only headline,blocktime,ready,scaling,soak   run only these sections
 #   --soak-rounds N                                rounds in the soak
+#   --grid PxN[,PxN]                               scaling points (proposals x nodes)
 # GOVNODE_BENCH_KEEP=1 keeps every bench directory (config, ledger, daemon.log)
 # under target/bench (or GOVNODE_BENCH_DIR).
 #

@@ -27,8 +27,9 @@ pub struct Timed {
 
 impl BenchDaemon {
     /// Starts `govnode run` on `net`'s configuration with its only RPC
-    /// endpoint at `rpc_url`; returns once it has sent `READY=1`.
-    pub fn start(net: &Net, rpc_url: &str) -> BenchDaemon {
+    /// endpoint at `rpc_url` and `GOVNODE__…` overrides from `extra`; returns
+    /// once it has sent `READY=1`.
+    pub fn start(net: &Net, rpc_url: &str, extra: &[(&str, &str)]) -> BenchDaemon {
         let notify = NotifySocket::new();
         let log = std::fs::File::create(net.path().join("daemon.log")).expect("daemon log");
         let mut cmd = Command::new(binary());
@@ -45,6 +46,9 @@ impl BenchDaemon {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
         let spawned = Instant::now();
         let child = cmd.spawn().expect("spawn govnode");
         // Blocking reads: keep the runtime's other work (the proxy) going.

@@ -13,7 +13,7 @@
 //!
 //! Options (after `--`): `--quick` (a subset in under two minutes),
 //! `--only NAME[,NAME]` (headline, blocktime, ready, scaling, soak),
-//! `--soak-rounds N`.
+//! `--soak-rounds N`, `--grid PxN[,PxN]` (scaling points).
 
 #[allow(dead_code)]
 #[path = "../../tests/support/anvil.rs"]
@@ -39,6 +39,8 @@ pub struct Options {
     pub quick: bool,
     pub only: Option<Vec<String>>,
     pub soak_rounds: usize,
+    /// Scaling points (`--grid 10x1,200x20`) instead of the built-in grid.
+    pub grid: Option<Vec<(u32, u32)>>,
 }
 
 impl Options {
@@ -47,6 +49,7 @@ impl Options {
             quick: false,
             only: None,
             soak_rounds: 0,
+            grid: None,
         };
         let mut soak_rounds = None;
         let mut args = std::env::args().skip(1);
@@ -60,6 +63,17 @@ impl Options {
                 "--soak-rounds" => {
                     let n = args.next().expect("--soak-rounds needs a number");
                     soak_rounds = Some(n.parse().expect("--soak-rounds needs a number"));
+                }
+                "--grid" => {
+                    let list = args.next().expect("--grid needs PxN,PxN");
+                    o.grid = Some(
+                        list.split(',')
+                            .map(|pn| {
+                                let (p, n) = pn.split_once('x').expect("--grid entries are PxN");
+                                (p.parse().expect("proposals"), n.parse().expect("nodes"))
+                            })
+                            .collect(),
+                    );
                 }
                 // cargo bench passes --bench to every bench binary.
                 "--bench" => {}

@@ -1,9 +1,9 @@
 //! The measured scenarios: the seed's 49 proposals × 5 nodes (with the
-//! devnet's strategies and with every node voting `for`), start-up time,
-//! and scaling over proposals × nodes.
+//! devnet's strategies and with every node voting `for`) against the floor,
+//! start-up time, and scaling over proposals × nodes.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::Options;
 use crate::daemon::{BenchDaemon, Timed};
@@ -12,9 +12,23 @@ use crate::floor::{self, Floor};
 use crate::net::{Mining, Net, Strategies};
 use crate::table::{Table, mb, ms, ratio, secs};
 
-/// One daemon on one fresh chain: first round, a round with nothing new, and the floor.
+/// What one measurement runs on.
+pub struct Case {
+    pub proposals: u32,
+    pub nodes: u32,
+    pub mining: Mining,
+    pub strategies: Strategies,
+    /// `GOVNODE__…` overrides for the daemon.
+    pub env: Vec<(&'static str, &'static str)>,
+    pub floor: bool,
+}
+
+/// One daemon on one fresh chain: its first round, a round with nothing
+/// new, and (optionally) the floor on the same chain.
 pub struct Measured {
     pub pairs: u64,
+    /// Fresh anvil + `govnode devnet --setup-only` (not part of any figure).
+    pub setup: Duration,
     pub ready: Duration,
     pub idle_rss_kb: u64,
     pub idle_fds: usize,
@@ -28,12 +42,15 @@ pub struct Measured {
     pub idle_after_kb: u64,
     /// Blocks from the round's head to its last vote's block.
     pub round_blocks: u64,
-    pub floor: Floor,
+    pub floor: Option<Floor>,
 }
 
 impl Measured {
     pub fn ratio(&self) -> String {
-        ratio(self.round.wall, self.floor.total)
+        self.floor
+            .as_ref()
+            .map(|f| ratio(self.round.wall, f.total))
+            .unwrap_or_else(|| "–".into())
     }
 }
 
@@ -41,21 +58,18 @@ pub fn calls(methods: &BTreeMap<String, usize>) -> usize {
     methods.values().sum()
 }
 
-pub async fn measure(
-    proposals: u32,
-    nodes: u32,
-    mining: Mining,
-    strategies: Strategies,
-) -> Measured {
-    let net = Net::new(proposals, nodes, mining, strategies).await;
+pub async fn measure(case: &Case) -> Measured {
+    let setup_started = Instant::now();
+    let net = Net::new(case.proposals, case.nodes, case.mining, case.strategies).await;
+    let setup = setup_started.elapsed();
     let proxy = FaultProxy::start(&net.anvil.url()).await;
-    let mut daemon = BenchDaemon::start(&net, &proxy.url());
+    let mut daemon = BenchDaemon::start(&net, &proxy.url(), &case.env);
     // Idle: after start-up, the first probes done, no round yet.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss_kb = daemon.rss_kb();
     let idle_fds = daemon.open_fds();
 
-    let aligned = matches!(mining, Mining::Interval(_));
+    let aligned = matches!(case.mining, Mining::Interval(_));
     if aligned {
         net.wait_next_block().await;
     }
@@ -69,6 +83,12 @@ pub async fn measure(
     };
     let round_http = proxy.count();
     let round_calls = proxy.methods();
+    let r = &round.report;
+    assert!(
+        r.is_success() && r.votes.confirmed == r.votes.decided,
+        "every decided vote confirmed: {}",
+        r.summary()
+    );
 
     proxy.reset_counts();
     let quiet = daemon.round().await;
@@ -81,14 +101,20 @@ pub async fn measure(
     let round_blocks = net
         .last_vote_block()
         .saturating_sub(round.report.head_block.unwrap_or_default());
-    let per_voter = net.confirmed_per_voter();
-    let floor = floor::measure(&net, &per_voter, aligned).await;
-    assert_eq!(
-        floor.votes as u64, round.report.votes.confirmed,
-        "the floor sends as many votes as the round confirmed"
-    );
+    let floor = if case.floor {
+        let per_voter = net.confirmed_per_voter();
+        let floor = floor::measure(&net, &per_voter, aligned).await;
+        assert_eq!(
+            floor.votes as u64, round.report.votes.confirmed,
+            "the floor sends as many votes as the round confirmed"
+        );
+        Some(floor)
+    } else {
+        None
+    };
     Measured {
-        pairs: u64::from(proposals) * u64::from(nodes),
+        pairs: u64::from(case.proposals) * u64::from(case.nodes),
+        setup,
         ready,
         idle_rss_kb,
         idle_fds,
@@ -105,20 +131,66 @@ pub async fn measure(
     }
 }
 
-/// 49 proposals × 5 nodes, both strategy sets, on one mining mode.
-pub async fn headline(_options: &Options, mining: Mining) {
-    let mut results = Vec::new();
-    for strategies in [Strategies::Devnet, Strategies::AllFor] {
-        let m = measure(49, 5, mining, strategies).await;
-        results.push((strategies, m));
+/// 49 proposals × 5 nodes on one mining mode: both strategy sets, and with
+/// interval mining also a shorter receipt poll.
+pub async fn headline(options: &Options, mining: Mining) {
+    let interval = matches!(mining, Mining::Interval(_));
+    let mut cases: Vec<(String, Case)> = Vec::new();
+    let strategies: &[Strategies] = if options.quick && interval {
+        &[Strategies::AllFor]
+    } else {
+        &[Strategies::Devnet, Strategies::AllFor]
+    };
+    for &s in strategies {
+        cases.push((
+            s.label().into(),
+            Case {
+                proposals: 49,
+                nodes: 5,
+                mining,
+                strategies: s,
+                env: Vec::new(),
+                floor: true,
+            },
+        ));
     }
+    if interval && !options.quick {
+        cases.push((
+            "all vote for, receipt_poll 100ms".into(),
+            Case {
+                proposals: 49,
+                nodes: 5,
+                mining,
+                strategies: Strategies::AllFor,
+                env: vec![("GOVNODE__ROUND__RECEIPT_POLL", "100ms")],
+                floor: true,
+            },
+        ));
+    }
+    let mut results = Vec::new();
+    for (label, case) in cases {
+        let m = measure(&case).await;
+        println!(
+            "  measured 49 × 5, {}, {label}: round {} (set-up {})",
+            mining.label(),
+            ms(m.round.wall),
+            secs(m.setup)
+        );
+        results.push((label, m));
+    }
+
     let mut t = Table::new(
         format!(
-            "49 proposals × 5 nodes, {} — round vs floor",
-            mining.label()
+            "49 proposals × 5 nodes, {} — round vs floor{}",
+            mining.label(),
+            if interval {
+                " (both start right after a block)"
+            } else {
+                ""
+            }
         ),
         &[
-            "strategies",
+            "case",
             "votes (of pairs)",
             "round (bench clock)",
             "round (duration_ms)",
@@ -132,35 +204,33 @@ pub async fn headline(_options: &Options, mining: Mining) {
             "quiet HTTP / calls",
         ],
     );
-    for (s, m) in &results {
+    for (label, m) in &results {
         let r = &m.round.report;
+        let f = m.floor.as_ref();
         t.row(vec![
-            s.label().into(),
+            label.clone(),
             format!("{} ({})", r.votes.confirmed, m.pairs),
             ms(m.round.wall),
             format!("{} ms", r.duration_ms.unwrap_or_default()),
-            ms(m.floor.sent),
-            ms(m.floor.total),
+            f.map(|f| ms(f.sent)).unwrap_or_default(),
+            f.map(|f| ms(f.total)).unwrap_or_default(),
             m.ratio(),
-            format!("{} / {}", m.round_blocks, m.floor.blocks),
+            match (interval, f) {
+                (true, Some(f)) => format!("{} / {}", m.round_blocks, f.blocks),
+                _ => "– (a block per transaction)".into(),
+            },
             m.round_http.to_string(),
             calls(&m.round_calls).to_string(),
             ms(m.quiet.wall),
             format!("{} / {}", m.quiet_http, calls(&m.quiet_calls)),
         ]);
-        assert_eq!(
-            r.votes.confirmed,
-            r.votes.decided,
-            "every decided vote confirmed: {}",
-            r.summary()
-        );
     }
     t.print();
 
     let mut mem = Table::new(
         format!("49 × 5, {} — daemon process", mining.label()),
         &[
-            "strategies",
+            "case",
             "start → READY=1",
             "idle RSS",
             "peak RSS in the round",
@@ -168,9 +238,9 @@ pub async fn headline(_options: &Options, mining: Mining) {
             "open fds idle",
         ],
     );
-    for (s, m) in &results {
+    for (label, m) in &results {
         mem.row(vec![
-            s.label().into(),
+            label.clone(),
             ms(m.ready),
             mb(m.idle_rss_kb),
             mb(m.peak_rss_kb),
@@ -180,12 +250,11 @@ pub async fn headline(_options: &Options, mining: Mining) {
     }
     mem.print();
 
-    for (s, m) in &results {
+    for (label, m) in &results {
         let mut by = Table::new(
             format!(
-                "JSON-RPC calls by method, 49 × 5, {}, {}",
-                mining.label(),
-                s.label()
+                "JSON-RPC calls by method, 49 × 5, {}, {label}",
+                mining.label()
             ),
             &["method", "first round", "round with nothing new"],
         );
@@ -217,7 +286,7 @@ pub async fn ready(options: &Options) {
     let mut times = Vec::with_capacity(starts);
     let mut rss = Vec::with_capacity(starts);
     for _ in 0..starts {
-        let mut d = BenchDaemon::start(&net, &proxy.url());
+        let mut d = BenchDaemon::start(&net, &proxy.url(), &[]);
         times.push(d.ready);
         tokio::time::sleep(Duration::from_millis(300)).await;
         rss.push(d.rss_kb());
@@ -239,9 +308,13 @@ pub async fn ready(options: &Options) {
 }
 
 /// Time and requests as proposals and nodes grow (every node votes `for`).
+/// No floor here: flooding anvil's pool with thousands of transactions
+/// slows anvil itself down (see docs/benchmarks.md), so it stops being a floor.
 pub async fn scaling(options: &Options) {
-    let grid: &[(u32, u32)] = if options.quick {
-        &[(10, 1), (49, 5), (49, 20)]
+    let grid: &[(u32, u32)] = if let Some(grid) = &options.grid {
+        grid
+    } else if options.quick {
+        &[(10, 1), (200, 5)]
     } else {
         &[
             (10, 1),
@@ -261,8 +334,6 @@ pub async fn scaling(options: &Options) {
             "proposals × nodes",
             "votes",
             "round",
-            "floor",
-            "round / floor",
             "ms per vote",
             "HTTP requests",
             "JSON-RPC calls",
@@ -272,14 +343,20 @@ pub async fn scaling(options: &Options) {
         ],
     );
     for &(p, n) in grid {
-        let m = measure(p, n, Mining::Auto, Strategies::AllFor).await;
+        let m = measure(&Case {
+            proposals: p,
+            nodes: n,
+            mining: Mining::Auto,
+            strategies: Strategies::AllFor,
+            env: Vec::new(),
+            floor: false,
+        })
+        .await;
         let votes = m.round.report.votes.confirmed;
         t.row(vec![
             format!("{p} × {n}"),
             votes.to_string(),
             secs(m.round.wall),
-            secs(m.floor.total),
-            m.ratio(),
             format!(
                 "{:.2}",
                 m.round.wall.as_secs_f64() * 1000.0 / votes.max(1) as f64
@@ -291,9 +368,9 @@ pub async fn scaling(options: &Options) {
             mb(m.peak_rss_kb),
         ]);
         println!(
-            "  measured {p} × {n}: round {} (floor {})",
+            "  measured {p} × {n}: round {} (set-up {})",
             secs(m.round.wall),
-            secs(m.floor.total)
+            secs(m.setup)
         );
     }
     t.print();

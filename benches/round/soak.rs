@@ -27,7 +27,7 @@ pub async fn soak(options: &Options) {
     let rounds = options.soak_rounds;
     let net = Net::new(49, 5, Mining::Auto, Strategies::Devnet).await;
     let proxy = FaultProxy::start(&net.anvil.url()).await;
-    let mut daemon = BenchDaemon::start(&net, &proxy.url());
+    let mut daemon = BenchDaemon::start(&net, &proxy.url(), &[]);
     let first = daemon.round().await;
     let started = Instant::now();
     let mut samples = Vec::with_capacity(rounds);

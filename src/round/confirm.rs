@@ -1,7 +1,9 @@
 //! Receipts, tracked by govnode itself: alloy's watcher has no deadline and
-//! can wait forever on a dropped transaction. Every in-flight vote is polled
-//! (in JSON-RPC batches) every `round.receipt_poll`, a quarter of that after
-//! a poll that found some mined, until mined or the round deadline. A wallet none of
+//! can wait forever on a dropped transaction. Every `round.receipt_poll` (a
+//! quarter of that while votes are being mined) the head and each wallet's
+//! mined nonce are read, and receipts are asked (in JSON-RPC batches) only
+//! for votes whose nonce is used: the cost of a poll does not grow with the
+//! number of votes still waiting. Until mined or the round deadline. A wallet none of
 //! whose votes was mined for `round.bump_after_blocks` blocks has its
 //! unmined votes re-signed with the same nonces and higher fees (escalation
 //! by time: private routes never say "underpriced"). Progress is judged per
@@ -12,7 +14,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use alloy::primitives::B256;
+use std::future::IntoFuture;
+
+use alloy::eips::BlockId;
+use alloy::primitives::{Address, B256, U64};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionReceipt;
 use alloy::transports::TransportResult;
@@ -42,21 +47,26 @@ pub async fn await_receipts(
     let mut out = ConfirmOutcome::default();
     let poll = v.round.receipt_poll;
     v.metrics.pending_txs.set(in_flight.len() as i64);
-    if in_flight.is_empty() {
-        return out;
-    }
     // The block each wallet last made progress at; blocks mined while the
     // votes were being sent do not count against them.
     let mut progress: HashMap<usize, u64> = HashMap::new();
-    let start_head = v.provider.get_block_number().await.ok();
-    for f in &in_flight {
-        progress.insert(
-            f.voter,
-            start_head.unwrap_or(f.sent_block).max(f.sent_block),
-        );
-    }
     while !in_flight.is_empty() {
-        let hashes: Vec<B256> = in_flight.iter().flat_map(|f| f.hashes.clone()).collect();
+        let (head, mined) = chain_state(v, &in_flight).await;
+        for f in &in_flight {
+            progress
+                .entry(f.voter)
+                .or_insert(head.unwrap_or(f.sent_block).max(f.sent_block));
+        }
+        // Receipts only where the wallet's nonce is used: the rest cannot have one.
+        let due = |f: &InFlight| match (f.nonce, mined.get(&f.voter)) {
+            (Some(nonce), Some(&count)) => nonce < count,
+            _ => true,
+        };
+        let hashes: Vec<B256> = in_flight
+            .iter()
+            .filter(|f| due(f))
+            .flat_map(|f| f.hashes.clone())
+            .collect();
         let answers: Vec<TransportResult<Option<TransactionReceipt>>> = call_many(
             &v.provider,
             "eth_getTransactionReceipt",
@@ -66,7 +76,6 @@ pub async fn await_receipts(
         )
         .await;
         let mut found: HashMap<B256, _> = HashMap::new();
-        let mut progressed: HashSet<usize> = HashSet::new();
         for (hash, result) in hashes.into_iter().zip(answers) {
             match result {
                 Ok(Some(r)) => {
@@ -78,6 +87,9 @@ pub async fn await_receipts(
                 }
             }
         }
+        let mut progressed: HashSet<usize> = HashSet::new();
+        // A used nonce without our receipt yet: the receipt may trail the nonce.
+        let mut lagging = false;
         let mut still = Vec::with_capacity(in_flight.len());
         for flight in in_flight {
             let hit = flight
@@ -85,6 +97,7 @@ pub async fn await_receipts(
                 .iter()
                 .find_map(|h| found.get(h).map(|r| (*h, r)));
             let Some((hash, receipt)) = hit else {
+                lagging |= flight.nonce.is_some() && due(&flight);
                 still.push(flight);
                 continue;
             };
@@ -92,27 +105,7 @@ pub async fn await_receipts(
             fail::fail_point!("round-before-receipt");
             let mined = mined_from_receipt(hash, receipt);
             progressed.insert(flight.voter);
-            let node = v.voters[flight.voter].name.as_str();
-            if let Err(e) = v.ledger.mark_mined(flight.vote_id, mined).await {
-                tracing::error!(vote_id = flight.vote_id, error = %e, "cannot record the receipt");
-            }
-            if mined.success {
-                out.confirmed += 1;
-                v.metrics
-                    .votes
-                    .with_label_values(&[node, "confirmed"])
-                    .inc();
-                tracing::info!(NODE = node, PROPOSAL_ID = %flight.proposal_id, TX_HASH = %hash, block = mined.block_number, gas_used = mined.gas_used, "vote confirmed");
-            } else {
-                out.reverted += 1;
-                v.metrics.votes.with_label_values(&[node, "reverted"]).inc();
-                tracing::error!(NODE = node, PROPOSAL_ID = %flight.proposal_id, TX_HASH = %hash, "vote reverted on chain");
-                out.left.push(Leftover {
-                    node: node.to_owned(),
-                    proposal_id: flight.proposal_id.to_string(),
-                    reason: format!("transaction {hash} reverted"),
-                });
-            }
+            record(v, &flight, hash, mined, &mut out).await;
         }
         in_flight = still;
         v.metrics.pending_txs.set(in_flight.len() as i64);
@@ -121,7 +114,7 @@ pub async fn await_receipts(
         }
         // While the chain is mining this round's votes the rest follow soon
         // (a wallet's votes go in nonce order): look again sooner.
-        let wait = if progressed.is_empty() {
+        let wait = if progressed.is_empty() && !lagging {
             poll
         } else {
             (poll / 4).max(Duration::from_millis(10))
@@ -142,10 +135,75 @@ pub async fn await_receipts(
             }
             break;
         }
+        if let Some(head) = head {
+            for voter in &progressed {
+                progress.insert(*voter, head);
+            }
+            bump_stuck(v, &mut in_flight, &progress, head).await;
+        }
         tokio::time::sleep(wait).await;
-        bump_stuck(v, &mut in_flight, &mut progress, &progressed).await;
     }
     out
+}
+
+/// The head and, per wallet with votes in flight, how many of its
+/// transactions are mined (`latest` nonce): two requests, whatever the
+/// number of votes. Missing where a read failed (those votes are polled).
+async fn chain_state(v: &Voting, in_flight: &[InFlight]) -> (Option<u64>, HashMap<usize, u64>) {
+    let mut wallets: Vec<usize> = in_flight.iter().map(|f| f.voter).collect();
+    wallets.sort_unstable();
+    wallets.dedup();
+    let params: Vec<(Address, BlockId)> = wallets
+        .iter()
+        .map(|&w| (v.voters[w].address, BlockId::latest()))
+        .collect();
+    let (head, counts) = tokio::join!(
+        v.provider.get_block_number().into_future(),
+        call_many::<_, U64>(
+            &v.provider,
+            "eth_getTransactionCount",
+            params,
+            v.round.batch_size,
+            v.round.concurrency,
+        )
+    );
+    let mined = wallets
+        .into_iter()
+        .zip(counts)
+        .filter_map(|(w, count)| count.ok().map(|c| (w, c.to::<u64>())))
+        .collect();
+    (head.ok(), mined)
+}
+
+/// Records a receipt in the ledger, the metrics and the outcome.
+async fn record(
+    v: &Voting,
+    flight: &InFlight,
+    hash: B256,
+    mined: crate::ledger::Mined,
+    out: &mut ConfirmOutcome,
+) {
+    let node = v.voters[flight.voter].name.as_str();
+    if let Err(e) = v.ledger.mark_mined(flight.vote_id, mined).await {
+        tracing::error!(vote_id = flight.vote_id, error = %e, "cannot record the receipt");
+    }
+    if mined.success {
+        out.confirmed += 1;
+        v.metrics
+            .votes
+            .with_label_values(&[node, "confirmed"])
+            .inc();
+        tracing::info!(NODE = node, PROPOSAL_ID = %flight.proposal_id, TX_HASH = %hash, block = mined.block_number, gas_used = mined.gas_used, "vote confirmed");
+    } else {
+        out.reverted += 1;
+        v.metrics.votes.with_label_values(&[node, "reverted"]).inc();
+        tracing::error!(NODE = node, PROPOSAL_ID = %flight.proposal_id, TX_HASH = %hash, "vote reverted on chain");
+        out.left.push(Leftover {
+            node: node.to_owned(),
+            proposal_id: flight.proposal_id.to_string(),
+            reason: format!("transaction {hash} reverted"),
+        });
+    }
 }
 
 /// Re-signs the unmined votes of wallets that made no progress for
@@ -154,15 +212,9 @@ pub async fn await_receipts(
 async fn bump_stuck(
     v: &Voting,
     in_flight: &mut [InFlight],
-    progress: &mut HashMap<usize, u64>,
-    progressed: &HashSet<usize>,
+    progress: &HashMap<usize, u64>,
+    head: u64,
 ) {
-    let Ok(head) = v.provider.get_block_number().await else {
-        return;
-    };
-    for voter in progressed {
-        progress.insert(*voter, head);
-    }
     for flight in in_flight.iter_mut() {
         let since = progress
             .get(&flight.voter)

@@ -201,6 +201,7 @@ async fn flight_of(
         // Earlier rounds' requests are not kept; such votes are not fee-bumped
         // again, only awaited (their bytes were re-broadcast as they are).
         request: None,
+        nonce: row.nonce,
         sent_block: head_block,
     }
 }

@@ -35,6 +35,8 @@ pub struct InFlight {
     pub hashes: Vec<B256>,
     /// The last request signed, for fee bumps (same nonce).
     pub request: Option<TransactionRequest>,
+    /// Its nonce; `None` when unknown (then its receipts are always polled).
+    pub nonce: Option<u64>,
     pub sent_block: u64,
 }
 
@@ -299,6 +301,7 @@ async fn send_for_voter(
                 proposal_id: s.job.call.proposal_id,
                 hashes: vec![s.hash],
                 request: Some(s.request),
+                nonce: Some(s.nonce),
                 sent_block: head_block,
             }),
             Err(reason) => {

@@ -1,13 +1,17 @@
-//! Fee bumps go to wallets that are stuck, not to wallets whose votes are
-//! being mined: a wallet's votes are mined in nonce order, so on a chain
-//! with small blocks the last ones wait many blocks behind the first ones
-//! without anything being wrong. A wallet none of whose votes is mined for
-//! `round.bump_after_blocks` blocks is re-signed with higher fees and lands.
+//! How a round waits for its votes to be mined, on a chain that mines one
+//! vote per block. Fee bumps go to wallets that are stuck, not to wallets
+//! whose votes are being mined: a wallet's votes are mined in nonce order, so
+//! on a chain with small blocks the last ones wait many blocks behind the
+//! first ones without anything being wrong. A wallet none of whose votes is
+//! mined for `round.bump_after_blocks` blocks is re-signed with higher fees
+//! and lands. Receipts are asked only for votes whose nonce the chain has
+//! used, so waiting votes cost nothing per poll.
 
 #[allow(dead_code)]
 mod support {
     pub mod anvil;
     pub mod daemon;
+    pub mod fault_proxy;
     pub mod round_env;
 }
 
@@ -15,6 +19,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use support::fault_proxy::FaultProxy;
 use support::round_env::RoundEnv;
 
 /// One node that votes `for` on everything, so every open proposal is a vote.
@@ -61,16 +66,20 @@ async fn assert_each_voted_once(env: &RoundEnv, votes: usize) {
     assert!(casts.values().all(|&n| n == 1), "a double vote: {casts:?}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_wallet_whose_votes_are_being_mined_is_not_bumped() {
-    let env = RoundEnv::new(8, 1).await;
-    vote_on_everything(&env);
-    // One vote per block (a vote uses ~107k gas, its limit is ~138k), a block a second:
-    // the eighth vote waits seven blocks behind the first.
+/// One vote per block (a vote uses ~107k gas, its limit is ~138k), a block
+/// a second: the last of `votes` waits `votes - 1` blocks behind the first.
+async fn one_vote_per_block(env: &RoundEnv) {
     env.anvil
         .rpc("evm_setBlockGasLimit", json!([format!("{:#x}", 150_000)]))
         .await;
     env.anvil.rpc("evm_setIntervalMining", json!([1])).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wallet_whose_votes_are_being_mined_is_not_bumped() {
+    let env = RoundEnv::new(8, 1).await;
+    vote_on_everything(&env);
+    one_vote_per_block(&env).await;
     let _daemon = env.daemon(&DAEMON_ENV);
 
     let (code, out) = env.round();
@@ -123,5 +132,32 @@ async fn a_stuck_wallet_is_re_signed_with_higher_fees_and_lands() {
     assert!(
         attempts.values().all(|&n| n >= 2),
         "every stuck vote was re-signed: {attempts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn receipts_are_asked_only_for_votes_whose_nonce_is_used() {
+    let env = RoundEnv::new(8, 1).await;
+    vote_on_everything(&env);
+    one_vote_per_block(&env).await;
+    let proxy = FaultProxy::start(&env.anvil.url()).await;
+    let url = proxy.url();
+    let _daemon = env.daemon(&[
+        ("GOVNODE__NODES__0__STRATEGY", "everything"),
+        ("GOVNODE__ROUND__RECEIPT_POLL", "100ms"),
+        ("GOVNODE__RPC__ENDPOINTS__0__URL", url.as_str()),
+    ]);
+    proxy.reset_counts();
+
+    let (code, out) = env.round();
+    assert_eq!(code, 0, "{out}");
+    assert_each_voted_once(&env, 8).await;
+    // About eight seconds of polls every 100 ms; asking every waiting vote
+    // each time would be hundreds of receipt calls.
+    let receipts = proxy.count_method("eth_getTransactionReceipt");
+    assert!(
+        (8..=16).contains(&receipts),
+        "one receipt call per vote, plus a few where the receipt trailed the nonce: {receipts} ({:?})",
+        proxy.methods()
     );
 }
