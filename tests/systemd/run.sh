@@ -166,11 +166,15 @@ step_rootfs() {
 step_boot() {
   # A clean slate from earlier runs: the rootfs is reused.
   rm -rf "$rootfs"/etc/govnode "$rootfs"/var/lib/govnode "$rootfs"/var/lib/private/govnode \
-    "$rootfs"/etc/systemd/system/govnode* "$rootfs"/etc/systemd/system/*/govnode*
+    "$rootfs"/etc/systemd/system/govnode* "$rootfs"/etc/systemd/system/*/govnode* \
+    "$rootfs"/var/log/journal/*
   systemd-nspawn -D "$rootfs" --boot --register=no --keep-unit --console=pipe \
     >"$work/console.log" 2>&1 </dev/null &
   nspawn_pid=$!
   wait_for 20 'leader="$(pgrep -P "$nspawn_pid" -x systemd | head -n1)"; [ -n "$leader" ]' || return 1
+  # systemctl cannot wait for a manager whose bus is not up yet (a loaded
+  # machine shows this window).
+  wait_for 30 'nsenter --target "$leader" --mount test -S /run/systemd/private' || { echo "no systemd bus in the container"; return 1; }
   local state
   state="$(timeout 60 nsenter --target "$leader" --all systemctl is-system-running --wait)"
   echo "system state: $state"
@@ -403,6 +407,7 @@ import json, sys
 entries = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 print(f"{len(entries)} entries with NODE={sys.argv[2]}", file=sys.stderr)
 assert entries, "no structured entries for the node"
+assert all(e.get("NODE") == sys.argv[2] for e in entries), "-u govnode.service NODE=... matched entries of other nodes"
 assert not any(k.startswith("F_") for e in entries for k in e), "fields carry the F_ prefix"
 votes = [e for e in entries if "TX_HASH" in e and "PROPOSAL_ID" in e and "ROUND_ID" in e]
 assert votes, "no entry of the node carries ROUND_ID, PROPOSAL_ID and TX_HASH"
