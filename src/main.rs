@@ -185,9 +185,13 @@ fn run_daemon(path: &std::path::Path) -> i32 {
     };
     match runtime.block_on(govnode::service::run(settings, Some(log))) {
         Ok(()) => exit::OK,
-        // A DAO address, ledger or strategy that cannot be used is a configuration
-        // problem: restarting will not fix it.
-        Err(e @ govnode::service::DaemonError::Voting(_)) => {
+        // A DAO address, ledger, strategy or RPC endpoint that cannot be used
+        // (e.g. no CA store for an https endpoint) is a configuration problem:
+        // restarting will not fix it.
+        Err(
+            e
+            @ (govnode::service::DaemonError::Voting(_) | govnode::service::DaemonError::Chain(_)),
+        ) => {
             tracing::error!(error = %e, "cannot start");
             eprintln!("govnode: {e}");
             exit::CONFIG

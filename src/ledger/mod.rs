@@ -242,6 +242,10 @@ impl Ledger {
             .await
     }
 
+    pub async fn last_success(&self) -> Result<Option<i64>, LedgerError> {
+        self.with_connection(|c| queries::last_success(c)).await
+    }
+
     pub async fn round(&self, id: i64) -> Result<Option<RoundRow>, LedgerError> {
         self.with_connection(move |c| queries::round(c, id)).await
     }

@@ -153,9 +153,14 @@ async fn send_for_voter(
                     if let Err(e) = marked {
                         tracing::error!(vote_id = row.id, error = %e, "cannot record the refusal");
                     }
+                    let outcome = if revert.already_voted() {
+                        "external"
+                    } else {
+                        "abandoned"
+                    };
                     v.metrics
                         .votes
-                        .with_label_values(&[voter.name.as_str(), "abandoned"])
+                        .with_label_values(&[voter.name.as_str(), outcome])
                         .inc();
                 }
                 out.refused += 1;
@@ -252,6 +257,10 @@ async fn send_for_voter(
                 });
             }
             Err(reason) => {
+                v.metrics
+                    .votes
+                    .with_label_values(&[voter.name.as_str(), "failed"])
+                    .inc();
                 // The nonce may or may not be used now: stop this wallet, reconcile next round.
                 out.left.push(leftover(v, &job, &reason));
                 out.left.extend(pending.map(|(j, _)| {

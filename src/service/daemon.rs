@@ -129,6 +129,10 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
         ),
         Err(e) => tracing::error!(error = %e, "cannot mark unfinished rounds"),
     }
+    // The missed-round alert reads this gauge: carry it across restarts.
+    if let Ok(Some(ms)) = voting.ledger.last_success().await {
+        voting.metrics.last_success.set(ms as f64 / 1000.0);
+    }
     let voting = Arc::new(RwLock::new(voting));
     let shutdown = CancellationToken::new();
     let rounds = crate::round::Coordinator::new(crate::round::runner(
