@@ -19,6 +19,14 @@ pub struct TempFile {
 
 impl TempFile {
     pub fn beside(target: &Path, purpose: &str) -> Result<TempFile, StateError> {
+        if target.is_dir() {
+            return Err(StateError::Io {
+                what: "cannot write",
+                path: target.to_owned(),
+                reason: "it is a directory; name a file".into(),
+                kind: std::io::ErrorKind::IsADirectory,
+            });
+        }
         let dir = parent(target);
         let name = target
             .file_name()
