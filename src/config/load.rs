@@ -306,6 +306,55 @@ pub fn control_socket_path(path: &Path, env: &LoadEnv) -> Result<PathBuf, Config
     Ok(socket_or_default(&config, base, env))
 }
 
+/// A configuration read and validated without reading any secret, with its
+/// paths resolved: for the state tools (`govnode backup`, `restore`, `ledger
+/// export`), which never need the node keys or RPC URLs.
+#[derive(Debug, Clone)]
+pub struct Unresolved {
+    pub config: Config,
+    pub source: PathBuf,
+    pub ledger_path: PathBuf,
+    pub control_socket: PathBuf,
+}
+
+/// Like [`load`] without the secrets: the file's own problems are reported,
+/// a missing or unreadable key file is not.
+pub fn load_unresolved(path: &Path, env: &LoadEnv) -> Result<Unresolved, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let invalid = |issues: Issues| ConfigError::Invalid {
+        path: path.to_owned(),
+        issues: issues.into_vec(),
+    };
+    let mut issues = Issues::default();
+    let config = parse(&text, env, &mut issues).ok_or_else(|| invalid(issues.clone()))?;
+    config.validate("", &mut issues);
+    if !issues.is_empty() {
+        return Err(invalid(issues));
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    Ok(Unresolved {
+        ledger_path: ledger_or_default(&config, base, env),
+        control_socket: socket_or_default(&config, base, env),
+        source: path.to_owned(),
+        config,
+    })
+}
+
+fn ledger_or_default(config: &Config, base: &Path, env: &LoadEnv) -> PathBuf {
+    match &config.ledger.path {
+        Some(p) if p.is_absolute() => p.clone(),
+        Some(p) => base.join(p),
+        None => env
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
+            .join("ledger.sqlite"),
+    }
+}
+
 fn socket_or_default(config: &Config, base: &Path, env: &LoadEnv) -> PathBuf {
     match &config.control.socket {
         Some(p) if p.is_absolute() => p.clone(),
@@ -408,12 +457,7 @@ fn resolve(
             .ok()
     });
 
-    let ledger_path = config.ledger.path.as_ref().map(abs).unwrap_or_else(|| {
-        env.state_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
-            .join("ledger.sqlite")
-    });
+    let ledger_path = ledger_or_default(&config, base, env);
     let control_socket = socket_or_default(&config, base, env);
 
     Settings {

@@ -22,6 +22,7 @@ mod model;
 mod queries;
 mod reconcile;
 mod schema;
+mod snapshot;
 mod votes;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ pub use facts::{ReconcileError, Reconciled, apply, mined as mined_from_receipt, 
 pub use model::{Attempt, Intent, Mined, NewIntent, NodeVoteCounts, RoundRow, VoteRow, VoteState};
 pub use reconcile::{Action, Facts, decide};
 pub use schema::{APPLICATION_ID, LedgerIdentity, SCHEMA_VERSION};
+pub use snapshot::{LedgerInfo, each_vote, inspect, open_read_only};
 
 #[derive(Debug, Clone)]
 pub struct Ledger {
