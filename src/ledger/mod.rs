@@ -242,6 +242,10 @@ impl Ledger {
             .await
     }
 
+    pub async fn round_count(&self) -> Result<u64, LedgerError> {
+        self.with_connection(|c| queries::round_count(c)).await
+    }
+
     pub async fn round(&self, id: i64) -> Result<Option<RoundRow>, LedgerError> {
         self.with_connection(move |c| queries::round(c, id)).await
     }
