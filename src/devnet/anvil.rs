@@ -81,25 +81,21 @@ pub struct Anvil {
 impl Anvil {
     /// Starts anvil on `port` (or a free one) and waits until it answers.
     pub async fn start(binary: &Path, port: Option<u16>, log: &Path) -> Result<Anvil, DevnetError> {
-        let attempts = if port.is_some() {
-            1
-        } else {
-            AUTO_PORT_ATTEMPTS
-        };
-        let mut last = None;
-        for _ in 0..attempts {
+        let mut attempt = 1;
+        loop {
             let p = match port {
                 Some(p) => p,
                 None => free_port()?,
             };
             match Self::start_on(binary, p, log).await {
-                Err(DevnetError::PortTaken { port }) if port != 0 => {
-                    last = Some(DevnetError::PortTaken { port })
+                Err(DevnetError::PortTaken { .. })
+                    if port.is_none() && attempt < AUTO_PORT_ATTEMPTS =>
+                {
+                    attempt += 1
                 }
                 other => return other,
             }
         }
-        Err(last.unwrap_or(DevnetError::PortTaken { port: 0 }))
     }
 
     async fn start_on(binary: &Path, port: u16, log: &Path) -> Result<Anvil, DevnetError> {

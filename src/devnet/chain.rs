@@ -78,17 +78,6 @@ impl Chain {
             .map_err(|e| self.err(format!("read the ETH balance of {who}"), e))
     }
 
-    pub async fn latest_timestamp(&self) -> Result<u64, DevnetError> {
-        let block = self
-            .provider
-            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-            .await
-            .map_err(|e| self.err("read the latest block", e))?;
-        block
-            .map(|b| b.header.timestamp)
-            .ok_or_else(|| self.err("read the latest block", "no block"))
-    }
-
     /// Moves the chain's clock forward and mines a block at the new time.
     /// Only `evm_increaseTime` is used: anvil drops it while an
     /// `evm_setNextBlockTimestamp` is pending, so the two must not be mixed.

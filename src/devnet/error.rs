@@ -92,32 +92,26 @@ pub enum DevnetError {
     #[error("cannot start the daemon {}: {reason}", exe.display())]
     DaemonSpawn { exe: PathBuf, reason: String },
 
-    #[error("the daemon exited ({status}) before its first round finished; its log is above")]
+    #[error("the daemon exited ({status}); its log is above")]
     DaemonExited { status: String },
 
     #[error(
-        "no finished round within {waited:?} (last answer of GET {url}: {last}); the daemon needs the rounds API (GET /api/v1/rounds) and round.on_start"
+        "no round report within {waited:?} (last: {last}); raise --timeout, or look at the daemon's log above"
     )]
     RoundTimeout {
         waited: Duration,
-        url: String,
+        socket: PathBuf,
         last: String,
     },
 
-    #[error(
-        "round {id} did not land every decided vote: outcome {outcome:?}, {confirmed} of {decided} confirmed"
-    )]
+    #[error("asking the daemon for a round: {reason}")]
+    Control { reason: String },
+
+    #[error("round {id} did not land every decided vote ({confirmed} of {decided} confirmed)")]
     RoundNotClean {
         id: String,
-        outcome: String,
         decided: u64,
         confirmed: u64,
-    },
-
-    #[error("cannot install the {signal} handler: {reason}")]
-    Signal {
-        signal: &'static str,
-        reason: String,
     },
 
     #[error("interrupted by {signal}")]

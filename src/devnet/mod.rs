@@ -19,6 +19,23 @@
 //! execute proposals). No account needs to be unlocked: everything is signed
 //! locally.
 
+/// A line for the user on stdout. Unlike `println!`, a closed stdout (`| head`)
+/// does not panic halfway through a setup; the line is dropped instead.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// The same for stderr: problems and what is being stopped.
+macro_rules! complain {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "govnode devnet: {}", format_args!($($arg)*));
+    }};
+}
+
 pub mod anvil;
 pub mod chain;
 pub mod contracts;
@@ -96,7 +113,7 @@ pub fn main(args: DevnetArgs) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("govnode devnet: cannot start the async runtime: {e}");
+            complain!("cannot start the async runtime: {e}");
             return exit::SOFTWARE;
         }
     };
@@ -110,7 +127,7 @@ async fn run_until_signal(args: DevnetArgs) -> i32 {
     ) {
         (Ok(i), Ok(t)) => (i, t),
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("govnode devnet: cannot install signal handlers: {e}");
+            complain!("cannot install signal handlers: {e}");
             return exit::SOFTWARE;
         }
     };
@@ -121,7 +138,7 @@ async fn run_until_signal(args: DevnetArgs) -> i32 {
         _ = sigterm.recv() => Err(DevnetError::Interrupted { signal: "SIGTERM" }),
     };
     if !session.is_empty() {
-        eprintln!("govnode devnet: stopping what it started");
+        complain!("stopping what it started");
     }
     let serving = session.serving;
     session.shutdown().await;
@@ -129,11 +146,11 @@ async fn run_until_signal(args: DevnetArgs) -> i32 {
         Ok(_) => exit::OK,
         Err(DevnetError::Interrupted { .. }) if serving => exit::OK,
         Err(e @ DevnetError::Interrupted { .. }) => {
-            eprintln!("govnode devnet: {e}");
+            complain!("{e}");
             INTERRUPTED
         }
         Err(e) => {
-            eprintln!("govnode devnet: {e}");
+            complain!("{e}");
             match e {
                 DevnetError::Usage(_) => exit::USAGE,
                 _ => exit::FAILURE,

@@ -1,198 +1,94 @@
-//! `--once`: waits for the daemon's first round through its HTTP API and
-//! judges it. Kept apart so it is easy to follow the rounds API as it evolves.
+//! `--once`: asks the daemon for a round over its control socket — the request
+//! `govnode round` makes — and judges the report.
 //!
-//! Expected shapes (fields not named here are ignored):
-//!
-//! `GET /api/v1/rounds` — the rounds, as a JSON array or as `{"rounds": [...]}`:
-//! ```json
-//! [{"id": "r-1" | 1, "state": "running" | "finished" | "failed", ...}]
-//! ```
-//! `GET /api/v1/rounds/{id}`, once `state` is `finished` or `failed`:
-//! ```json
-//! {"id": "r-1", "state": "finished",
-//!  "outcome": "success" | "partial" | "failed",
-//!  "votes": {"decided": 245, "confirmed": 245, "failed": 0, "skipped": 0}}
-//! ```
-//! The round is a success for the devnet iff `outcome == "success"` and
-//! `votes.confirmed == votes.decided`.
+//! The daemon starts a round on its own (`round.on_start`); only one round
+//! runs at a time, so a request that arrives while it runs joins it and gets
+//! its report. A request that arrives after it ended runs a second round,
+//! which votes whatever the first left undone; either way a success means
+//! every vote the strategies decided is on chain.
 
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use serde::Deserialize;
-use serde_json::Value;
+use crate::api::control::{ControlError, request_round};
+use crate::round::RoundReport;
 
 use super::error::DevnetError;
-use crate::config::Secret;
 
-const POLL: Duration = Duration::from_millis(250);
+/// The socket appears once the daemon has loaded its keys and the ledger.
+const CONNECT_RETRY: Duration = Duration::from_millis(50);
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct VoteCounts {
-    #[serde(default)]
-    pub decided: u64,
-    #[serde(default)]
-    pub confirmed: u64,
-    #[serde(default)]
-    pub failed: u64,
-    #[serde(default)]
-    pub skipped: u64,
+/// Every vote the strategies decided landed: the round says success and
+/// nothing is left pending or failed.
+pub fn all_landed(report: &RoundReport) -> bool {
+    report.is_success() && report.votes.confirmed == report.votes.decided
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct RoundReport {
-    #[serde(deserialize_with = "id_text")]
-    pub id: String,
-    #[serde(default)]
-    pub state: String,
-    #[serde(default)]
-    pub outcome: String,
-    #[serde(default)]
-    pub votes: VoteCounts,
-}
-
-impl RoundReport {
-    /// Every vote the strategies decided is on chain.
-    pub fn all_landed(&self) -> bool {
-        self.outcome == "success" && self.votes.confirmed == self.votes.decided
-    }
-}
-
-/// Ids may be numbers or strings; the devnet only passes them back.
-fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => s,
-        other => other.to_string(),
-    })
-}
-
-pub struct RoundClient {
-    http: reqwest::Client,
-    base: String,
-    token: Option<Secret>,
-}
-
-impl RoundClient {
-    /// `base` is `http://host:port` of the daemon's API.
-    pub fn new(base: String, token: Option<Secret>) -> Result<RoundClient, DevnetError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| DevnetError::Unexpected {
-                what: "HTTP client".into(),
-                detail: e.to_string(),
-            })?;
-        Ok(RoundClient { http, base, token })
-    }
-
-    /// Polls until a round has finished (or failed) and returns its report.
-    pub async fn wait_first_round(&self, timeout: Duration) -> Result<RoundReport, DevnetError> {
-        let list_url = format!("{}/api/v1/rounds", self.base);
-        let started = Instant::now();
+/// Waits for the daemon's control socket, requests (or joins) a round and
+/// returns its report, printing each new phase as it starts.
+pub async fn wait_round(socket: &Path, timeout: Duration) -> Result<RoundReport, DevnetError> {
+    let mut last = String::from("the control socket never appeared");
+    let attempt = async {
         loop {
-            let last = match self.get(&list_url).await {
-                Ok(body) => match finished_round(&body) {
-                    Some(id) => {
-                        let url = format!("{list_url}/{id}");
-                        match self.get(&url).await.and_then(|b| report(&b)) {
-                            Ok(r) => return Ok(r),
-                            Err(e) => format!("GET {url}: {e}"),
-                        }
-                    }
-                    None => "no finished round yet".into(),
-                },
-                Err(e) => e,
-            };
-            if started.elapsed() >= timeout {
-                return Err(DevnetError::RoundTimeout {
-                    waited: timeout,
-                    url: list_url,
-                    last,
-                });
+            let mut phase = String::new();
+            let result = request_round(socket, |p| {
+                if p.phase != phase {
+                    phase.clone_from(&p.phase);
+                    say!("round: {} ({}/{})", p.phase, p.done, p.total);
+                }
+            })
+            .await;
+            match result {
+                Ok((_, report)) => return Ok(report),
+                Err(e @ ControlError::Unreachable { .. }) => last = e.to_string(),
+                Err(e) => {
+                    return Err(DevnetError::Control {
+                        reason: e.to_string(),
+                    });
+                }
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(CONNECT_RETRY).await;
         }
-    }
-
-    async fn get(&self, url: &str) -> Result<Value, String> {
-        let mut req = self.http.get(url);
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t.expose());
-        }
-        let resp = req.send().await.map_err(|e| match e.status() {
-            Some(s) => format!("HTTP {s}"),
-            None if e.is_connect() => "connection refused (daemon not listening yet)".into(),
-            None if e.is_timeout() => "timed out".into(),
-            None => "request failed".into(),
-        })?;
-        let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|_| format!("HTTP {status}, unreadable body"))?;
-        if !status.is_success() {
-            return Err(format!("HTTP {status}"));
-        }
-        serde_json::from_str(&text).map_err(|e| format!("HTTP {status}, not JSON: {e}"))
-    }
-}
-
-/// The id of the first round in the list whose state is final.
-fn finished_round(body: &Value) -> Option<String> {
-    let list = match body {
-        Value::Array(items) => items,
-        Value::Object(o) => o.get("rounds")?.as_array()?,
-        _ => return None,
     };
-    list.iter()
-        .find(|r| {
-            matches!(
-                r.get("state").and_then(Value::as_str),
-                Some("finished" | "failed")
-            )
-        })
-        .and_then(|r| match r.get("id")? {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
-}
-
-fn report(body: &Value) -> Result<RoundReport, String> {
-    RoundReport::deserialize(body).map_err(|e| format!("unexpected round JSON: {e}"))
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(DevnetError::RoundTimeout {
+            waited: timeout,
+            socket: socket.to_owned(),
+            last,
+        }),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn finds_a_finished_round_in_either_shape() {
-        let list = json!([{"id": 1, "state": "running"}, {"id": 2, "state": "finished"}]);
-        assert_eq!(finished_round(&list).as_deref(), Some("2"));
-        let wrapped = json!({"rounds": [{"id": "r-9", "state": "failed"}]});
-        assert_eq!(finished_round(&wrapped).as_deref(), Some("r-9"));
-        assert_eq!(
-            finished_round(&json!([{"id": 1, "state": "running"}])),
-            None
-        );
-        assert_eq!(finished_round(&json!({"error": "not found"})), None);
-    }
+    use crate::round::{Outcome, RoundReport};
 
     #[test]
     fn judges_a_round() {
-        let ok = report(&json!({"id": 3, "state": "finished", "outcome": "success",
-            "votes": {"decided": 10, "confirmed": 10, "failed": 0, "skipped": 2}}))
-        .expect("report");
-        assert_eq!(ok.id, "3");
-        assert!(ok.all_landed());
-        let short = report(&json!({"id": "a", "outcome": "success",
-            "votes": {"decided": 10, "confirmed": 9}}))
-        .expect("report");
-        assert!(!short.all_landed());
-        let partial = report(&json!({"id": "a", "outcome": "partial",
-            "votes": {"decided": 1, "confirmed": 1}}))
-        .expect("report");
-        assert!(!partial.all_landed());
+        let mut r = RoundReport::crashed(String::new());
+        r.outcome = Some(Outcome::Success);
+        r.votes.decided = 10;
+        r.votes.confirmed = 10;
+        assert!(all_landed(&r));
+        r.votes.confirmed = 9;
+        r.votes.pending = 1;
+        assert!(!all_landed(&r));
+        r.votes.confirmed = 10;
+        r.outcome = Some(Outcome::Partial);
+        assert!(!all_landed(&r));
+    }
+
+    #[tokio::test]
+    async fn a_missing_daemon_times_out_with_the_reason() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("control.sock");
+        let err = wait_round(&socket, Duration::from_millis(200))
+            .await
+            .expect_err("no daemon");
+        let text = err.to_string();
+        assert!(text.contains("control.sock"), "{text}");
+        assert!(text.contains("not reachable"), "{text}");
     }
 }

@@ -14,13 +14,14 @@ use super::contracts::TestToken;
 use super::deploy::{self, Contracts, NodeWallet};
 use super::error::DevnetError;
 use super::files::{self, ConfigSpec, DevnetJson, DevnetNode, NodeEntry};
-use super::round_client::{RoundClient, RoundReport};
+use super::round_client;
 use super::scenario;
 use super::seed::{self, Seeded};
 use super::summary::{NodeLine, Summary, Timings};
 use super::tx::Sender;
 use super::{DevnetArgs, keys, process};
-use crate::config::{LoadEnv, Secret};
+use crate::config::LoadEnv;
+use crate::round::RoundReport;
 
 /// Time the daemon gets to stop after SIGTERM (its own drain timeout is 20 s).
 const DAEMON_GRACE: Duration = Duration::from_secs(30);
@@ -51,14 +52,14 @@ impl Session {
 
 pub enum Finish {
     SetupOnly,
-    Round(RoundReport),
+    Round(Box<RoundReport>),
 }
 
 /// A deployed, seeded chain and the files that describe it.
 struct Setup {
     config: PathBuf,
     api: String,
-    api_token: Secret,
+    control_socket: PathBuf,
 }
 
 pub async fn run(args: &DevnetArgs, session: &mut Session) -> Result<Finish, DevnetError> {
@@ -70,7 +71,7 @@ pub async fn run(args: &DevnetArgs, session: &mut Session) -> Result<Finish, Dev
         exe: PathBuf::from("govnode"),
         reason: e.to_string(),
     })?;
-    println!(
+    say!(
         "starting the daemon: {} run --config {}\n",
         exe.display(),
         setup.config.display()
@@ -78,7 +79,7 @@ pub async fn run(args: &DevnetArgs, session: &mut Session) -> Result<Finish, Dev
     let daemon = session.daemon.insert(spawn_daemon(&exe, &setup.config)?);
     if !args.once {
         session.serving = true;
-        println!(
+        say!(
             "press Ctrl-C to stop the daemon{}",
             if session.anvil.is_some() {
                 " and anvil"
@@ -93,24 +94,26 @@ pub async fn run(args: &DevnetArgs, session: &mut Session) -> Result<Finish, Dev
     if !args.once {
         return Err(exited(daemon.wait().await));
     }
-    let client = RoundClient::new(setup.api.clone(), Some(setup.api_token))?;
     let report = tokio::select! {
-        r = client.wait_first_round(args.timeout) => r?,
+        r = round_client::wait_round(&setup.control_socket, args.timeout) => r?,
         status = daemon.wait() => return Err(exited(status)),
     };
-    let v = &report.votes;
-    println!(
-        "\nround {}: {} ({} decided, {} confirmed, {} failed, {} skipped)",
-        report.id, report.outcome, v.decided, v.confirmed, v.failed, v.skipped
-    );
-    if report.all_landed() {
-        Ok(Finish::Round(report))
+    say!("\n{}", report.summary());
+    for left in &report.left {
+        say!(
+            "  not done: node {} proposal {}: {}",
+            left.node,
+            left.proposal_id,
+            left.reason
+        );
+    }
+    if round_client::all_landed(&report) {
+        Ok(Finish::Round(Box::new(report)))
     } else {
         Err(DevnetError::RoundNotClean {
-            id: report.id,
-            outcome: report.outcome,
-            decided: v.decided,
-            confirmed: v.confirmed,
+            id: report.id.to_string(),
+            decided: report.votes.decided,
+            confirmed: report.votes.confirmed,
         })
     }
 }
@@ -119,7 +122,7 @@ async fn set_up(args: &DevnetArgs, session: &mut Session) -> Result<Setup, Devne
     let started = Instant::now();
     let (dir, removed) = files::prepare_dir(&args.dir)?;
     if removed {
-        println!(
+        say!(
             "removed the previous devnet's files from {} (a new chain needs a new ledger)",
             dir.display()
         );
@@ -132,7 +135,7 @@ async fn set_up(args: &DevnetArgs, session: &mut Session) -> Result<Setup, Devne
             let a = session
                 .anvil
                 .insert(Anvil::start(&binary, args.port, &log).await?);
-            println!(
+            say!(
                 "anvil {} on port {} (log: {})",
                 binary.display(),
                 a.port,
@@ -152,9 +155,10 @@ async fn set_up(args: &DevnetArgs, session: &mut Session) -> Result<Setup, Devne
     }
     let chain_ready = started.elapsed();
 
-    println!(
+    say!(
         "deploying contracts and funding {} node wallet(s) on {}",
-        args.nodes, chain.endpoint
+        args.nodes,
+        chain.endpoint
     );
     let mut sender = Sender::new(chain.clone(), deployer).await?;
     let contracts = deploy::deploy(&mut sender).await?;
@@ -163,7 +167,7 @@ async fn set_up(args: &DevnetArgs, session: &mut Session) -> Result<Setup, Devne
     let deployed = started.elapsed();
 
     let plan = scenario::plan(args.proposals as usize);
-    println!("creating {} proposals", plan.len());
+    say!("creating {} proposals", plan.len());
     let seeded = seed::seed(&chain, &mut sender, &contracts, plan).await?;
     let seeded_at = started.elapsed();
 
@@ -177,6 +181,9 @@ async fn set_up(args: &DevnetArgs, session: &mut Session) -> Result<Setup, Devne
         sender.address(),
     )?;
     let lines = node_lines(&chain, &contracts, &nodes).await?;
+    let govnode = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "govnode".into());
     let summary = Summary {
         endpoint: &chain.endpoint,
         chain_id,
@@ -187,6 +194,7 @@ async fn set_up(args: &DevnetArgs, session: &mut Session) -> Result<Setup, Devne
         dir: &dir,
         config: &written.config,
         api: &written.api,
+        govnode: &govnode,
         timings: Timings {
             chain: chain_ready,
             contracts: deployed - chain_ready,
@@ -194,7 +202,7 @@ async fn set_up(args: &DevnetArgs, session: &mut Session) -> Result<Setup, Devne
             total: started.elapsed(),
         },
     };
-    print!("{}", summary.render());
+    say!("{}", summary.render().trim_end());
     Ok(written)
 }
 
@@ -235,12 +243,20 @@ fn write_files(
         },
     )?;
     // The daemon would refuse a bad file anyway; failing here names the cause.
-    crate::config::load(&config, &LoadEnv::from_process()).map_err(|e| {
+    let settings = crate::config::load(&config, &LoadEnv::from_process()).map_err(|e| {
         DevnetError::Unexpected {
             what: format!("the written {}", config.display()),
             detail: e.report(),
         }
     })?;
+    let control_socket = settings.control_socket;
+    // sun_path holds 108 bytes including the terminating NUL.
+    if control_socket.as_os_str().len() > 107 {
+        return Err(DevnetError::Usage(format!(
+            "the control socket {} would be longer than a unix socket path may be; use a shorter --dir",
+            control_socket.display()
+        )));
+    }
     let api = format!("http://{api_listen}");
     let devnet = DevnetJson {
         // Scripts read it; a URL with credentials (kept in keys/rpc-url) is shown masked.
@@ -274,7 +290,7 @@ fn write_files(
     Ok(Setup {
         config,
         api,
-        api_token: Secret::new(token),
+        control_socket,
     })
 }
 
@@ -313,6 +329,13 @@ fn spawn_daemon(exe: &Path, config: &Path) -> Result<Child, DevnetError> {
         .arg(config)
         // --config wins over it anyway; removed so nothing else reads it.
         .env_remove("GOVNODE_CONFIG")
+        // Under systemd these belong to the devnet's own unit, not to a child.
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
+        .env_remove("LISTEN_FDS")
+        .env_remove("LISTEN_PID")
+        .env_remove("LISTEN_FDNAMES")
         .stdin(Stdio::null())
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit());

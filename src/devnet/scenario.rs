@@ -19,6 +19,9 @@ use alloy::primitives::U256;
 use alloy::primitives::utils::{format_units, parse_units};
 use serde::Serialize;
 
+use Fate::{Canceled, Executed, Expired};
+use Kind::{Divestment as D, Investment as I, Other as O, ParameterChange as P};
+
 /// An ERC-20 the devnet deploys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Token {
@@ -103,195 +106,76 @@ pub struct Planned {
     pub description: String,
 }
 
-struct Template {
-    kind: Kind,
-    asset: Option<&'static str>,
-    /// Whole units for cycle 1.
-    amount: &'static str,
-    /// `{amount}` is replaced by the amount with its symbol.
-    text: &'static str,
-}
+/// A proposal to be: type, asset (`None`: address zero), amount in whole
+/// units for the first cycle, and the description (`{amount}` is replaced by
+/// the amount and symbol).
+type Template = (Kind, Option<&'static str>, &'static str, &'static str);
 
-const fn t(
-    kind: Kind,
-    asset: Option<&'static str>,
-    amount: &'static str,
-    text: &'static str,
-) -> Template {
-    Template {
-        kind,
-        asset,
-        amount,
-        text,
-    }
-}
-
-use Kind::{Divestment as D, Investment as I, Other as O, ParameterChange as P};
-
+#[rustfmt::skip]
 const TEMPLATES: [Template; 20] = [
-    t(
-        I,
-        Some("USDC"),
-        "25000",
-        "Invest {amount} in the stablecoin liquidity reserve",
-    ),
-    t(
-        I,
-        Some("WBTC"),
-        "12",
-        "Add {amount} to the long-term treasury allocation",
-    ),
-    t(
-        D,
-        Some("WETH"),
-        "40",
-        "Divest {amount} to rebalance towards stablecoins",
-    ),
-    t(
-        I,
-        Some("EURT"),
-        "40000",
-        "Invest {amount} to hedge euro-denominated expenses",
-    ),
-    t(
-        P,
-        None,
-        "0",
-        "Raise the quorum from 10% to 15% of the votes cast",
-    ),
-    t(
-        I,
-        Some("USDC"),
-        "1500000",
-        "Allocate {amount} to a market-making partnership",
-    ),
-    t(
-        I,
-        Some("LINK"),
-        "20000",
-        "Buy {amount} ahead of oracle staking",
-    ),
-    t(
-        I,
-        Some("PAXG"),
-        "250",
-        "Hold {amount} as an inflation hedge",
-    ),
-    t(
-        D,
-        Some("USDC"),
-        "300000",
-        "Withdraw {amount} to fund the developer grants programme",
-    ),
-    t(
-        O,
-        None,
-        "0",
-        "Adopt the updated contributor code of conduct",
-    ),
-    t(
-        I,
-        Some("WETH"),
-        "800",
-        "Grow the ether position by {amount}",
-    ),
-    t(D, Some("WBTC"), "2.5", "Take profit: sell {amount}"),
-    t(
-        I,
-        Some("EURT"),
-        "2000000",
-        "Move {amount} into a euro money-market fund",
-    ),
-    t(P, None, "0", "Shorten the voting period from 7 to 5 days"),
-    t(
-        D,
-        Some("LINK"),
-        "5000",
-        "Reduce the oracle token exposure by {amount}",
-    ),
-    t(
-        I,
-        Some("USDC"),
-        "80000",
-        "Top up the operations buffer with {amount}",
-    ),
-    t(D, Some("PAXG"), "100", "Sell {amount} after the gold rally"),
-    t(
-        O,
-        Some("USDC"),
-        "15000",
-        "Sponsor the community hackathon with {amount}",
-    ),
-    t(
-        I,
-        Some("WETH"),
-        "5",
-        "Stake {amount} with a liquid staking provider",
-    ),
-    t(P, None, "0", "Cap a single investment at 250,000 USDC"),
+    (I, Some("USDC"), "25000",   "Invest {amount} in the stablecoin liquidity reserve"),
+    (I, Some("WBTC"), "12",      "Add {amount} to the long-term treasury allocation"),
+    (D, Some("WETH"), "40",      "Divest {amount} to rebalance towards stablecoins"),
+    (I, Some("EURT"), "40000",   "Invest {amount} to hedge euro-denominated expenses"),
+    (P, None,         "0",       "Raise the quorum from 10% to 15% of the votes cast"),
+    (I, Some("USDC"), "1500000", "Allocate {amount} to a market-making partnership"),
+    (I, Some("LINK"), "20000",   "Buy {amount} ahead of oracle staking"),
+    (I, Some("PAXG"), "250",     "Hold {amount} as an inflation hedge"),
+    (D, Some("USDC"), "300000",  "Withdraw {amount} to fund the developer grants programme"),
+    (O, None,         "0",       "Adopt the updated contributor code of conduct"),
+    (I, Some("WETH"), "800",     "Grow the ether position by {amount}"),
+    (D, Some("WBTC"), "2.5",     "Take profit: sell {amount}"),
+    (I, Some("EURT"), "2000000", "Move {amount} into a euro money-market fund"),
+    (P, None,         "0",       "Shorten the voting period from 7 to 5 days"),
+    (D, Some("LINK"), "5000",    "Reduce the oracle token exposure by {amount}"),
+    (I, Some("USDC"), "80000",   "Top up the operations buffer with {amount}"),
+    (D, Some("PAXG"), "100",     "Sell {amount} after the gold rally"),
+    (O, Some("USDC"), "15000",   "Sponsor the community hackathon with {amount}"),
+    (I, Some("WETH"), "5",       "Stake {amount} with a liquid staking provider"),
+    (P, None,         "0",       "Cap a single investment at 250,000 USDC"),
+];
+
+/// The proposals that must not be voted, in id order among themselves.
+#[rustfmt::skip]
+const NOT_TO_VOTE: [(Fate, Template); 5] = [
+    (Expired,  (I, Some("USDC"), "10000",  "Invest {amount} in short-term treasury bills (voting closed)")),
+    (Expired,  (D, Some("WETH"), "25",     "Sell {amount} before the network upgrade (voting closed)")),
+    (Executed, (I, Some("EURT"), "50000",  "Invest {amount} in the euro reserve (approved and executed)")),
+    (Canceled, (I, Some("LINK"), "100000", "Buy {amount} (withdrawn by the proposer)")),
+    (Canceled, (O, None,         "0",      "Rename the treasury multisig (withdrawn by the proposer)")),
 ];
 
 /// Every proposal, in the order (and so with the ids) the chain will give them.
 pub fn plan(open: usize) -> Vec<Planned> {
-    let mut out = vec![
-        fixed(
-            Fate::Expired,
-            I,
-            Some("USDC"),
-            "10000",
-            "Invest {amount} in short-term treasury bills (voting closed)",
-        ),
-        fixed(
-            Fate::Expired,
-            D,
-            Some("WETH"),
-            "25",
-            "Sell {amount} before the network upgrade (voting closed)",
-        ),
-        fixed(
-            Fate::Executed,
-            I,
-            Some("EURT"),
-            "50000",
-            "Invest {amount} in the euro reserve (approved and executed)",
-        ),
-    ];
-    let canceled = [
-        fixed(
-            Fate::Canceled,
-            I,
-            Some("LINK"),
-            "100000",
-            "Buy {amount} (withdrawn by the proposer)",
-        ),
-        fixed(
-            Fate::Canceled,
-            O,
-            None,
-            "0",
-            "Rename the treasury multisig (withdrawn by the proposer)",
-        ),
-    ];
+    let extra = |fate: Fate| {
+        NOT_TO_VOTE
+            .iter()
+            .filter(move |(f, _)| *f == fate)
+            .map(|(f, tpl)| planned(*f, tpl, 1))
+    };
+    let mut out: Vec<Planned> = extra(Expired).chain(extra(Executed)).collect();
+    // Canceled ones sit a third and two thirds of the way through the open ones.
     let slots = [open / 3, 2 * open / 3];
-    let mut pending = canceled.into_iter().zip(slots).peekable();
+    let mut pending = extra(Canceled).zip(slots).peekable();
     for i in 0..open {
         while let Some((p, _)) = pending.next_if(|(_, slot)| *slot == i) {
             out.push(p);
         }
-        out.push(open_proposal(i));
+        let cycle = i / TEMPLATES.len() + 1;
+        out.push(planned(Fate::Open, &TEMPLATES[i % TEMPLATES.len()], cycle));
     }
     out.extend(pending.map(|(p, _)| p));
     out
 }
 
-fn open_proposal(i: usize) -> Planned {
-    let tpl = &TEMPLATES[i % TEMPLATES.len()];
-    let cycle = i / TEMPLATES.len() + 1;
-    let decimals = decimals_of(tpl.asset);
-    let amount = units(tpl.amount, decimals) * U256::from(cycle);
-    let mut description = describe(tpl.text, tpl.asset, amount, decimals);
+/// A proposal from a template; cycle `n` multiplies the amount by `n`.
+fn planned(fate: Fate, tpl: &Template, cycle: usize) -> Planned {
+    let &(kind, asset, whole, text) = tpl;
+    let decimals = decimals_of(asset);
+    let amount = units(whole, decimals) * U256::from(cycle);
+    let mut description = describe(text, asset, amount, decimals);
     if cycle > 1 {
-        let what = if tpl.asset.is_some() {
+        let what = if asset.is_some() {
             "tranche"
         } else {
             "revision"
@@ -299,23 +183,11 @@ fn open_proposal(i: usize) -> Planned {
         description.push_str(&format!(" ({what} {cycle})"));
     }
     Planned {
-        fate: Fate::Open,
-        kind: tpl.kind,
-        asset: tpl.asset,
-        amount,
-        description,
-    }
-}
-
-fn fixed(fate: Fate, kind: Kind, asset: Option<&'static str>, whole: &str, text: &str) -> Planned {
-    let decimals = decimals_of(asset);
-    let amount = units(whole, decimals);
-    Planned {
         fate,
         kind,
         asset,
         amount,
-        description: describe(text, asset, amount, decimals),
+        description,
     }
 }
 

@@ -36,6 +36,8 @@ pub struct Summary<'a> {
     pub dir: &'a Path,
     pub config: &'a Path,
     pub api: &'a str,
+    /// How to call this binary again (for the `govnode round` hint).
+    pub govnode: &'a str,
     pub timings: Timings,
 }
 
@@ -134,6 +136,13 @@ impl Summary<'_> {
         let _ = writeln!(s, "\nlook at the daemon:");
         let _ = writeln!(s, "  curl -s {}/health", self.api);
         let _ = writeln!(s, "  curl -s {}/api/v1/proposals", self.api);
+        let _ = writeln!(s, "run another round:");
+        let _ = writeln!(
+            s,
+            "  {} round --config {}",
+            self.govnode,
+            self.config.display()
+        );
         s
     }
 }

@@ -63,6 +63,8 @@ pub async fn await_receipts(
                 still.push(flight);
                 continue;
             };
+            // Crash-safety tests stop the process here: mined, receipt not recorded.
+            fail::fail_point!("round-before-receipt");
             let mined = mined_from_receipt(hash, receipt);
             let node = v.voters[flight.voter].name.as_str();
             if let Err(e) = v.ledger.mark_mined(flight.vote_id, mined).await {

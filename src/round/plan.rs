@@ -227,6 +227,8 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
             })
             .await
             .map_err(err)?;
+        // Crash-safety tests stop the process here: decision recorded, nothing signed.
+        fail::fail_point!("round-after-intent");
         match intent {
             Intent::Recorded(row) => plan.jobs.push(Job {
                 voter: vi,

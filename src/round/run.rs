@@ -53,6 +53,8 @@ pub async fn run_round(
         });
     };
     set("planning", 0, 0);
+    // Tests slow a round down here to trigger a second one while it runs.
+    fail::fail_point!("round-start");
 
     let id = match v.ledger.start_round(trigger.as_str(), None).await {
         Ok(id) => id,

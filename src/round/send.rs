@@ -295,6 +295,8 @@ pub async fn sign_and_send(
             .await
     };
     recorded.map_err(|e| format!("cannot record the signed transaction, not sent: {e}"))?;
+    // Crash-safety tests stop the process here: signed and recorded, not broadcast.
+    fail::fail_point!("round-after-signed");
     broadcast(v, voter_idx, vote_id, hash, &raw).await?;
     Ok(hash)
 }
@@ -310,6 +312,8 @@ pub async fn broadcast(
     let voter = &v.voters[voter_idx];
     match v.provider.send_raw_transaction(raw).await {
         Ok(_) => {
+            // Crash-safety tests stop the process here: broadcast, not yet marked sent.
+            fail::fail_point!("round-after-broadcast");
             if let Err(e) = v.ledger.mark_sent(vote_id).await {
                 tracing::error!(vote_id, error = %e, "cannot mark the vote sent (it was broadcast)");
             }

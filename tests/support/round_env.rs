@@ -1,0 +1,237 @@
+//! A devnet for round tests: a real anvil, the test AssetDAO and nodes set up
+//! by the real `govnode devnet --setup-only`, the real daemon on top, and the
+//! chain's own `VoteCast` logs to judge what happened.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use alloy::primitives::{Address, U256, keccak256};
+use alloy::providers::{Provider, ProviderBuilder};
+use alloy::rpc::types::Filter;
+
+use super::anvil::Anvil;
+use super::daemon::{Daemon, binary};
+
+pub struct RoundEnv {
+    pub anvil: Anvil,
+    pub dir: tempfile::TempDir,
+    pub devnet: serde_json::Value,
+}
+
+impl RoundEnv {
+    /// anvil plus `govnode devnet --setup-only` with `proposals` open proposals and `nodes` nodes.
+    pub async fn new(proposals: u32, nodes: u32) -> RoundEnv {
+        let anvil = Anvil::start().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = Command::new(binary())
+            .args(["devnet", "--setup-only", "--rpc-url", &anvil.url(), "--dir"])
+            .arg(dir.path())
+            .args([
+                "--proposals",
+                &proposals.to_string(),
+                "--nodes",
+                &nodes.to_string(),
+            ])
+            .output()
+            .expect("run govnode devnet");
+        assert!(
+            out.status.success(),
+            "devnet set-up failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let devnet: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("devnet.json")).expect("devnet.json"),
+        )
+        .expect("devnet.json is JSON");
+        RoundEnv { anvil, dir, devnet }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("config.yaml")
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("control.sock")
+    }
+
+    pub fn ledger(&self) -> PathBuf {
+        self.dir.path().join("ledger.sqlite")
+    }
+
+    pub fn dao(&self) -> Address {
+        self.devnet["asset_dao"]
+            .as_str()
+            .expect("asset_dao")
+            .parse()
+            .expect("address")
+    }
+
+    pub fn node_addresses(&self) -> Vec<Address> {
+        self.devnet["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| {
+                n["address"]
+                    .as_str()
+                    .expect("address")
+                    .parse()
+                    .expect("address")
+            })
+            .collect()
+    }
+
+    /// Starts the daemon without a round on start (tests trigger rounds themselves).
+    pub fn daemon(&self, envs: &[(&str, &str)]) -> Daemon {
+        let mut all: Vec<(&str, &str)> = vec![
+            ("GOVNODE__ROUND__ON_START", "false"),
+            ("GOVNODE__LOG__TARGET", "stderr"),
+        ];
+        all.extend_from_slice(envs);
+        let api = self.devnet["api"]
+            .as_str()
+            .and_then(|s| {
+                s.trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| ([127, 0, 0, 1], 9).into());
+        let mut d = Daemon::spawn(&self.config(), api, &all);
+        wait_for(&self.socket(), Duration::from_secs(20), &d);
+        d.wait_live(Duration::from_secs(10));
+        d
+    }
+
+    /// Runs `govnode round` against the daemon: (exit code, stdout + stderr).
+    pub fn round(&self) -> (i32, String) {
+        let out = Command::new(binary())
+            .args(["round", "--config"])
+            .arg(self.config())
+            .output()
+            .expect("run govnode round");
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
+    /// `VoteCast` events on the chain, counted per (proposal, voter).
+    pub async fn vote_casts(&self) -> HashMap<(U256, Address), usize> {
+        let mut counts = HashMap::new();
+        for (proposal, voter, _) in self.vote_cast_events().await {
+            *counts.entry((proposal, voter)).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Every `VoteCast` event of the devnet's nodes: (proposal, voter, support).
+    /// The devnet's deployer votes too, on the proposal it executes; that is not ours.
+    pub async fn vote_cast_events(&self) -> Vec<(U256, Address, bool)> {
+        let nodes = self.node_addresses();
+        let provider = ProviderBuilder::new().connect_http(self.anvil.url().parse().expect("url"));
+        let topic = keccak256("VoteCast(uint256,address,bool,uint256)");
+        let logs = provider
+            .get_logs(
+                &Filter::new()
+                    .address(self.dao())
+                    .event_signature(topic)
+                    .from_block(0),
+            )
+            .await
+            .expect("eth_getLogs");
+        logs.iter()
+            .map(|log| {
+                let topics = log.topics();
+                let proposal = U256::from_be_bytes(topics[1].0);
+                let voter = Address::from_word(topics[2]);
+                let support = log.data().data.get(31).copied() == Some(1);
+                (proposal, voter, support)
+            })
+            .filter(|(_, voter, _)| nodes.contains(voter))
+            .collect()
+    }
+
+    /// Ids of the devnet's proposals in one category (`open`, `expired`, `executed`, `canceled`).
+    pub fn proposal_ids(&self, category: &str) -> Vec<U256> {
+        self.devnet["proposals"][category]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_u64())
+                    .map(U256::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Confirmed ledger rows with their decision: (proposal, voter) → decision.
+    pub fn confirmed_decisions(&self) -> HashMap<(U256, Address), String> {
+        let conn = rusqlite::Connection::open_with_flags(
+            self.ledger(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open ledger read-only");
+        let mut stmt = conn
+            .prepare("SELECT proposal_id, voter, decision FROM votes WHERE state = 'confirmed'")
+            .expect("query votes");
+        stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .expect("rows")
+        .map(|r| {
+            let (p, v, d) = r.expect("row");
+            (
+                (p.parse().expect("proposal id"), v.parse().expect("voter")),
+                d,
+            )
+        })
+        .collect()
+    }
+
+    /// Rows of the ledger as (proposal id, voter, state).
+    pub fn ledger_rows(&self) -> Vec<(String, String, String)> {
+        let conn = rusqlite::Connection::open_with_flags(
+            self.ledger(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open ledger read-only");
+        let mut stmt = conn
+            .prepare("SELECT proposal_id, voter, state FROM votes ORDER BY id")
+            .expect("query votes");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("rows")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("rows")
+    }
+
+    pub fn count_in_state(&self, state: &str) -> usize {
+        self.ledger_rows().iter().filter(|r| r.2 == state).count()
+    }
+}
+
+fn wait_for(path: &Path, within: Duration, d: &Daemon) {
+    let deadline = std::time::Instant::now() + within;
+    while !path.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "control socket {} did not appear: {}",
+            path.display(),
+            d.output()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
