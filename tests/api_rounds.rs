@@ -99,6 +99,8 @@ async fn triggered_round_votes_once_and_is_reported() {
     assert_eq!(done["dry_run"], false);
     assert!(done["duration_ms"].is_u64() && done["finished_at"].is_string());
     assert!(done["head_block"].is_u64());
+    assert_eq!(done["left"], serde_json::json!([]));
+    assert!(done["error"].is_null());
     let votes = &done["votes"];
     let decided = votes["decided"].as_u64().unwrap();
     assert_eq!(decided, in_flight);
@@ -194,6 +196,7 @@ async fn triggered_round_votes_once_and_is_reported() {
     let report = &waited["report"];
     assert_eq!(report["id"], second_id);
     assert_eq!(report["outcome"], "success");
+    assert_eq!(report["left"], serde_json::json!([]));
     assert_eq!(
         report["votes"]["decided"], 0,
         "nothing left to vote: {report}"

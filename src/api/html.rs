@@ -48,6 +48,8 @@ pub enum Cell {
     /// Monospaced text (addresses, hashes, URLs).
     Code(String),
     Badge(String, Tone),
+    /// An error message, in small red text (too long for a badge).
+    Problem(String),
 }
 
 impl Cell {
@@ -65,6 +67,7 @@ impl Cell {
         let _ = match self {
             Cell::Text(t) => write!(out, "<td>{}</td>", escape(t)),
             Cell::Code(t) => write!(out, "<td><code>{}</code></td>", escape(t)),
+            Cell::Problem(t) => write!(out, "<td class=\"err\">{}</td>", escape(t)),
             Cell::Badge(t, tone) => write!(
                 out,
                 "<td><span class=\"badge {}\">{}</span></td>",
@@ -114,6 +117,29 @@ pub fn facts(out: &mut String, items: &[(&str, Cell)]) {
     out.push_str("</dl>");
 }
 
+/// `2026-01-02T03:04:05.678Z` → `2026-01-02 03:04:05 UTC`, for reading.
+pub fn short_time(rfc3339: &str) -> String {
+    match rfc3339.get(..19) {
+        Some(head) if rfc3339.ends_with('Z') => format!("{} UTC", head.replacen('T', " ", 1)),
+        _ => rfc3339.to_owned(),
+    }
+}
+
+/// A decimal string cut (not rounded) to `places` decimals.
+pub fn short_amount(formatted: &str, places: usize) -> String {
+    match formatted.split_once('.') {
+        Some((whole, frac)) if frac.len() > places => {
+            let frac = frac[..places].trim_end_matches('0');
+            if frac.is_empty() {
+                whole.to_owned()
+            } else {
+                format!("{whole}.{frac}")
+            }
+        }
+        _ => formatted.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +165,18 @@ mod tests {
         );
         assert!(out.contains("&lt;b&gt;"));
         assert!(!out.contains("<b>"));
+    }
+
+    #[test]
+    fn shortens_for_display() {
+        assert_eq!(
+            short_time("2026-11-23T16:27:41.570944711Z"),
+            "2026-11-23 16:27:41 UTC"
+        );
+        assert_eq!(short_time("soon"), "soon");
+        assert_eq!(short_amount("29.999982912458892298", 4), "29.9999");
+        assert_eq!(short_amount("10.00001", 4), "10");
+        assert_eq!(short_amount("10", 4), "10");
+        assert_eq!(short_amount("0.5", 4), "0.5");
     }
 }

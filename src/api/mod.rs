@@ -15,4 +15,5 @@ mod state;
 mod status_page;
 mod v1;
 
+pub use router::{Route, RouteSpec, TABLE as ROUTES};
 pub use server::Server;

@@ -9,7 +9,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 use serde_json::Value;
 
-use super::html::{Cell, Tone, escape, facts, section};
+use super::html::{Cell, Tone, escape, facts, section, short_amount, short_time};
 use super::response::{self, Body};
 use super::state::ApiState;
 use super::v1::rounds::{ledger_error, round_value, running_id};
@@ -30,7 +30,7 @@ border-radius:.6rem;font-size:12px;font-weight:600}.good{background:#d8f3dc;colo
 .warn{background:#fff3cd;color:#7a5b00}.bad{background:#fbd5d5;color:#8a1c1c}\
 .plain{background:#e3e6ea;color:#333}.muted{color:#6b7280}.facts{display:flex;flex-wrap:wrap;\
 gap:.4rem 1.6rem;margin:0}.facts dt{font-size:12px;color:#6b7280}.facts dd{margin:0}\
-footer{margin-top:2rem;font-size:12px;color:#6b7280}";
+footer{margin-top:2rem;font-size:12px;color:#6b7280}td:first-child{white-space:nowrap}.err{color:#8a1c1c;font-size:12px}";
 
 pub async fn get(state: &ApiState) -> Response<Body> {
     let daemon = &state.daemon;
@@ -145,7 +145,7 @@ pub async fn get(state: &ApiState) -> Response<Body> {
                     v.state,
                     v.finished_at
                         .as_deref()
-                        .map(|t| format!(", {t}"))
+                        .map(|t| format!(", {}", short_time(t)))
                         .unwrap_or_default()
                 )
             });
@@ -153,7 +153,12 @@ pub async fn get(state: &ApiState) -> Response<Body> {
                 Cell::text(&n.name),
                 Cell::Code(n.address.clone()),
                 Cell::text(&n.strategy),
-                Cell::opt(n.eth_balance.as_ref().and_then(|a| a.formatted.clone())),
+                Cell::opt(
+                    n.eth_balance
+                        .as_ref()
+                        .and_then(|a| a.formatted.as_deref())
+                        .map(|f| short_amount(f, 4)),
+                ),
                 Cell::opt(
                     n.voting_power
                         .as_ref()
@@ -163,7 +168,7 @@ pub async fn get(state: &ApiState) -> Response<Body> {
                 Cell::text(n.votes.pending.to_string()),
                 Cell::opt(last),
                 match &n.error {
-                    Some(e) => Cell::Badge(e.clone(), Tone::Bad),
+                    Some(e) => Cell::Problem(e.clone()),
                     None => Cell::text(""),
                 },
             ]
@@ -327,7 +332,7 @@ fn round_row(v: &Value) -> Vec<Cell> {
     vec![
         Cell::opt(v.get("id").and_then(Value::as_i64)),
         Cell::opt(s("trigger")),
-        Cell::opt(s("started_at")),
+        Cell::opt(s("started_at").map(|t| short_time(&t))),
         Cell::opt(
             v.get("duration_ms")
                 .and_then(Value::as_u64)

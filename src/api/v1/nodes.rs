@@ -124,11 +124,11 @@ pub async fn collect(state: &ApiState) -> Result<NodesBody, LedgerError> {
         {
             Some(Ok(v)) => Some(Amount::new(*v, decimals)),
             Some(Err(e)) => {
-                errors.push(format!("{what}: {e}"));
+                errors.push((what.to_owned(), e.clone()));
                 None
             }
             None => {
-                errors.push(format!("{what}: not read yet"));
+                errors.push((what.to_owned(), "not read yet".to_owned()));
                 None
             }
         };
@@ -158,7 +158,7 @@ pub async fn collect(state: &ApiState) -> Result<NodesBody, LedgerError> {
             voting_power,
             votes,
             last_vote: last.first().map(|row| VoteView::new(daemon, row)),
-            error: (!errors.is_empty()).then(|| redacted(daemon, &errors.join("; ")).into_owned()),
+            error: error_text(&errors).map(|e| redacted(daemon, &e).into_owned()),
         });
     }
     Ok(NodesBody {
@@ -234,6 +234,25 @@ async fn read_chain(v: &Voting) -> ChainReads {
         token: token.ok(),
         nodes: per_node.into_iter().collect(),
     }
+}
+
+/// One message for the node's failed reads; when they all failed for the
+/// same reason (no head block, say), that reason once.
+fn error_text(errors: &[(String, String)]) -> Option<String> {
+    let (first_what, first) = errors.first()?;
+    if errors.len() > 1 && errors.iter().all(|(_, e)| e == first) {
+        return Some(first.clone());
+    }
+    if errors.len() == 1 {
+        return Some(format!("{first_what}: {first}"));
+    }
+    Some(
+        errors
+            .iter()
+            .map(|(what, e)| format!("{what}: {e}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
 }
 
 /// Runs one chain read under [`READ_TIMEOUT`]; the error becomes text.

@@ -105,7 +105,7 @@ pub async fn running_id(daemon: &Daemon) -> Result<Option<i64>, LedgerError> {
 /// One round as the API shows it; `running` is the id of the running round.
 pub fn round_value(daemon: &Daemon, row: &RoundRow, running: Option<i64>) -> Value {
     if let Some(summary) = &row.summary {
-        return scrub(daemon, summary.clone());
+        return report_value(daemon, summary.clone());
     }
     if row.finished_at.is_none() && running == Some(row.id) {
         let progress = daemon.rounds().progress().unwrap_or_default();
@@ -137,13 +137,19 @@ pub fn round_value(daemon: &Daemon, row: &RoundRow, running: Option<i64>) -> Val
         "dry_run": null,
         "proposals_open": null,
         "votes": null,
+        "left": [],
         "error": error,
     })
 }
 
-/// Stored summaries hold error texts from the chain; they pass the
-/// redaction once more on their way out.
-fn scrub(daemon: &Daemon, mut summary: Value) -> Value {
+/// A serialized [`crate::round::RoundReport`] as the API shows it: `left`
+/// and `error` always present (the report omits them when empty), and its
+/// error texts from the chain redacted once more on their way out.
+pub fn report_value(daemon: &Daemon, mut summary: Value) -> Value {
+    if let Value::Object(map) = &mut summary {
+        map.entry("left").or_insert_with(|| json!([]));
+        map.entry("error").or_insert(Value::Null);
+    }
     let clean = |v: &mut Value| {
         if let Value::String(s) = v {
             *s = redacted(daemon, s).into_owned();

@@ -16,6 +16,7 @@ use serde_json::json;
 use super::super::response::{self, Body};
 use super::super::state::ApiState;
 use super::query_param;
+use super::rounds::report_value;
 use crate::ledger::Ledger;
 use crate::round::{RoundReport, Trigger};
 
@@ -59,7 +60,7 @@ pub async fn post(state: &ApiState, query: Option<&str>) -> Response<Body> {
             "round": verb,
             "id": id,
             "location": location(id),
-            "report": *report,
+            "report": report_value(daemon, serde_json::to_value(&*report).unwrap_or_default()),
         });
         return with_location(response::json(StatusCode::OK, &body), id);
     }
