@@ -248,6 +248,10 @@ impl Ledger {
         self.with_connection(|c| queries::last_success(c)).await
     }
 
+    pub async fn round_count(&self) -> Result<u64, LedgerError> {
+        self.with_connection(|c| queries::round_count(c)).await
+    }
+
     pub async fn round(&self, id: i64) -> Result<Option<RoundRow>, LedgerError> {
         self.with_connection(move |c| queries::round(c, id)).await
     }

@@ -189,6 +189,12 @@ pub fn last_success(conn: &Connection) -> Result<Option<i64>, LedgerError> {
     )?)
 }
 
+/// How many rounds the ledger holds (the API's status counts).
+pub fn round_count(conn: &Connection) -> Result<u64, LedgerError> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM rounds", [], |r| r.get(0))?;
+    Ok(n.max(0) as u64)
+}
+
 pub fn round(conn: &Connection, id: i64) -> Result<Option<RoundRow>, LedgerError> {
     conn.query_row(
         &format!("SELECT {ROUND_COLUMNS} WHERE id = ?1"),
