@@ -53,6 +53,7 @@ step fmt cargo fmt --check
 step clippy cargo clippy --all-targets "${CARGO_FEATURES[@]}" -- -D warnings
 step build cargo build "${CARGO_FEATURES[@]}"
 step monitoring tests/monitoring/check.sh "$ROOT/target/debug/govnode"
+step schemathesis tests/api_schemathesis/run.sh "$ROOT/target/debug/govnode"
 step cargo-test cargo test "${CARGO_FEATURES[@]}" --no-fail-fast
 step contract-artifacts contracts/check-artifacts.sh
 step assetdao-smoke contracts/test/assetdao-smoke.sh
