@@ -204,16 +204,19 @@ log: {{ target: stderr }}
     );
 
     // The reasons are on chain, in the VoteCast events.
-    let logs = chain
-        .provider
-        .get_logs(
-            &Filter::new()
-                .address(governor)
-                .event_signature(VoteCast::SIGNATURE_HASH)
-                .from_block(0),
-        )
-        .await
-        .unwrap();
+    let vote_casts = || async {
+        chain
+            .provider
+            .get_logs(
+                &Filter::new()
+                    .address(governor)
+                    .event_signature(VoteCast::SIGNATURE_HASH)
+                    .from_block(0),
+            )
+            .await
+            .unwrap()
+    };
+    let logs = vote_casts().await;
     assert_eq!(logs.len(), 9);
     let mut reasons: Vec<(Address, String)> = logs
         .iter()
@@ -239,16 +242,7 @@ log: {{ target: stderr }}
     let (code, out) = round();
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("0 decided"), "{out}");
-    let again = chain
-        .provider
-        .get_logs(
-            &Filter::new()
-                .address(governor)
-                .event_signature(VoteCast::SIGNATURE_HASH)
-                .from_block(0),
-        )
-        .await
-        .unwrap();
+    let again = vote_casts().await;
     assert_eq!(again.len(), 9, "no second vote");
     daemon.signal(libc::SIGTERM);
     assert_eq!(

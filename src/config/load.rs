@@ -387,28 +387,22 @@ fn resolve(
     for (i, node) in config.nodes.iter().enumerate() {
         let p = index("nodes", i);
         let file = node.key_file.as_ref().map(abs);
-        let Some(src) = pick_source(
+        let Some((src, secret, at)) = read_secret(
             &p,
             "key",
             file.as_ref(),
             node.key_credential.as_ref(),
-            true,
-            &mut Issues::default(),
+            creds,
+            issues,
         ) else {
             continue;
         };
-        let at = field(&p, source_key("key", &src));
-        match src.read(creds) {
-            Err(e) => issues.push(at, e.to_string()),
-            Ok(secret) => match parse_key(secret.expose()) {
-                Ok(signer) => node_keys.push(NodeKey {
-                    name: node.name.clone(),
-                    signer,
-                }),
-                Err(()) => {
-                    issues.push(at, format!("{src} does not hold a 32-byte hex private key"))
-                }
-            },
+        match parse_key(secret.expose()) {
+            Ok(signer) => node_keys.push(NodeKey {
+                name: node.name.clone(),
+                signer,
+            }),
+            Err(()) => issues.push(at, format!("{src} does not hold a 32-byte hex private key")),
         }
     }
 
@@ -420,42 +414,33 @@ fn resolve(
             continue;
         }
         let file = ep.url_file.as_ref().map(abs);
-        let Some(src) = pick_source(
+        let Some((src, secret, at)) = read_secret(
             &p,
             "url",
             file.as_ref(),
             ep.url_credential.as_ref(),
-            false,
-            &mut Issues::default(),
+            creds,
+            issues,
         ) else {
             continue;
         };
-        let at = field(&p, source_key("url", &src));
-        match src.read(creds) {
-            Err(e) => issues.push(at, e.to_string()),
-            Ok(secret) => match rpc_url_problem(secret.expose()) {
-                // The URL itself is a secret: the message names the source only.
-                Some(_) => issues.push(at, format!("{src} does not hold a valid http(s) URL")),
-                None => rpc_urls.push(secret),
-            },
+        match rpc_url_problem(secret.expose()) {
+            // The URL itself is a secret: the message names the source only.
+            Some(_) => issues.push(at, format!("{src} does not hold a valid http(s) URL")),
+            None => rpc_urls.push(secret),
         }
     }
 
     let token_file = config.api.token_file.as_ref().map(abs);
-    let api_token = pick_source(
+    let api_token = read_secret(
         "api",
         "token",
         token_file.as_ref(),
         config.api.token_credential.as_ref(),
-        false,
-        &mut Issues::default(),
+        creds,
+        issues,
     )
-    .and_then(|src| {
-        let at = field("api", source_key("token", &src));
-        src.read(creds)
-            .map_err(|e| issues.push(at, e.to_string()))
-            .ok()
-    });
+    .map(|(_, secret, _)| secret);
 
     let ledger_path = ledger_or_default(&config, base, env);
     let control_socket = socket_or_default(&config, base, env);
@@ -468,6 +453,35 @@ fn resolve(
         node_keys,
         rpc_urls,
         api_token,
+    }
+}
+
+/// Reads the secret a `<stem>_file` / `<stem>_credential` pair names, if one
+/// is set; a read failure becomes an issue at the field that named it.
+/// Whether one must be set is checked by validation, not here.
+fn read_secret(
+    parent: &str,
+    stem: &str,
+    file: Option<&PathBuf>,
+    credential: Option<&String>,
+    creds: Option<&Path>,
+    issues: &mut Issues,
+) -> Option<(SecretSource, Secret, String)> {
+    let src = pick_source(
+        parent,
+        stem,
+        file,
+        credential,
+        false,
+        &mut Issues::default(),
+    )?;
+    let at = field(parent, source_key(stem, &src));
+    match src.read(creds) {
+        Ok(secret) => Some((src, secret, at)),
+        Err(e) => {
+            issues.push(at, e.to_string());
+            None
+        }
     }
 }
 
