@@ -213,3 +213,61 @@ async fn triggered_round_votes_once_and_is_reported() {
 
     http.assert_no_secrets(&net.secrets());
 }
+
+/// Reads racing a round's end: whatever moment a read lands in, a round is
+/// either running with a phase the API documents, or ended with its report;
+/// never running without a phase, never "failed" because its end was written
+/// a moment after the row was read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_racing_a_rounds_end_keep_its_shape() {
+    let net = Devnet::start(2, 2).await;
+    let http = Recorder::default();
+    let rounds = net.url("/api/v1/rounds");
+    let check = |where_: &str, r: &Value| match r["state"].as_str() {
+        Some("running") => {
+            let phase = r["progress"]["phase"].as_str().unwrap_or_default();
+            assert!(
+                ["planning", "sending", "confirming"].contains(&phase),
+                "{where_}: running round without a documented phase: {r}"
+            );
+        }
+        Some("finished") => assert_eq!(r["outcome"], "success", "{where_}: {r}"),
+        _ => panic!("{where_}: a round in no documented state: {r}"),
+    };
+    let mut reads = 0;
+    for _ in 0..25 {
+        let started = http.post(&rounds, Some(&net.token)).await;
+        assert_eq!(started.status, 202, "{}", started.text);
+        let id = started.json()["id"].as_i64().expect("round id");
+        let one = net.url(&format!("/api/v1/rounds/{id}"));
+        let deadline = std::time::Instant::now() + WITHIN;
+        loop {
+            let item = http.get(&one).await.json();
+            check("GET /api/v1/rounds/{id}", &item);
+            let list = http.get(&format!("{rounds}?limit=2")).await.json();
+            for r in list["rounds"].as_array().expect("rounds") {
+                check("GET /api/v1/rounds", r);
+            }
+            let status = http.get(&net.url("/api/v1/status")).await.json();
+            if !status["round"].is_null() {
+                let phase = status["round"]["phase"].as_str().unwrap_or_default();
+                assert!(
+                    ["planning", "sending", "confirming"].contains(&phase),
+                    "status: {status}"
+                );
+            }
+            if !status["last_round"].is_null() {
+                check("GET /api/v1/status last_round", &status["last_round"]);
+            }
+            reads += 1;
+            if item["state"] == "finished" {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {id} still running"
+            );
+        }
+    }
+    assert!(reads >= 25, "every round was read at least once");
+}

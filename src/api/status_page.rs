@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::html::{Cell, Tone, escape, facts, section, short_amount, short_time};
 use super::response::{self, Body};
 use super::state::ApiState;
-use super::v1::rounds::{ledger_error, round_value, running_id};
+use super::v1::rounds::{ledger_error, round_value, running_round, settle};
 use super::v1::{nodes, redacted, status};
 use crate::chain::EndpointState;
 use crate::service::Status;
@@ -36,13 +36,18 @@ pub async fn get(state: &ApiState) -> Response<Body> {
     let daemon = &state.daemon;
     let settings = daemon.settings();
     let voting = daemon.voting();
-    let (rows, running) = match tokio::try_join!(
-        voting.ledger.rounds(RECENT_ROUNDS, None),
-        running_id(daemon)
-    ) {
+    let mut rows = match voting.ledger.rounds(RECENT_ROUNDS, None).await {
         Ok(v) => v,
         Err(e) => return ledger_error(daemon, &e),
     };
+    // After the rows: see `settle`.
+    let running = match running_round(daemon).await {
+        Ok(r) => r,
+        Err(e) => return ledger_error(daemon, &e),
+    };
+    if let Err(e) = settle(daemon, &mut rows, running.as_ref()).await {
+        return ledger_error(daemon, &e);
+    }
     let nodes = match nodes::collect(state).await {
         Ok(n) => n,
         Err(e) => return ledger_error(daemon, &e),
@@ -105,12 +110,14 @@ pub async fn get(state: &ApiState) -> Response<Body> {
         ],
     );
 
-    let current: Vec<Vec<Cell>> = daemon
-        .rounds()
-        .progress()
+    let progress = match &running {
+        Some(r) => Some(r.progress.clone()),
+        None => daemon.rounds().progress(),
+    };
+    let current: Vec<Vec<Cell>> = progress
         .map(|p| {
             vec![
-                Cell::opt(running),
+                Cell::opt(running.as_ref().map(|r| r.id)),
                 Cell::text(p.phase),
                 Cell::text(format!("{} / {}", p.done, p.total)),
                 Cell::text(format!(
@@ -199,7 +206,7 @@ pub async fn get(state: &ApiState) -> Response<Body> {
 
     let round_rows: Vec<Vec<Cell>> = rows
         .iter()
-        .map(|r| round_row(&round_value(daemon, r, running)))
+        .map(|r| round_row(&round_value(daemon, r, running.as_ref())))
         .collect();
     section(
         &mut page,

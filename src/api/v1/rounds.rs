@@ -14,6 +14,7 @@ use super::super::response::{self, Body};
 use super::super::state::ApiState;
 use super::{VoteView, query_param, redacted, rfc3339_ms};
 use crate::ledger::{LedgerError, RoundRow};
+use crate::round::Progress;
 use crate::service::Daemon;
 
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -40,20 +41,23 @@ pub async fn list(state: &ApiState, query: Option<&str>) -> Response<Body> {
     };
     let daemon = &state.daemon;
     let ledger = daemon.voting().ledger;
-    let rows = match ledger.rounds(limit, before).await {
+    let mut rows = match ledger.rounds(limit, before).await {
         Ok(r) => r,
         Err(e) => return ledger_error(daemon, &e),
     };
-    let running = match running_id(daemon).await {
+    let running = match running_round(daemon).await {
         Ok(r) => r,
         Err(e) => return ledger_error(daemon, &e),
     };
+    if let Err(e) = settle(daemon, &mut rows, running.as_ref()).await {
+        return ledger_error(daemon, &e);
+    }
     let next_before = (rows.len() == limit as usize)
         .then(|| rows.last().map(|r| r.id))
         .flatten();
     let rounds: Vec<Value> = rows
         .iter()
-        .map(|r| round_value(daemon, r, running))
+        .map(|r| round_value(daemon, r, running.as_ref()))
         .collect();
     response::json(
         StatusCode::OK,
@@ -67,20 +71,23 @@ pub async fn one(state: &ApiState, id: Option<i64>) -> Response<Body> {
         return not_found("round ids are positive whole numbers");
     };
     let ledger = daemon.voting().ledger;
-    let row = match ledger.round(id).await {
+    let mut row = match ledger.round(id).await {
         Ok(Some(r)) => r,
         Ok(None) => return not_found(&format!("no round {id} in the ledger")),
         Err(e) => return ledger_error(daemon, &e),
     };
-    let running = match running_id(daemon).await {
+    let running = match running_round(daemon).await {
         Ok(r) => r,
         Err(e) => return ledger_error(daemon, &e),
     };
+    if let Err(e) = settle(daemon, std::slice::from_mut(&mut row), running.as_ref()).await {
+        return ledger_error(daemon, &e);
+    }
     let votes = match ledger.votes_by_round(id).await {
         Ok(v) => v,
         Err(e) => return ledger_error(daemon, &e),
     };
-    let mut value = round_value(daemon, &row, running);
+    let mut value = round_value(daemon, &row, running.as_ref());
     let records: Vec<VoteView> = votes.iter().map(|v| VoteView::new(daemon, v)).collect();
     if let Value::Object(map) = &mut value {
         map.insert("vote_records".into(), json!(records));
@@ -88,27 +95,57 @@ pub async fn one(state: &ApiState, id: Option<i64>) -> Response<Body> {
     response::json(StatusCode::OK, &value)
 }
 
-/// The ledger id of the round running now, if any. Only the coordinator's
-/// round can be unfinished in the ledger: start-up closes the ones a
-/// previous run left open.
-pub async fn running_id(daemon: &Daemon) -> Result<Option<i64>, LedgerError> {
-    if daemon.rounds().progress().is_none() {
+/// The round running now, as one snapshot: its ledger id and the progress
+/// read together, so a round that ends while an answer is being built is
+/// never shown as running without a phase.
+#[derive(Debug, Clone)]
+pub struct RunningRound {
+    pub id: i64,
+    pub progress: Progress,
+}
+
+/// The round running now, if any. Only the coordinator's round can be
+/// unfinished in the ledger: start-up closes the ones a previous run left
+/// open.
+pub async fn running_round(daemon: &Daemon) -> Result<Option<RunningRound>, LedgerError> {
+    let Some(progress) = daemon.rounds().progress() else {
         return Ok(None);
-    }
+    };
     let newest = daemon.voting().ledger.rounds(1, None).await?;
     Ok(newest
         .first()
         .filter(|r| r.finished_at.is_none())
-        .map(|r| r.id))
+        .map(|r| RunningRound { id: r.id, progress }))
 }
 
-/// One round as the API shows it; `running` is the id of the running round.
-pub fn round_value(daemon: &Daemon, row: &RoundRow, running: Option<i64>) -> Value {
+/// Rows read as unfinished before `running` was taken may belong to a
+/// round that has ended since: a round's end is written to the ledger
+/// before the coordinator lets go of it, so reading such a row again gives
+/// its end. Call with rows read *before* `running`.
+pub async fn settle(
+    daemon: &Daemon,
+    rows: &mut [RoundRow],
+    running: Option<&RunningRound>,
+) -> Result<(), LedgerError> {
+    for row in rows.iter_mut() {
+        if row.finished_at.is_none()
+            && running.map(|r| r.id) != Some(row.id)
+            && let Some(fresh) = daemon.voting().ledger.round(row.id).await?
+        {
+            *row = fresh;
+        }
+    }
+    Ok(())
+}
+
+/// One round as the API shows it; `running` is the running round.
+pub fn round_value(daemon: &Daemon, row: &RoundRow, running: Option<&RunningRound>) -> Value {
     if let Some(summary) = &row.summary {
         return report_value(daemon, summary.clone());
     }
-    if row.finished_at.is_none() && running == Some(row.id) {
-        let progress = daemon.rounds().progress().unwrap_or_default();
+    if let Some(RunningRound { progress, .. }) =
+        running.filter(|r| row.finished_at.is_none() && r.id == row.id)
+    {
         return json!({
             "id": row.id,
             "state": "running",

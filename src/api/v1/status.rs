@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::super::response::{self, Body};
 use super::super::state::ApiState;
 use super::redacted;
-use super::rounds::{ledger_error, round_value, running_id};
+use super::rounds::{ledger_error, round_value, running_round, settle};
 use crate::ledger::NodeVoteCounts;
 use crate::service::{Daemon, HealthRegistry, Status};
 
@@ -81,18 +81,30 @@ pub async fn get(state: &ApiState) -> Response<Body> {
     let settings = daemon.settings();
     let voting = daemon.voting();
     let ledger = &voting.ledger;
-    let (rounds, newest, counts, running) = match tokio::try_join!(
+    let (rounds, mut newest, counts) = match tokio::try_join!(
         ledger.round_count(),
         ledger.rounds(2, None),
         ledger.vote_counts(),
-        running_id(daemon),
     ) {
         Ok(v) => v,
         Err(e) => return ledger_error(daemon, &e),
     };
+    // Taken after the rows, so `settle` can tell an ended round from one
+    // whose end was never recorded.
+    let running = match running_round(daemon).await {
+        Ok(r) => r,
+        Err(e) => return ledger_error(daemon, &e),
+    };
+    if let Err(e) = settle(daemon, &mut newest, running.as_ref()).await {
+        return ledger_error(daemon, &e);
+    }
     let pool = daemon.chain().snapshot();
-    let round = daemon.rounds().progress().map(|p| CurrentRound {
-        id: running,
+    let progress = match &running {
+        Some(r) => Some(r.progress.clone()),
+        None => daemon.rounds().progress(),
+    };
+    let round = progress.map(|p| CurrentRound {
+        id: running.as_ref().map(|r| r.id),
         phase: p.phase,
         done: p.done,
         total: p.total,
@@ -105,7 +117,7 @@ pub async fn get(state: &ApiState) -> Response<Body> {
     let last_round = newest
         .iter()
         .find(|r| r.finished_at.is_some())
-        .map(|r| round_value(daemon, r, running));
+        .map(|r| round_value(daemon, r, running.as_ref()));
     let body = StatusBody {
         name: "govnode",
         version: env!("CARGO_PKG_VERSION"),
