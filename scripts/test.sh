@@ -40,7 +40,7 @@ step() {
 }
 
 setup() {
-    scripts/setup-tools.sh --apt nix-bin systemd-container debootstrap
+    scripts/setup-tools.sh --apt nix-bin systemd-container debootstrap prometheus
 }
 
 # One feature set for every cargo step, so that nothing is compiled twice.
@@ -52,12 +52,14 @@ source scripts/lib/tools-env.sh
 step fmt cargo fmt --check
 step clippy cargo clippy --all-targets "${CARGO_FEATURES[@]}" -- -D warnings
 step build cargo build "${CARGO_FEATURES[@]}"
+step monitoring tests/monitoring/check.sh "$ROOT/target/debug/govnode"
+step schemathesis tests/api_schemathesis/run.sh "$ROOT/target/debug/govnode"
 step cargo-test cargo test "${CARGO_FEATURES[@]}" --no-fail-fast
 step contract-artifacts contracts/check-artifacts.sh
 step assetdao-smoke contracts/test/assetdao-smoke.sh
 step governor-compile contracts/test/governor-compile.sh
 step nix tests/nix/check.sh "$ROOT/target/debug/govnode"
-step systemd tests/systemd/run.sh --only rootfs,boot,install,verify,security,bad-config "$ROOT/target/debug/govnode"
+step systemd tests/systemd/run.sh "$ROOT/target/debug/govnode"
 
 echo
 if [ "$failed" -gt 0 ]; then

@@ -13,5 +13,6 @@ pub mod exit;
 pub mod ledger;
 pub mod round;
 pub mod service;
+pub mod state;
 pub mod strategy;
 pub mod telemetry;

@@ -35,9 +35,41 @@ enum Command {
     },
     /// Print the version.
     Version,
+    /// Copy the vote ledger to FILE (safe while the daemon runs; no keys needed).
+    Backup {
+        /// Where to write the backup (replaced atomically if it exists).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Replace the vote ledger with a backup. Refuses while the daemon runs and
+    /// on a chain/DAO mismatch; the old ledger is kept as `<ledger>.pre-restore-<time>`.
+    Restore {
+        /// A file written by `govnode backup` (or a ledger copied while stopped).
+        file: PathBuf,
+        /// Restore even if the backup names another chain or DAO than the configuration.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Read the vote ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// Start a local chain with the test AssetDAO, funded node wallets and
     /// proposals, write a configuration for it and run the daemon on it.
     Devnet(govnode::devnet::DevnetArgs),
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Write every vote (reason, transaction hash, block, …) as JSON lines or CSV.
+    Export {
+        #[arg(long, value_enum)]
+        format: govnode::state::ExportFormat,
+        /// Output file (replaced atomically); default: standard output.
+        #[arg(long, value_name = "FILE")]
+        to: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -81,6 +113,13 @@ fn run(cli: Cli) -> i32 {
         Command::Run => run_daemon(&cli.config),
         Command::Round { socket, json } => round(&cli.config, socket, json),
         Command::Devnet(args) => govnode::devnet::main(args),
+        Command::Backup { to } => govnode::state::backup_command(&cli.config, &to),
+        Command::Restore { file, force } => {
+            govnode::state::restore_command(&cli.config, &file, force)
+        }
+        Command::Ledger {
+            command: LedgerCommand::Export { format, to },
+        } => govnode::state::export_command(&cli.config, format, to.as_deref()),
     }
 }
 
@@ -185,9 +224,13 @@ fn run_daemon(path: &std::path::Path) -> i32 {
     };
     match runtime.block_on(govnode::service::run(settings, Some(log))) {
         Ok(()) => exit::OK,
-        // A DAO address, ledger or strategy that cannot be used is a configuration
-        // problem: restarting will not fix it.
-        Err(e @ govnode::service::DaemonError::Voting(_)) => {
+        // A DAO address, ledger, strategy or RPC endpoint that cannot be used
+        // (e.g. no CA store for an https endpoint) is a configuration problem:
+        // restarting will not fix it.
+        Err(
+            e
+            @ (govnode::service::DaemonError::Voting(_) | govnode::service::DaemonError::Chain(_)),
+        ) => {
             tracing::error!(error = %e, "cannot start");
             eprintln!("govnode: {e}");
             exit::CONFIG

@@ -1,5 +1,7 @@
-# What the VM tests share: an anvil chain, the test AssetDAO deployed onto it
-# by `govnode devnet`, and services.govnode configured for that deployment.
+# What the VM tests share: an anvil chain, the test AssetDAO and its proposal
+# scenario deployed onto it by `govnode devnet --setup-only` (which writes the
+# files and exits; the daemon under test is services.govnode), and
+# services.govnode configured for that deployment.
 #
 # The module writes the config at build time, but the DAO is deployed at run
 # time. `govnode devnet` deploys deterministically (fixed deployer, fixed
@@ -13,7 +15,11 @@ let
   port = 8545;
   rpcUrl = "http://127.0.0.1:${toString port}";
   devnetDir = "/var/lib/govnode-devnet";
-  devnetArgs = [ "--once" "--nodes" "3" "--proposals" "2" ];
+  # Six open proposals cover every kind the strategies treat differently
+  # (small and large investments, a divestment, a parameter change that
+  # AssetDAO strategies skip); the devnet adds expired, executed and canceled
+  # ones that must not be voted.
+  devnetArgs = [ "--setup-only" "--nodes" "3" "--proposals" "6" ];
 
   waitForAnvil = ''
     for _ in $(seq 200); do
@@ -57,7 +63,8 @@ in
     imports = [ self.nixosModules.default ];
 
     virtualisation.memorySize = 2048;
-    environment.systemPackages = [ pkgs.foundry package pkgs.jq ];
+    # sqlite: the test reads the ledger.
+    environment.systemPackages = [ pkgs.foundry package pkgs.jq pkgs.sqlite ];
 
     systemd.services.anvil = {
       description = "anvil test chain";
@@ -89,7 +96,6 @@ in
       };
       script = ''
         govnode devnet --rpc-url ${rpcUrl} --dir ${devnetDir} ${lib.escapeShellArgs devnetArgs}
-        head -c 32 /dev/urandom | base64 > ${devnetDir}/api-token
       '';
     };
 
@@ -109,14 +115,17 @@ in
             } // lib.optionalAttrs (node ? strategy) { inherit (node) strategy; };
           })
           devnetConfig.nodes);
-        api.tokenFile = "${devnetDir}/api-token";
+        # Written by the devnet next to the node keys.
+        api.tokenFile = "${devnetDir}/keys/api-token";
       } // lib.optionalAttrs (devnetConfig ? strategies) { inherit (devnetConfig) strategies; };
     };
   };
 
   # Python helpers for the test scripts.
   pythonHelpers = ''
+    import collections
     import json
+    import shlex
 
     RPC = "${rpcUrl}"
     CAST = "${pkgs.foundry}/bin/cast"
@@ -130,9 +139,30 @@ in
         )
         return d
 
-    def cast_call(machine, to, sig, *args):
-        cmd = " ".join([CAST, "call", "--rpc-url", RPC, to, repr(sig)] + [str(a) for a in args])
-        return machine.succeed(cmd).strip().split()[0]
+    def vote_casts(machine, d):
+        """(proposal id, node name, support) of every VoteCast event of the
+        devnet's nodes; the deployer's vote on the proposal it executed is not
+        theirs."""
+        topic = machine.succeed(f"{CAST} keccak 'VoteCast(uint256,address,bool,uint256)'").strip()
+        query = json.dumps([{"address": d["asset_dao"], "fromBlock": "0x0", "toBlock": "latest", "topics": [topic]}])
+        logs = json.loads(machine.succeed(f"{CAST} rpc --rpc-url {RPC} --raw eth_getLogs {shlex.quote(query)}"))
+        nodes = {n["address"].lower(): n["name"] for n in d["nodes"]}
+        voter = lambda log: "0x" + log["topics"][2][-40:].lower()
+        return [
+            (int(log["topics"][1], 16), nodes[voter(log)], int(log["data"][2:66], 16) == 1)
+            for log in logs
+            if voter(log) in nodes
+        ]
+
+    def ledger_votes(machine, d):
+        """The ledger's vote rows as (proposal id, node name, decision, state)."""
+        out = machine.succeed(
+            "sqlite3 -readonly -json /var/lib/govnode/ledger.sqlite "
+            "'SELECT proposal_id, voter, decision, state FROM votes'"
+        )
+        nodes = {n["address"].lower(): n["name"] for n in d["nodes"]}
+        rows = json.loads(out) if out.strip() else []
+        return [(int(r["proposal_id"]), nodes.get(r["voter"].lower(), r["voter"]), r["decision"], r["state"]) for r in rows]
 
     def show(machine, unit, *props):
         out = machine.succeed(f"systemctl show {unit} " + " ".join(f"-p {p}" for p in props))

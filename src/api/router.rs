@@ -1,22 +1,144 @@
-//! Which paths exist and which methods each accepts. Kept apart from the
-//! handlers so that 404 and 405 (with `Allow`) come from one table.
+//! Which paths exist and which methods each accepts. One table, so that 404,
+//! 405 (with `Allow`), the preflight answer and the `GET /` index can never
+//! disagree with what the handlers serve.
 
 use hyper::Method;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
+    Index,
     Live,
     Ready,
     Health,
     Metrics,
+    StatusPage,
+    Status,
+    Nodes,
+    Proposals,
+    Rounds,
+    /// `/api/v1/rounds/{id}`; `None` when the segment is not a round id
+    /// (answered 404 like an unknown id).
+    Round(Option<i64>),
+    /// `POST /trigger-voting`, the DLoop alias of `POST /api/v1/rounds`.
+    TriggerVoting,
 }
 
-/// Methods per route; `HEAD` is answered wherever `GET` is.
-pub fn methods(route: Route) -> &'static [Method] {
-    match route {
-        Route::Live | Route::Ready | Route::Health | Route::Metrics => &[Method::GET, Method::HEAD],
-    }
+/// One row of the routing table.
+pub struct RouteSpec {
+    /// The path as documented; `{id}` marks the one parameterised route.
+    pub path: &'static str,
+    pub route: Route,
+    /// `HEAD` is answered wherever `GET` is.
+    pub methods: &'static [Method],
+    /// Methods that need `Authorization: Bearer <api token>`.
+    pub auth: &'static [Method],
+    pub summary: &'static str,
 }
+
+const READ: &[Method] = &[Method::GET, Method::HEAD];
+
+pub const TABLE: &[RouteSpec] = &[
+    RouteSpec {
+        path: "/",
+        route: Route::Index,
+        methods: READ,
+        auth: &[],
+        summary: "this index",
+    },
+    RouteSpec {
+        path: "/health",
+        route: Route::Health,
+        methods: READ,
+        auth: &[],
+        summary: "overall health with each component's report",
+    },
+    RouteSpec {
+        path: "/health/live",
+        route: Route::Live,
+        methods: READ,
+        auth: &[],
+        summary: "liveness: 200 while the process answers",
+    },
+    RouteSpec {
+        path: "/health/ready",
+        route: Route::Ready,
+        methods: READ,
+        auth: &[],
+        summary: "readiness: 200 when a verified RPC endpoint is usable, else 503",
+    },
+    RouteSpec {
+        path: "/metrics",
+        route: Route::Metrics,
+        methods: READ,
+        auth: &[],
+        summary: "Prometheus metrics",
+    },
+    RouteSpec {
+        path: "/status",
+        route: Route::StatusPage,
+        methods: READ,
+        auth: &[],
+        summary: "HTML status page",
+    },
+    RouteSpec {
+        path: "/api/v1/status",
+        route: Route::Status,
+        methods: READ,
+        auth: &[],
+        summary: "daemon, chain, DAO, health and round summary",
+    },
+    RouteSpec {
+        path: "/api/v1/nodes",
+        route: Route::Nodes,
+        methods: READ,
+        auth: &[],
+        summary: "voter nodes with balances, voting power and votes",
+    },
+    RouteSpec {
+        path: "/api/v1/proposals",
+        route: Route::Proposals,
+        methods: READ,
+        auth: &[],
+        summary: "open proposals with each node's decision and vote",
+    },
+    RouteSpec {
+        path: "/api/v1/rounds",
+        route: Route::Rounds,
+        methods: &[Method::GET, Method::HEAD, Method::POST],
+        auth: &[Method::POST],
+        summary: "GET: voting rounds, newest first; POST: start (or join) a round",
+    },
+    RouteSpec {
+        path: "/api/v1/rounds/{id}",
+        route: Route::Round(None),
+        methods: READ,
+        auth: &[],
+        summary: "one round with its votes",
+    },
+    RouteSpec {
+        path: "/nodes",
+        route: Route::Nodes,
+        methods: READ,
+        auth: &[],
+        summary: "alias of /api/v1/nodes",
+    },
+    RouteSpec {
+        path: "/active-proposals",
+        route: Route::Proposals,
+        methods: READ,
+        auth: &[],
+        summary: "alias of /api/v1/proposals",
+    },
+    RouteSpec {
+        path: "/trigger-voting",
+        route: Route::TriggerVoting,
+        methods: &[Method::POST],
+        auth: &[Method::POST],
+        summary: "alias of POST /api/v1/rounds",
+    },
+];
+
+const ROUND_PREFIX: &str = "/api/v1/rounds/";
 
 pub fn resolve(path: &str) -> Option<Route> {
     let path = if path.len() > 1 {
@@ -24,13 +146,34 @@ pub fn resolve(path: &str) -> Option<Route> {
     } else {
         path
     };
-    match path {
-        "/health/live" => Some(Route::Live),
-        "/health/ready" => Some(Route::Ready),
-        "/health" => Some(Route::Health),
-        "/metrics" => Some(Route::Metrics),
-        _ => None,
+    if let Some(id) = path.strip_prefix(ROUND_PREFIX) {
+        if id.contains('/') {
+            return None;
+        }
+        return Some(Route::Round(id.parse().ok().filter(|n: &i64| *n > 0)));
     }
+    TABLE
+        .iter()
+        .filter(|s| !s.path.contains('{'))
+        .find(|s| s.path == path)
+        .map(|s| s.route)
+}
+
+fn spec(route: Route) -> &'static RouteSpec {
+    let same = |s: &&RouteSpec| match (s.route, route) {
+        (Route::Round(_), Route::Round(_)) => true,
+        (a, b) => a == b,
+    };
+    // Every `Route` has a row; the index is the fallback only to stay total.
+    TABLE.iter().find(same).unwrap_or(&TABLE[0])
+}
+
+pub fn methods(route: Route) -> &'static [Method] {
+    spec(route).methods
+}
+
+pub fn needs_auth(route: Route, method: &Method) -> bool {
+    spec(route).auth.contains(method)
 }
 
 pub fn allow_header(route: Route) -> String {
@@ -47,7 +190,30 @@ mod tests {
     fn resolves_known_paths_only() {
         assert_eq!(resolve("/health/live"), Some(Route::Live));
         assert_eq!(resolve("/health/"), Some(Route::Health));
+        assert_eq!(resolve("/"), Some(Route::Index));
         assert_eq!(resolve("/nope"), None);
+        assert_eq!(resolve("/nodes"), Some(Route::Nodes));
+        assert_eq!(resolve("/active-proposals"), Some(Route::Proposals));
         assert_eq!(allow_header(Route::Metrics), "GET, HEAD, OPTIONS");
+    }
+
+    #[test]
+    fn round_ids() {
+        assert_eq!(resolve("/api/v1/rounds/12"), Some(Route::Round(Some(12))));
+        assert_eq!(resolve("/api/v1/rounds/12/"), Some(Route::Round(Some(12))));
+        assert_eq!(resolve("/api/v1/rounds/abc"), Some(Route::Round(None)));
+        assert_eq!(resolve("/api/v1/rounds/0"), Some(Route::Round(None)));
+        assert_eq!(resolve("/api/v1/rounds/1/x"), None);
+        assert_eq!(resolve("/api/v1/rounds"), Some(Route::Rounds));
+        assert_eq!(allow_header(Route::Round(Some(3))), "GET, HEAD, OPTIONS");
+    }
+
+    #[test]
+    fn only_state_changes_need_the_token() {
+        assert!(needs_auth(Route::Rounds, &Method::POST));
+        assert!(!needs_auth(Route::Rounds, &Method::GET));
+        assert!(needs_auth(Route::TriggerVoting, &Method::POST));
+        assert_eq!(allow_header(Route::TriggerVoting), "POST, OPTIONS");
+        assert_eq!(allow_header(Route::Rounds), "GET, HEAD, POST, OPTIONS");
     }
 }

@@ -17,11 +17,12 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::cors;
-use super::handlers;
 use super::ratelimit::{ClientLimits, retry_after_secs};
 use super::response::{self, Body};
 use super::router::{self, Route};
+use super::state::ApiState;
+use super::v1::{index, nodes, proposals, rounds, status, trigger};
+use super::{auth, cors, handlers, status_page};
 use crate::service::Daemon;
 
 /// Connections served at once; more wait in the kernel's backlog.
@@ -31,7 +32,7 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Server {
     listener: TcpListener,
-    daemon: Daemon,
+    state: Arc<ApiState>,
     limits: Arc<ClientLimits>,
 }
 
@@ -42,7 +43,7 @@ impl Server {
         let limits = Arc::new(ClientLimits::new(&settings.config.api.rate_limit));
         Ok(Server {
             listener,
-            daemon,
+            state: Arc::new(ApiState::new(daemon)),
             limits,
         })
     }
@@ -76,12 +77,12 @@ impl Server {
                     }
                 },
             };
-            let daemon = self.daemon.clone();
+            let state = self.state.clone();
             let limits = self.limits.clone();
             let svc = service_fn(move |req| {
-                let daemon = daemon.clone();
+                let state = state.clone();
                 let limits = limits.clone();
-                async move { Ok::<_, Infallible>(handle(&daemon, &limits, peer, req).await) }
+                async move { Ok::<_, Infallible>(handle(&state, &limits, peer, req).await) }
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -101,15 +102,15 @@ impl Server {
 }
 
 async fn handle(
-    daemon: &Daemon,
+    state: &ApiState,
     limits: &ClientLimits,
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Response<Body> {
-    let settings = daemon.settings();
+    let settings = state.daemon.settings();
     let api = &settings.config.api;
     let origin = cors::allowed_origin(req.headers(), &api.allowed_origins).cloned();
-    let mut resp = dispatch(daemon, limits, peer, req, origin.as_ref()).await;
+    let mut resp = dispatch(state, limits, peer, req, origin.as_ref()).await;
     if let Some(origin) = &origin
         && !resp
             .headers()
@@ -121,12 +122,13 @@ async fn handle(
 }
 
 async fn dispatch(
-    daemon: &Daemon,
+    state: &ApiState,
     limits: &ClientLimits,
     peer: SocketAddr,
     req: Request<Incoming>,
     origin: Option<&HeaderValue>,
 ) -> Response<Body> {
+    let daemon: &Daemon = &state.daemon;
     let settings = daemon.settings();
     let api = &settings.config.api;
     if let Err(wait) = limits.check(&api.rate_limit, peer.ip()) {
@@ -168,14 +170,30 @@ async fn dispatch(
         }
         return r;
     }
-    let head = req.method() == Method::HEAD;
-    // Bodies are not read by any GET route; a chunked body over the limit is
-    // cut off by hyper when the connection is dropped.
+    // No route reads a body; a chunked body over the limit is cut off by
+    // hyper when the connection is dropped.
+    let (parts, _body) = req.into_parts();
+    if router::needs_auth(route, &parts.method)
+        && let Err(denied) = auth::check(&parts.headers, settings.api_token.as_ref())
+    {
+        return auth::response(denied);
+    }
+    let head = parts.method == Method::HEAD;
+    let query = parts.uri.query();
     let mut resp = match route {
+        Route::Index => index::get(),
         Route::Live => handlers::live(),
         Route::Ready => handlers::ready(daemon),
         Route::Health => handlers::health(daemon),
         Route::Metrics => handlers::metrics(daemon),
+        Route::StatusPage => status_page::get(state).await,
+        Route::Status => status::get(state).await,
+        Route::Nodes => nodes::get(state).await,
+        Route::Proposals => proposals::get(state).await,
+        Route::Rounds if parts.method == Method::POST => trigger::post(state, query).await,
+        Route::Rounds => rounds::list(state, query).await,
+        Route::Round(id) => rounds::one(state, id).await,
+        Route::TriggerVoting => trigger::post(state, query).await,
     };
     if head {
         *resp.body_mut() = Body::default();

@@ -34,14 +34,18 @@ impl Wire {
             endpoint: endpoint.to_owned(),
             reason: e.to_string(),
         })?;
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
-            .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
-            .build()
-            .map_err(|e| BuildError::Client {
-                endpoint: endpoint.to_owned(),
-                reason: redact_text(&error_chain(&e.without_url()), &[url.expose()]).into_owned(),
-            })?;
+            .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT));
+        if parsed.scheme() == "http" {
+            // Plain HTTP never verifies a certificate: do not require the
+            // system's CA store (minimal hosts and containers have none).
+            builder = builder.tls_certs_only(std::iter::empty());
+        }
+        let client = builder.build().map_err(|e| BuildError::Client {
+            endpoint: endpoint.to_owned(),
+            reason: redact_text(&error_chain(&e.without_url()), &[url.expose()]).into_owned(),
+        })?;
         Ok(Wire {
             client,
             redacted: redact_url(url.expose()),

@@ -306,6 +306,55 @@ pub fn control_socket_path(path: &Path, env: &LoadEnv) -> Result<PathBuf, Config
     Ok(socket_or_default(&config, base, env))
 }
 
+/// A configuration read and validated without reading any secret, with its
+/// paths resolved: for the state tools (`govnode backup`, `restore`, `ledger
+/// export`), which never need the node keys or RPC URLs.
+#[derive(Debug, Clone)]
+pub struct Unresolved {
+    pub config: Config,
+    pub source: PathBuf,
+    pub ledger_path: PathBuf,
+    pub control_socket: PathBuf,
+}
+
+/// Like [`load`] without the secrets: the file's own problems are reported,
+/// a missing or unreadable key file is not.
+pub fn load_unresolved(path: &Path, env: &LoadEnv) -> Result<Unresolved, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let invalid = |issues: Issues| ConfigError::Invalid {
+        path: path.to_owned(),
+        issues: issues.into_vec(),
+    };
+    let mut issues = Issues::default();
+    let config = parse(&text, env, &mut issues).ok_or_else(|| invalid(issues.clone()))?;
+    config.validate("", &mut issues);
+    if !issues.is_empty() {
+        return Err(invalid(issues));
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    Ok(Unresolved {
+        ledger_path: ledger_or_default(&config, base, env),
+        control_socket: socket_or_default(&config, base, env),
+        source: path.to_owned(),
+        config,
+    })
+}
+
+fn ledger_or_default(config: &Config, base: &Path, env: &LoadEnv) -> PathBuf {
+    match &config.ledger.path {
+        Some(p) if p.is_absolute() => p.clone(),
+        Some(p) => base.join(p),
+        None => env
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
+            .join("ledger.sqlite"),
+    }
+}
+
 fn socket_or_default(config: &Config, base: &Path, env: &LoadEnv) -> PathBuf {
     match &config.control.socket {
         Some(p) if p.is_absolute() => p.clone(),
@@ -338,28 +387,22 @@ fn resolve(
     for (i, node) in config.nodes.iter().enumerate() {
         let p = index("nodes", i);
         let file = node.key_file.as_ref().map(abs);
-        let Some(src) = pick_source(
+        let Some((src, secret, at)) = read_secret(
             &p,
             "key",
             file.as_ref(),
             node.key_credential.as_ref(),
-            true,
-            &mut Issues::default(),
+            creds,
+            issues,
         ) else {
             continue;
         };
-        let at = field(&p, source_key("key", &src));
-        match src.read(creds) {
-            Err(e) => issues.push(at, e.to_string()),
-            Ok(secret) => match parse_key(secret.expose()) {
-                Ok(signer) => node_keys.push(NodeKey {
-                    name: node.name.clone(),
-                    signer,
-                }),
-                Err(()) => {
-                    issues.push(at, format!("{src} does not hold a 32-byte hex private key"))
-                }
-            },
+        match parse_key(secret.expose()) {
+            Ok(signer) => node_keys.push(NodeKey {
+                name: node.name.clone(),
+                signer,
+            }),
+            Err(()) => issues.push(at, format!("{src} does not hold a 32-byte hex private key")),
         }
     }
 
@@ -371,49 +414,35 @@ fn resolve(
             continue;
         }
         let file = ep.url_file.as_ref().map(abs);
-        let Some(src) = pick_source(
+        let Some((src, secret, at)) = read_secret(
             &p,
             "url",
             file.as_ref(),
             ep.url_credential.as_ref(),
-            false,
-            &mut Issues::default(),
+            creds,
+            issues,
         ) else {
             continue;
         };
-        let at = field(&p, source_key("url", &src));
-        match src.read(creds) {
-            Err(e) => issues.push(at, e.to_string()),
-            Ok(secret) => match rpc_url_problem(secret.expose()) {
-                // The URL itself is a secret: the message names the source only.
-                Some(_) => issues.push(at, format!("{src} does not hold a valid http(s) URL")),
-                None => rpc_urls.push(secret),
-            },
+        match rpc_url_problem(secret.expose()) {
+            // The URL itself is a secret: the message names the source only.
+            Some(_) => issues.push(at, format!("{src} does not hold a valid http(s) URL")),
+            None => rpc_urls.push(secret),
         }
     }
 
     let token_file = config.api.token_file.as_ref().map(abs);
-    let api_token = pick_source(
+    let api_token = read_secret(
         "api",
         "token",
         token_file.as_ref(),
         config.api.token_credential.as_ref(),
-        false,
-        &mut Issues::default(),
+        creds,
+        issues,
     )
-    .and_then(|src| {
-        let at = field("api", source_key("token", &src));
-        src.read(creds)
-            .map_err(|e| issues.push(at, e.to_string()))
-            .ok()
-    });
+    .map(|(_, secret, _)| secret);
 
-    let ledger_path = config.ledger.path.as_ref().map(abs).unwrap_or_else(|| {
-        env.state_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
-            .join("ledger.sqlite")
-    });
+    let ledger_path = ledger_or_default(&config, base, env);
     let control_socket = socket_or_default(&config, base, env);
 
     Settings {
@@ -424,6 +453,35 @@ fn resolve(
         node_keys,
         rpc_urls,
         api_token,
+    }
+}
+
+/// Reads the secret a `<stem>_file` / `<stem>_credential` pair names, if one
+/// is set; a read failure becomes an issue at the field that named it.
+/// Whether one must be set is checked by validation, not here.
+fn read_secret(
+    parent: &str,
+    stem: &str,
+    file: Option<&PathBuf>,
+    credential: Option<&String>,
+    creds: Option<&Path>,
+    issues: &mut Issues,
+) -> Option<(SecretSource, Secret, String)> {
+    let src = pick_source(
+        parent,
+        stem,
+        file,
+        credential,
+        false,
+        &mut Issues::default(),
+    )?;
+    let at = field(parent, source_key(stem, &src));
+    match src.read(creds) {
+        Ok(secret) => Some((src, secret, at)),
+        Err(e) => {
+            issues.push(at, e.to_string());
+            None
+        }
     }
 }
 

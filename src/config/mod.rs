@@ -10,7 +10,8 @@ mod validate;
 
 pub use issues::{ConfigIssue, Issues, Validate};
 pub use load::{
-    ConfigError, DEFAULT_CONFIG_PATH, LoadEnv, NodeKey, Settings, control_socket_path, load, parse,
+    ConfigError, DEFAULT_CONFIG_PATH, LoadEnv, NodeKey, Settings, Unresolved, control_socket_path,
+    load, load_unresolved, parse,
 };
 pub use schema::*;
 pub use secret::{Secret, SecretError, SecretSource};

@@ -29,6 +29,7 @@ mod model;
 mod queries;
 mod reconcile;
 mod schema;
+mod snapshot;
 mod votes;
 
 use std::path::{Path, PathBuf};
@@ -42,6 +43,7 @@ pub use facts::{ReconcileError, Reconciled, apply, mined as mined_from_receipt, 
 pub use model::{Attempt, Intent, Mined, NewIntent, NodeVoteCounts, RoundRow, VoteRow, VoteState};
 pub use reconcile::{Action, Facts, decide};
 pub use schema::{APPLICATION_ID, LedgerIdentity, SCHEMA_VERSION};
+pub use snapshot::{LedgerInfo, each_vote, inspect, open_read_only};
 
 #[derive(Debug, Clone)]
 pub struct Ledger {
@@ -305,6 +307,14 @@ impl Ledger {
     ) -> Result<Vec<RoundRow>, LedgerError> {
         self.with_connection(move |c| queries::rounds(c, limit, before))
             .await
+    }
+
+    pub async fn last_success(&self) -> Result<Option<i64>, LedgerError> {
+        self.with_connection(|c| queries::last_success(c)).await
+    }
+
+    pub async fn round_count(&self) -> Result<u64, LedgerError> {
+        self.with_connection(|c| queries::round_count(c)).await
     }
 
     pub async fn round(&self, id: i64) -> Result<Option<RoundRow>, LedgerError> {

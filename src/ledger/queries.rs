@@ -180,6 +180,21 @@ pub fn rounds(
     rows.map(|r| r?).collect()
 }
 
+/// When the newest successful round finished (unix ms), if any.
+pub fn last_success(conn: &Connection) -> Result<Option<i64>, LedgerError> {
+    Ok(conn.query_row(
+        "SELECT MAX(finished_at) FROM rounds WHERE outcome = 'success'",
+        [],
+        |r| r.get::<_, Option<i64>>(0),
+    )?)
+}
+
+/// How many rounds the ledger holds (the API's status counts).
+pub fn round_count(conn: &Connection) -> Result<u64, LedgerError> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM rounds", [], |r| r.get(0))?;
+    Ok(n.max(0) as u64)
+}
+
 pub fn round(conn: &Connection, id: i64) -> Result<Option<RoundRow>, LedgerError> {
     conn.query_row(
         &format!("SELECT {ROUND_COLUMNS} WHERE id = ?1"),

@@ -87,7 +87,7 @@ impl Voting {
             },
         )?;
         let metrics = RoundMetrics::register(registry)?;
-        Ok(Voting {
+        let voting = Voting {
             tokens: Arc::new(
                 TokenResolver::new(provider.clone()).with_batch_size(config.round.batch_size),
             ),
@@ -99,7 +99,27 @@ impl Voting {
             dao,
             ledger,
             metrics,
-        })
+        };
+        voting.prime_metrics();
+        Ok(voting)
+    }
+
+    /// Creates every labelled series at zero, so that dashboards show zero
+    /// lines and `increase()` sees the first event.
+    fn prime_metrics(&self) {
+        for outcome in ["success", "partial", "failed"] {
+            self.metrics.rounds.with_label_values(&[outcome]);
+        }
+        for voter in self.voters.iter() {
+            for outcome in ["confirmed", "reverted", "abandoned", "failed", "external"] {
+                self.metrics
+                    .votes
+                    .with_label_values(&[voter.name.as_str(), outcome]);
+            }
+            self.metrics
+                .insufficient_funds
+                .with_label_values(&[voter.name.as_str()]);
+        }
     }
 
     /// The same world with the reloaded settings' voters and round options.
@@ -108,6 +128,7 @@ impl Voting {
         next.voters = Arc::new(voters(settings)?);
         next.round = settings.config.round.clone();
         next.margin = VoteMargin::from_config(&settings.config.dao);
+        next.prime_metrics();
         Ok(next)
     }
 }

@@ -97,7 +97,12 @@ impl Coordinator {
                 report: running.report.clone(),
             };
         }
-        let (tx, rx) = watch::channel(Progress::default());
+        // A round is planning from the moment it exists, before its task runs.
+        let (tx, rx) = watch::channel(Progress {
+            phase: "planning".into(),
+            done: 0,
+            total: 0,
+        });
         let run = (self.runner)(trigger, tx);
         let slot = self.current.clone();
         let task = tokio::spawn(async move {

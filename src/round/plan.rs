@@ -315,6 +315,8 @@ async fn voting_powers(v: &Voting, head: &Head) -> Result<Vec<Option<U256>>, Pla
 
 /// 18-decimal amount as a float, for gauges only.
 pub fn whole_tokens(amount: U256) -> f64 {
-    let wei: f64 = amount.to_string().parse().unwrap_or(f64::MAX);
-    wei / 1e18
+    alloy::primitives::utils::format_units(amount, 18)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(f64::MAX)
 }

@@ -168,9 +168,14 @@ async fn send_for_voter(
                     if let Err(e) = marked {
                         tracing::error!(vote_id = row.id, error = %e, "cannot record the refusal");
                     }
+                    let outcome = if revert.already_voted() {
+                        "external"
+                    } else {
+                        "abandoned"
+                    };
                     v.metrics
                         .votes
-                        .with_label_values(&[voter.name.as_str(), "abandoned"])
+                        .with_label_values(&[voter.name.as_str(), outcome])
                         .inc();
                 }
                 out.refused += 1;
@@ -305,6 +310,10 @@ async fn send_for_voter(
                 sent_block: head_block,
             }),
             Err(reason) => {
+                v.metrics
+                    .votes
+                    .with_label_values(&[voter.name.as_str(), "failed"])
+                    .inc();
                 // The nonce may or may not be used now: stop this wallet, reconcile next round.
                 out.left.push(leftover(v, &s.job, &reason));
                 keep_for_next_round(

@@ -129,6 +129,10 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
         ),
         Err(e) => tracing::error!(error = %e, "cannot mark unfinished rounds"),
     }
+    // The missed-round alert reads this gauge: carry it across restarts.
+    if let Ok(Some(ms)) = voting.ledger.last_success().await {
+        voting.metrics.last_success.set(ms as f64 / 1000.0);
+    }
     let voting = Arc::new(RwLock::new(voting));
     let shutdown = CancellationToken::new();
     let rounds = crate::round::Coordinator::new(crate::round::runner(
@@ -237,8 +241,15 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     tracing::info!("stopping");
     daemon.inner.shutdown.cancel();
     let drain = daemon.settings().config.shutdown.drain_timeout;
-    let drained =
-        tokio::time::timeout(drain, async { while tasks.join_next().await.is_some() {} }).await;
+    let drained = tokio::time::timeout(drain, async {
+        while tasks.join_next().await.is_some() {}
+        // A running round sees the cancelled token, stops sending and records
+        // where it stands; give it the same drain time.
+        while daemon.rounds().running_for().is_some() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
     if drained.is_err() {
         tracing::warn!(
             timeout = %humantime::format_duration(drain),

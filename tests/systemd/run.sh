@@ -4,11 +4,12 @@
 # install them, the daemon pointed at an anvil devnet on the host's loopback
 # (the container shares the host network).
 #
-# usage: tests/systemd/run.sh [--only NAME,NAME] [--list] [GOVNODE]
+# usage: tests/systemd/run.sh [--only NAME,NAME] [--list] [--verbose] [GOVNODE]
 #   GOVNODE  a govnode binary built with `--features failpoints`
 #            (default: target/debug/govnode)
 #   --only   run these checks (and what they need) instead of all
 #   --list   print the check names
+#   --verbose  print every check's output, not only a failing one's
 #
 # The rootfs is cached in tests/systemd/.rootfs (git-ignored) and reused.
 # There is no systemd on the host, so the container is driven with
@@ -19,7 +20,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 rootfs="$here/.rootfs"
 # Bump when the package list changes, so cached rootfs are rebuilt.
-rootfs_stamp="bookworm minbase systemd systemd-sysv dbus procps v1"
+rootfs_stamp="bookworm minbase systemd systemd-sysv dbus procps ca-certificates v2"
 anvil_bin="$repo/tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 cast_bin="$repo/tools/node_modules/@foundry-rs/cast-linux-amd64/bin/cast"
 
@@ -35,12 +36,14 @@ declare -A needs=(
 
 only=""
 govnode=""
+verbose=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) only="$2"; shift 2 ;;
     --only=*) only="${1#--only=}"; shift ;;
     --list) printf '%s\n' "${all_checks[@]}"; exit 0 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -v|--verbose) verbose=1; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) govnode="$1"; shift ;;
   esac
 done
@@ -121,7 +124,10 @@ step() {
   local rc=$?
   done_steps[$name]=$rc
   if [ -n "${selected[$name]+x}" ]; then
-    if [ $rc -eq 0 ]; then pass "$name"; else sed 's/^/      /' "$work/$name.log" | tail -40; fail "$name"; fi
+    if [ $rc -eq 0 ]; then
+      [ -n "$verbose" ] && sed 's/^/      /' "$work/$name.log"
+      pass "$name"
+    else sed 's/^/      /' "$work/$name.log" | tail -40; fail "$name"; fi
   elif [ $rc -ne 0 ]; then
     sed 's/^/      /' "$work/$name.log" | tail -40
     fail "$name (needed by another check)"
@@ -146,7 +152,9 @@ step_rootfs() {
     echo "reusing $rootfs"
   else
     rm -rf "$rootfs" "$rootfs.tmp"
-    debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,procps \
+    # ca-certificates: the daemon's HTTP client loads the system's CA store at
+    # start (a Debian package of govnode depends on it).
+    debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,procps,ca-certificates \
       bookworm "$rootfs.tmp" http://deb.debian.org/debian || return 1
     echo "$rootfs_stamp" >"$rootfs.tmp/.govnode-rootfs"
     mv "$rootfs.tmp" "$rootfs"
@@ -158,11 +166,15 @@ step_rootfs() {
 step_boot() {
   # A clean slate from earlier runs: the rootfs is reused.
   rm -rf "$rootfs"/etc/govnode "$rootfs"/var/lib/govnode "$rootfs"/var/lib/private/govnode \
-    "$rootfs"/etc/systemd/system/govnode* "$rootfs"/etc/systemd/system/*/govnode*
+    "$rootfs"/etc/systemd/system/govnode* "$rootfs"/etc/systemd/system/*/govnode* \
+    "$rootfs"/var/log/journal/*
   systemd-nspawn -D "$rootfs" --boot --register=no --keep-unit --console=pipe \
     >"$work/console.log" 2>&1 </dev/null &
   nspawn_pid=$!
   wait_for 20 'leader="$(pgrep -P "$nspawn_pid" -x systemd | head -n1)"; [ -n "$leader" ]' || return 1
+  # systemctl cannot wait for a manager whose bus is not up yet (a loaded
+  # machine shows this window).
+  wait_for 30 'nsenter --target "$leader" --mount test -S /run/systemd/private' || { echo "no systemd bus in the container"; return 1; }
   local state
   state="$(timeout 60 nsenter --target "$leader" --all systemctl is-system-running --wait)"
   echo "system state: $state"
@@ -217,25 +229,26 @@ step_devnet() {
   anvil_pid=$!
   rpc="http://127.0.0.1:$port"
   wait_for 20 '"$cast_bin" chain-id --rpc-url "$rpc" >/dev/null 2>&1' || { echo "anvil did not answer"; return 1; }
-  "$govnode" devnet --rpc-url "$rpc" --dir "$devnet" --once --nodes 3 --proposals 2 || return 1
+  # Deploy and write config.yaml and devnet.json only: the daemon under test
+  # is govnode.service, not the devnet's own.
+  "$govnode" devnet --rpc-url "$rpc" --dir "$devnet" --setup-only --nodes 3 --proposals 6 || return 1
   api_port="$(free_port)"
   python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q pyyaml || return 1
   # Into the container the way an operator installs it: config in
-  # /etc/govnode, secrets as root-only files handed over with LoadCredential=
-  # in a drop-in (as the comment in systemd/govnode.service describes).
+  # /etc/govnode, secrets as root-only files named after their credential id,
+  # handed over with LoadCredential= in a drop-in (as the comment in
+  # systemd/govnode.service describes).
   python3 - "$devnet" "$rootfs" "$api_port" <<'EOF' || return 1
-import json, os, secrets, sys
-try:
-    import yaml
-except ImportError:
-    sys.exit("python3 lacks PyYAML: pip install pyyaml")
+import os, sys
+import yaml
 devnet, root, api_port = sys.argv[1], sys.argv[2], sys.argv[3]
 cfg = yaml.safe_load(open(os.path.join(devnet, "config.yaml")))
 creds_dir = os.path.join(root, "etc/govnode/credentials")
 os.makedirs(creds_dir, mode=0o700, exist_ok=True)
 lines = ["[Service]"]
 
-def credential(name, content):
+def credential(name, source):
+    content = open(os.path.join(devnet, source)).read()
     path = os.path.join(creds_dir, name)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.write(fd, content.encode())
@@ -243,21 +256,27 @@ def credential(name, content):
     lines.append(f"LoadCredential={name}:/etc/govnode/credentials/{name}")
 
 for node in cfg["nodes"]:
-    if "key_file" in node:
-        key = open(os.path.join(devnet, node.pop("key_file"))).read()
-    else:
+    if "key_file" not in node:
         sys.exit(f"devnet node {node['name']} has no key_file")
     node["key_credential"] = f"node-{node['name']}"
-    credential(node["key_credential"], key)
+    credential(node["key_credential"], node.pop("key_file"))
 api = cfg.setdefault("api", {})
-for k in ("token_file", "token_credential"):
-    api.pop(k, None)
-api["listen"] = f"127.0.0.1:{api_port}"
+if "token_file" not in api:
+    sys.exit("the devnet config has no api.token_file")
 api["token_credential"] = "api-token"
-credential("api-token", secrets.token_hex(32))
-for k in ("control", "ledger"):
-    cfg.pop(k, None)   # the unit's RuntimeDirectory / StateDirectory decide
+credential("api-token", api.pop("token_file"))
+api["listen"] = f"127.0.0.1:{api_port}"
+for endpoint in cfg["rpc"]["endpoints"]:
+    if "url" not in endpoint:
+        sys.exit(f"RPC endpoint {endpoint['name']} has no plain url")
+# The unit's RuntimeDirectory and StateDirectory decide where the control
+# socket and the ledger live.
+cfg.pop("control", None)
+cfg.pop("ledger", None)
+# journald under systemd: the journal check needs its fields.
 cfg.setdefault("log", {})["target"] = "auto"
+# The timer's round, not a start-up round, must be the one that votes.
+cfg.setdefault("round", {})["on_start"] = False
 open(os.path.join(root, "etc/govnode/config.yaml"), "w").write(yaml.safe_dump(cfg, sort_keys=False))
 dropin = os.path.join(root, "etc/systemd/system/govnode.service.d")
 os.makedirs(dropin, exist_ok=True)
@@ -266,7 +285,9 @@ EOF
   chmod 0644 "$rootfs/etc/govnode/config.yaml"
   ct systemctl daemon-reload
   cat "$rootfs/etc/systemd/system/govnode.service.d/credentials.conf"
-  ct govnode check-config --config /etc/govnode/config.yaml 2>&1 | grep -v '^$' || true
+  # What an operator runs before starting: the credential files are named
+  # after their ids, so their directory stands in for $CREDENTIALS_DIRECTORY.
+  ct env CREDENTIALS_DIRECTORY=/etc/govnode/credentials govnode check-config --config /etc/govnode/config.yaml
 }
 
 step_start() {
@@ -302,42 +323,110 @@ EOF
   [ "$result" = success ] && [ "$status" = 0 ]
 }
 
-step_votes() {
-  python3 - "$devnet/devnet.json" "$cast_bin" <<'EOF'
-import json, subprocess, sys
+# On chain, from the DAO's VoteCast events: every open proposal is voted at
+# most once per node (the strategies skip some, e.g. parameter changes), every
+# node voted, no expired/executed/canceled proposal got a vote, and the
+# ledger's confirmed rows are exactly those votes, in the same direction.
+# Then a second round sends nothing.
+check_votes() {
+  python3 - "$devnet/devnet.json" "$cast_bin" "$rootfs/var/lib/private/govnode/ledger.sqlite" <<'EOF'
+import collections, json, sqlite3, subprocess, sys, urllib.request
 d = json.load(open(sys.argv[1]))
-cast = sys.argv[2]
-def call(*args):
-    out = subprocess.run([cast, "call", "--rpc-url", d["rpc_url"], d["asset_dao"], *map(str, args)],
-                         check=True, capture_output=True, text=True).stdout
-    return out.split()[0]
-count = int(call("getProposalCount()(uint256)"))
-print(f"{count} proposal(s)")
-assert count >= 1, "the devnet created no proposal"
-voted = {(n["name"], p): call("hasVoted(uint256,address)(bool)", p, n["address"]) == "true"
-         for n in d["nodes"] for p in range(1, count + 1)}
-for (n, p), v in sorted(voted.items()):
-    print(f"node {n} proposal {p}: {'voted' if v else 'no vote'}")
-assert all(any(v for (n, _), v in voted.items() if n == node["name"]) for node in d["nodes"]), "a node cast no vote"
-assert all(any(v for (_, p), v in voted.items() if p == pid) for pid in range(1, count + 1)), "a proposal got no vote"
+cast, ledger = sys.argv[2], sys.argv[3]
+
+def rpc(method, params):
+    req = urllib.request.Request(d["rpc_url"], json.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode(),
+        {"Content-Type": "application/json"})
+    reply = json.load(urllib.request.urlopen(req, timeout=10))
+    assert "error" not in reply, reply
+    return reply["result"]
+
+topic = subprocess.run([cast, "keccak", "VoteCast(uint256,address,bool,uint256)"],
+                       check=True, capture_output=True, text=True).stdout.strip()
+logs = rpc("eth_getLogs", [{"address": d["asset_dao"], "fromBlock": "0x0", "toBlock": "latest",
+                            "topics": [topic]}])
+nodes = {n["address"].lower(): n["name"] for n in d["nodes"]}
+# (proposal, node name, support); the deployer's vote on the proposal it
+# executed is not ours.
+votes = [(int(l["topics"][1], 16), nodes["0x" + l["topics"][2][-40:].lower()], int(l["data"][2:66], 16) == 1)
+         for l in logs if "0x" + l["topics"][2][-40:].lower() in nodes]
+counts = collections.Counter((p, n) for p, n, _ in votes)
+fates = d["proposals"]
+open_ids = fates["open"]
+closed = {p: fate for fate in ("expired", "executed", "canceled") for p in fates.get(fate, [])}
+assert open_ids and closed, f"the devnet scenario lacks open or closed proposals: {fates}"
+support = {(p, n): s for p, n, s in votes}
+print("proposal  " + "  ".join(f"{n['name']:>9}" for n in d["nodes"]))
+for p in sorted(open_ids + list(closed)):
+    cells = []
+    for n in d["nodes"]:
+        c = counts[(p, n["name"])]
+        cells.append(f"{('-' if c == 0 else ('for' if support[(p, n['name'])] else 'against') + ('' if c == 1 else f' x{c}')):>9}")
+    print(f"{p:>8}  " + "  ".join(cells) + ("" if p in open_ids else f"  ({closed[p]})"))
+
+problems = []
+problems += [f"node {n} voted {c} times on proposal {p}" for (p, n), c in counts.items() if c > 1]
+problems += [f"{closed[p]} proposal {p} was voted by {n}" for (p, n) in counts if p in closed]
+problems += [f"node {n} cast no vote" for n in nodes.values() if not any(v == n for _, v in counts)]
+
+conn = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
+rows = conn.execute("SELECT proposal_id, voter, decision, state FROM votes").fetchall()
+states = collections.Counter(r[3] for r in rows)
+print(f"ledger: {len(rows)} vote row(s) by state {dict(states)}")
+confirmed = {(int(p), nodes.get(v.lower(), v)): dec for p, v, dec, st in rows if st == "confirmed"}
+if set(confirmed) != set(counts):
+    problems.append(f"ledger confirmed {sorted(confirmed)} but the chain has {sorted(counts)}")
+problems += [f"proposal {p} node {n}: chain says {'for' if s else 'against'}, ledger {confirmed[(p, n)]}"
+             for (p, n), s in support.items() if (p, n) in confirmed and (confirmed[(p, n)] == "for") != s]
+problems += [f"{c} ledger row(s) still {s}" for s, c in states.items() if s in ("intent", "signed", "sent")]
+for p in problems:
+    print("problem:", p)
+sys.exit(1 if problems else 0)
 EOF
+}
+
+step_votes() {
+  check_votes || return 1
+  echo "a second round:"
+  local before after
+  before="$("$cast_bin" block-number --rpc-url "$rpc")"
+  ct systemctl start govnode-round.service || return 1
+  ct journalctl -b -u govnode-round.service --no-pager -o cat -n 3
+  after="$("$cast_bin" block-number --rpc-url "$rpc")"
+  echo "blocks $before -> $after"
+  [ "$before" = "$after" ] || { echo "the second round mined transactions"; return 1; }
 }
 
 step_journal() {
   local node
   node="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["nodes"][0]["name"])' "$devnet/devnet.json")" || return 1
   ct journalctl -b -u govnode.service "NODE=$node" -o json --no-pager >"$work/journal.json" || return 1
-  python3 - "$work/journal.json" "$node" <<'EOF'
+  python3 - "$work/journal.json" "$node" >"$work/journal.ids" <<'EOF' || { cat "$work/journal.ids"; return 1; }
 import json, sys
 entries = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print(f"{len(entries)} entries with NODE={sys.argv[2]}")
+print(f"{len(entries)} entries with NODE={sys.argv[2]}", file=sys.stderr)
 assert entries, "no structured entries for the node"
-assert any("ROUND_ID" in e for e in entries), "no entry carries ROUND_ID"
-assert any("TX_HASH" in e and "PROPOSAL_ID" in e for e in entries), "no entry carries TX_HASH and PROPOSAL_ID"
+assert all(e.get("NODE") == sys.argv[2] for e in entries), "-u govnode.service NODE=... matched entries of other nodes"
 assert not any(k.startswith("F_") for e in entries for k in e), "fields carry the F_ prefix"
+votes = [e for e in entries if "TX_HASH" in e and "PROPOSAL_ID" in e and "ROUND_ID" in e]
+assert votes, "no entry of the node carries ROUND_ID, PROPOSAL_ID and TX_HASH"
+e = votes[0]
+print(f"e.g. {e['MESSAGE']!r}: " + " ".join(f"{k}={e[k]}" for k in ("NODE", "ROUND_ID", "PROPOSAL_ID", "TX_HASH", "PRIORITY")), file=sys.stderr)
+print(e["ROUND_ID"], e["TX_HASH"])
 EOF
-  # No secret may reach the journal.
-  ct journalctl -b --no-pager -o cat >"$work/all.log"
+  cat "$work/journal.ids" >&2
+  local round_id tx_hash n
+  read -r round_id tx_hash <"$work/journal.ids"
+  # The filters an operator follows a round or a transaction with.
+  n="$(ct journalctl -b -u govnode.service "ROUND_ID=$round_id" -o cat --no-pager | wc -l)"
+  echo "ROUND_ID=$round_id: $n entries"
+  [ "$n" -gt 0 ] || return 1
+  n="$(ct journalctl -b -u govnode.service "TX_HASH=$tx_hash" -o cat --no-pager | wc -l)"
+  echo "TX_HASH=$tx_hash: $n entries"
+  [ "$n" -gt 0 ] || return 1
+  # No secret may reach the journal, in the message or in any field.
+  ct journalctl -b --no-pager -o json >"$work/all.log"
   local f
   for f in "$rootfs"/etc/govnode/credentials/*; do
     local s
@@ -346,12 +435,16 @@ EOF
   done
 }
 
+reloads() { ct journalctl -b -u govnode.service -o cat --no-pager | grep -c 'configuration reloaded'; }
+
 step_reload() {
-  local pid
+  local pid before
   pid="$(show govnode.service MainPID)"
+  before="$(reloads)"
   ct systemctl reload govnode.service || return 1
-  sleep 1
-  echo "ActiveState=$(show govnode.service ActiveState) MainPID $pid -> $(show govnode.service MainPID)"
+  # Type=notify (systemd 252) does not wait for the reload; the daemon logs it.
+  wait_for 10 '[ "$(reloads)" -gt "$before" ]' || { echo "the daemon did not log a reload"; return 1; }
+  echo "ActiveState=$(show govnode.service ActiveState) MainPID $pid -> $(show govnode.service MainPID) StatusText=$(show govnode.service StatusText)"
   [ "$(show govnode.service ActiveState)" = active ] && [ "$(show govnode.service MainPID)" = "$pid" ]
 }
 

@@ -1,0 +1,231 @@
+//! `GET /api/v1/proposals` (alias `/active-proposals`): the DAO's open
+//! proposals, as a round would judge them now, with each node's decision and
+//! vote from the ledger.
+//!
+//! The listing (head, proposals, asset symbols) is cached for
+//! [`crate::api::state::CHAIN_READ_TTL`]; openness (the configured margin)
+//! and the ledger part are judged on every request.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use hyper::{Response, StatusCode};
+use serde::Serialize;
+
+use super::super::response::{self, Body};
+use super::super::state::ApiState;
+use super::nodes::TokenView;
+use super::rounds::ledger_error;
+use super::{Amount, checksum, redacted};
+use crate::dao::{DaoError, Listing, Proposal, ProposalStatus, Timepoint, TokenInfo};
+use crate::ledger::VoteRow;
+use crate::round::Voting;
+
+/// Listing every proposal of a large DAO over a public endpoint takes a while.
+pub const LIST_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct ProposalSnapshot {
+    dao: Address,
+    listing: Listing,
+    tokens: HashMap<Address, TokenInfo>,
+}
+
+#[derive(Serialize)]
+struct ProposalsBody {
+    block: u64,
+    block_timestamp: u64,
+    paused: bool,
+    /// Proposals the DAO has ever had.
+    total_proposals: u64,
+    /// Length of `proposals`.
+    open: usize,
+    /// Seconds since the listing was read (it is cached briefly).
+    age_seconds: u64,
+    proposals: Vec<ProposalView>,
+}
+
+#[derive(Serialize)]
+struct ProposalView {
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    status: &'static str,
+    asset: Option<TokenView>,
+    amount: Amount,
+    description: String,
+    proposer: String,
+    created_at: Timepoint,
+    deadline: Timepoint,
+    yes_votes: String,
+    no_votes: String,
+    abstain_votes: String,
+    nodes: Vec<ProposalNode>,
+}
+
+/// One node's standing on one proposal; all but name and address are
+/// `null` when the ledger has no row (not decided yet).
+#[derive(Serialize)]
+struct ProposalNode {
+    name: String,
+    address: String,
+    state: Option<&'static str>,
+    decision: Option<&'static str>,
+    reason: Option<String>,
+    strategy: Option<String>,
+    rule: Option<String>,
+    tx_hash: Option<String>,
+    block_number: Option<u64>,
+    error: Option<String>,
+}
+
+pub async fn get(state: &ApiState) -> Response<Body> {
+    let daemon = &state.daemon;
+    let voting = daemon.voting();
+    let dao = voting.dao.address();
+    let fetched = state
+        .proposals
+        .get_or_fetch(|cached| cached.dao == dao, || fetch(&voting))
+        .await;
+    let (snapshot, age) = match fetched {
+        Ok(v) => v,
+        Err(e) => {
+            return response::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "chain_unavailable",
+                &redacted(daemon, &format!("cannot list the DAO's proposals: {e}")),
+            );
+        }
+    };
+    let open = voting.dao.open_proposals(&snapshot.listing, voting.margin);
+    let mut proposals = Vec::with_capacity(open.len());
+    for p in open {
+        let rows = match voting.ledger.votes_by_proposal(dao, p.id).await {
+            Ok(r) => r,
+            Err(e) => return ledger_error(daemon, &e),
+        };
+        proposals.push(view(state, &voting, &snapshot, p, &rows));
+    }
+    let listing = &snapshot.listing;
+    let body = ProposalsBody {
+        block: listing.head.number,
+        block_timestamp: listing.head.timestamp,
+        paused: listing.paused,
+        total_proposals: listing.total,
+        open: proposals.len(),
+        age_seconds: age.as_secs(),
+        proposals,
+    };
+    response::json(StatusCode::OK, &body)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error("{0}")]
+    Dao(#[from] DaoError),
+    #[error("no answer within {} s", LIST_TIMEOUT.as_secs())]
+    Timeout,
+}
+
+async fn fetch(v: &Voting) -> Result<ProposalSnapshot, FetchError> {
+    let work = async {
+        let head = crate::dao::head(&v.provider).await?;
+        let listing = v.dao.list(&head).await?;
+        let tokens = v
+            .tokens
+            .resolve_many(
+                listing.proposals.iter().filter_map(|p| p.asset),
+                v.round.concurrency,
+            )
+            .await?;
+        Ok::<_, FetchError>(ProposalSnapshot {
+            dao: v.dao.address(),
+            listing,
+            tokens,
+        })
+    };
+    tokio::time::timeout(LIST_TIMEOUT, work)
+        .await
+        .map_err(|_| FetchError::Timeout)?
+}
+
+fn view(
+    state: &ApiState,
+    voting: &Voting,
+    snapshot: &ProposalSnapshot,
+    p: &Proposal,
+    rows: &[VoteRow],
+) -> ProposalView {
+    let token = p.asset.and_then(|a| snapshot.tokens.get(&a));
+    let mut nodes: Vec<ProposalNode> = voting
+        .voters
+        .iter()
+        .map(|v| {
+            node(
+                state,
+                &v.name,
+                v.address,
+                rows.iter().find(|r| r.voter == v.address),
+            )
+        })
+        .collect();
+    // Rows of nodes no longer configured still show what was sent.
+    for r in rows {
+        if !voting.voters.iter().any(|v| v.address == r.voter) {
+            nodes.push(node(state, &r.node, r.voter, Some(r)));
+        }
+    }
+    ProposalView {
+        id: p.id.to_string(),
+        kind: p.kind.as_str(),
+        status: status_str(p.status),
+        asset: p.asset.map(|a| match token {
+            Some(t) => TokenView::new(t),
+            None => TokenView {
+                address: checksum(a),
+                symbol: None,
+                decimals: None,
+            },
+        }),
+        amount: Amount::new(p.amount, token.and_then(|t| t.decimals)),
+        description: p.description.clone(),
+        proposer: checksum(p.proposer),
+        created_at: p.created_at,
+        deadline: p.deadline,
+        yes_votes: p.yes_votes.to_string(),
+        no_votes: p.no_votes.to_string(),
+        abstain_votes: p.abstain_votes.to_string(),
+        nodes,
+    }
+}
+
+fn node(state: &ApiState, name: &str, address: Address, row: Option<&VoteRow>) -> ProposalNode {
+    ProposalNode {
+        name: name.to_owned(),
+        address: checksum(address),
+        state: row.map(|r| r.state.as_str()),
+        decision: row.map(|r| r.decision.as_str()),
+        reason: row.map(|r| r.reason.clone()),
+        strategy: row.map(|r| r.strategy.clone()),
+        rule: row.and_then(|r| r.rule.clone()),
+        tx_hash: row.and_then(|r| r.tx_hash).map(|h| format!("{h:#x}")),
+        block_number: row.and_then(|r| r.block_number),
+        error: row
+            .and_then(|r| r.error.as_deref())
+            .map(|e| redacted(&state.daemon, e).into_owned()),
+    }
+}
+
+pub fn status_str(s: ProposalStatus) -> &'static str {
+    match s {
+        ProposalStatus::Pending => "pending",
+        ProposalStatus::Active => "active",
+        ProposalStatus::Canceled => "canceled",
+        ProposalStatus::Defeated => "defeated",
+        ProposalStatus::Succeeded => "succeeded",
+        ProposalStatus::Queued => "queued",
+        ProposalStatus::Expired => "expired",
+        ProposalStatus::Executed => "executed",
+        ProposalStatus::Unknown(_) => "unknown",
+    }
+}
