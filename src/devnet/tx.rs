@@ -1,9 +1,8 @@
 //! Pipelined transactions from one local key: a batch is estimated
-//! concurrently, given consecutive nonces, signed locally, sent without
-//! waiting for each other, and only then awaited. A single sender's
-//! transactions are mined in nonce order, so the order of a batch is the
-//! order of its effects (proposal ids included) whatever order the sends
-//! reach the node in.
+//! concurrently, given consecutive nonces, signed locally, sent in nonce
+//! order without waiting for receipts, and only then awaited. A single
+//! sender's transactions are mined in nonce order, so the order of a batch
+//! is the order of its effects (proposal ids included).
 //!
 //! Transactions in one batch must not depend on each other's effects for gas
 //! estimation (estimates run against the latest block); give such a call an
@@ -184,21 +183,24 @@ impl Sender {
             signed.push((call.label.clone(), envelope));
         }
 
-        stream::iter(signed.into_iter().map(|(label, envelope)| async move {
+        // One after the other, in nonce order: anvil's auto-mining can leave
+        // transactions that arrive ahead of a nonce gap unmined for good
+        // (foundry-rs/foundry#10122). Sending is quick; the receipts are
+        // still awaited together.
+        let mut sent = Vec::with_capacity(signed.len());
+        for (label, envelope) in signed {
             let hash = *envelope.tx_hash();
             let pending = chain
                 .provider
                 .send_raw_transaction(&envelope.encoded_2718())
                 .await
                 .map_err(|e| chain.err(format!("send `{label}` ({hash})"), e))?;
-            Ok::<Sent, DevnetError>(Sent {
+            sent.push(Sent {
                 label,
                 hash: *pending.tx_hash(),
-            })
-        }))
-        .buffered(IN_FLIGHT)
-        .try_collect()
-        .await
+            });
+        }
+        Ok(sent)
     }
 
     /// Waits for every receipt (polling, with a deadline); a revert is an error.
