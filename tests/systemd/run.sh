@@ -151,6 +151,10 @@ step_rootfs() {
   if [ "$(cat "$rootfs/.govnode-rootfs" 2>/dev/null)" = "$rootfs_stamp" ]; then
     echo "reusing $rootfs"
   else
+    # A debootstrap killed midway leaves /proc mounted in its staging tree;
+    # unmount it first, or rm fails (and would walk into the host's /proc).
+    awk -v p="$rootfs.tmp/" 'index($2, p) == 1 { print $2 }' /proc/self/mounts |
+      sort -r | xargs -r -n1 umount -l
     rm -rf "$rootfs" "$rootfs.tmp"
     # ca-certificates: the daemon's HTTP client loads the system's CA store at
     # start (a Debian package of govnode depends on it).
