@@ -55,6 +55,15 @@ struct Running {
     progress: watch::Receiver<Progress>,
 }
 
+/// Empties the coordinator's slot when the round's task ends, however it ends.
+struct FreeOnDrop(Arc<Mutex<Option<Running>>>);
+
+impl Drop for FreeOnDrop {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
 /// A handle on a round, started or joined.
 pub struct Ticket {
     /// True when the trigger joined a round that was already running.
@@ -106,18 +115,26 @@ impl Coordinator {
         let run = (self.runner)(trigger, tx);
         let slot = self.current.clone();
         let task = tokio::spawn(async move {
-            let report = Arc::new(run.await);
             // Cleared by the round's own task, so the next trigger starts afresh
-            // even when nobody awaits this report.
-            *slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
-            report
+            // even when nobody awaits this report, and by a guard, so a round
+            // that panics does not hold the slot for ever.
+            let _free = FreeOnDrop(slot);
+            Arc::new(run.await)
         });
+        let started = Instant::now();
+        let started_at = super::now_rfc3339();
         let report: SharedReport = async move {
             match task.await {
                 Ok(report) => report,
-                Err(e) => Arc::new(RoundReport::crashed(format!(
-                    "the round task ended abnormally: {e}"
-                ))),
+                Err(e) => {
+                    let mut report =
+                        RoundReport::crashed(format!("the round task ended abnormally: {e}"));
+                    report.trigger = trigger.as_str().to_owned();
+                    report.started_at = started_at;
+                    report.duration_ms =
+                        Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+                    Arc::new(report)
+                }
             }
         }
         .boxed()
@@ -125,7 +142,7 @@ impl Coordinator {
         // Drive it even if every ticket is dropped.
         tokio::spawn(report.clone());
         *current = Some(Running {
-            started: Instant::now(),
+            started,
             report: report.clone(),
             progress: rx.clone(),
         });
@@ -186,5 +203,24 @@ mod tests {
         assert!(!third.joined);
         gate.notify_one();
         assert_eq!(third.report().await.id, 2);
+    }
+
+    #[tokio::test]
+    async fn a_round_that_panics_is_reported_failed_with_its_trigger() {
+        let runner: Runner = Arc::new(|_t, _p| async { panic!("a bug in the round") }.boxed());
+        let c = Coordinator::new(runner);
+        let report = c.trigger(Trigger::Api).report().await;
+        assert_eq!(report.outcome, Some(crate::round::Outcome::Failed));
+        assert_eq!(report.trigger, "api");
+        assert!(report.duration_ms.is_some());
+        assert!(
+            report
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("ended abnormally")),
+            "{report:?}"
+        );
+        // The slot is free again: the next trigger starts a round, not a join.
+        assert!(!c.trigger(Trigger::Control).joined);
     }
 }
