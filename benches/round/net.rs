@@ -290,3 +290,63 @@ fn bench_root() -> PathBuf {
     std::fs::create_dir_all(&root).expect("create bench root");
     root
 }
+
+/// anvil's auto-mining can leave ready transactions in its pool with no block
+/// coming (foundry-rs/foundry#10122): seen here with 4,000 votes from 20
+/// wallets, where `txpool_status` showed 3,160 pending and the head stood
+/// still until the round deadline. While a `Nudger` runs, a pool that holds
+/// transactions while no block came for `QUIET` gets one `evm_mine`; how
+/// often is printed with the figures. Interval mining needs none.
+pub struct Nudger {
+    task: tokio::task::JoinHandle<()>,
+    nudges: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Nudger {
+    const QUIET: std::time::Duration = std::time::Duration::from_millis(250);
+
+    pub fn start(url: String) -> Nudger {
+        let nudges = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = nudges.clone();
+        let task = tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let rpc = |method: &'static str| {
+                let client = client.clone();
+                let url = url.clone();
+                async move {
+                    let reply: serde_json::Value = client
+                        .post(&url)
+                        .json(&serde_json::json!({"jsonrpc":"2.0","id":1,"method":method,"params":[]}))
+                        .send()
+                        .await
+                        .ok()?
+                        .json()
+                        .await
+                        .ok()?;
+                    reply.get("result").cloned()
+                }
+            };
+            let mut last_head = None;
+            loop {
+                tokio::time::sleep(Self::QUIET).await;
+                let head = rpc("eth_blockNumber").await;
+                let pending = rpc("txpool_status")
+                    .await
+                    .and_then(|s| s["pending"].as_str().map(str::to_owned))
+                    .is_some_and(|p| p != "0x0");
+                if pending && head.is_some() && head == last_head {
+                    rpc("evm_mine").await;
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                last_head = head;
+            }
+        });
+        Nudger { task, nudges }
+    }
+
+    /// Stops it; how many blocks it had to ask for.
+    pub fn stop(self) -> u64 {
+        self.task.abort();
+        self.nudges.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}

@@ -9,7 +9,7 @@ use crate::Options;
 use crate::daemon::{BenchDaemon, Timed};
 use crate::fault_proxy::FaultProxy;
 use crate::floor::{self, Floor};
-use crate::net::{Mining, Net, Strategies};
+use crate::net::{Mining, Net, Nudger, Strategies};
 use crate::table::{Table, mb, ms, ratio, secs};
 
 /// What one measurement runs on.
@@ -43,6 +43,8 @@ pub struct Measured {
     /// Blocks from the round's head to its last vote's block.
     pub round_blocks: u64,
     pub floor: Option<Floor>,
+    /// Blocks the bench had to ask anvil for (see [`Nudger`]).
+    pub nudges: u64,
 }
 
 impl Measured {
@@ -63,6 +65,7 @@ pub async fn measure(case: &Case) -> Measured {
     let net = Net::new(case.proposals, case.nodes, case.mining, case.strategies).await;
     let setup = setup_started.elapsed();
     let proxy = FaultProxy::start(&net.anvil.url()).await;
+    let nudger = (case.mining == Mining::Auto).then(|| Nudger::start(net.anvil.url()));
     let mut daemon = BenchDaemon::start(&net, &proxy.url(), &case.env);
     // Idle: after start-up, the first probes done, no round yet.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -112,6 +115,7 @@ pub async fn measure(case: &Case) -> Measured {
     } else {
         None
     };
+    let nudges = nudger.map(Nudger::stop).unwrap_or(0);
     Measured {
         pairs: u64::from(case.proposals) * u64::from(case.nodes),
         setup,
@@ -128,6 +132,7 @@ pub async fn measure(case: &Case) -> Measured {
         idle_after_kb,
         round_blocks,
         floor,
+        nudges,
     }
 }
 
@@ -171,10 +176,11 @@ pub async fn headline(options: &Options, mining: Mining) {
     for (label, case) in cases {
         let m = measure(&case).await;
         println!(
-            "  measured 49 × 5, {}, {label}: round {} (set-up {})",
+            "  measured 49 × 5, {}, {label}: round {} (set-up {}, anvil nudged {} time(s))",
             mining.label(),
             ms(m.round.wall),
-            secs(m.setup)
+            secs(m.setup),
+            m.nudges
         );
         results.push((label, m));
     }
@@ -340,6 +346,7 @@ pub async fn scaling(options: &Options) {
             "quiet round",
             "quiet HTTP / calls",
             "peak RSS",
+            "anvil nudges",
         ],
     );
     for &(p, n) in grid {
@@ -366,11 +373,13 @@ pub async fn scaling(options: &Options) {
             ms(m.quiet.wall),
             format!("{} / {}", m.quiet_http, calls(&m.quiet_calls)),
             mb(m.peak_rss_kb),
+            m.nudges.to_string(),
         ]);
         println!(
-            "  measured {p} × {n}: round {} (set-up {})",
+            "  measured {p} × {n}: round {} (set-up {}, anvil nudged {} time(s))",
             secs(m.round.wall),
-            secs(m.setup)
+            secs(m.setup),
+            m.nudges
         );
     }
     t.print();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::Options;
 use crate::daemon::BenchDaemon;
 use crate::fault_proxy::FaultProxy;
-use crate::net::{Mining, Net, Strategies};
+use crate::net::{Mining, Net, Nudger, Strategies};
 use crate::table::{Table, mb, ms, secs};
 
 /// A new proposal arrives before every this many rounds.
@@ -27,6 +27,7 @@ pub async fn soak(options: &Options) {
     let rounds = options.soak_rounds;
     let net = Net::new(49, 5, Mining::Auto, Strategies::Devnet).await;
     let proxy = FaultProxy::start(&net.anvil.url()).await;
+    let nudger = Nudger::start(net.anvil.url());
     let mut daemon = BenchDaemon::start(&net, &proxy.url(), &[]);
     let first = daemon.round().await;
     let started = Instant::now();
@@ -56,6 +57,7 @@ pub async fn soak(options: &Options) {
     let elapsed = started.elapsed();
     let peak = daemon.peak_rss_kb();
     daemon.stop();
+    let nudges = nudger.stop();
 
     let mut t = Table::new(
         format!(
@@ -117,7 +119,7 @@ pub async fn soak(options: &Options) {
     }
     s.print();
     println!(
-        "  {rounds} rounds in {} ({} new votes along the way)",
+        "  {rounds} rounds in {} ({} new votes along the way; anvil nudged {nudges} time(s))",
         secs(elapsed),
         new_votes
     );
