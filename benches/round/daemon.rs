@@ -102,6 +102,23 @@ impl BenchDaemon {
         status_kb(self.pid(), "VmHWM:")
     }
 
+    /// User + system CPU time the daemon has used so far (/proc/<pid>/stat).
+    pub fn cpu_time(&self) -> Duration {
+        let text =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // After the command name (in parentheses, may hold spaces) comes field 3,
+        // the state; utime and stime are fields 14 and 15, in clock ticks.
+        let rest = text.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+        let fields: Vec<u64> = rest
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0))
+            .collect();
+        let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+        // SAFETY: sysconf(3) reads a constant of the system.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Duration::from_millis(ticks * 1000 / hz)
+    }
+
     pub fn open_fds(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
             .map(|d| d.count())

@@ -35,6 +35,8 @@ pub struct Measured {
     pub round: Timed,
     pub round_http: usize,
     pub round_calls: BTreeMap<String, usize>,
+    /// The daemon's CPU time (user + system) during the round.
+    pub round_cpu: Duration,
     pub peak_rss_kb: u64,
     pub quiet: Timed,
     pub quiet_http: usize,
@@ -78,7 +80,9 @@ pub async fn measure(case: &Case) -> Measured {
     }
     proxy.reset_counts();
     let peak_known = daemon.reset_peak();
+    let cpu_before = daemon.cpu_time();
     let round = daemon.round().await;
+    let round_cpu = daemon.cpu_time().saturating_sub(cpu_before);
     let peak_rss_kb = if peak_known {
         daemon.peak_rss_kb()
     } else {
@@ -125,6 +129,7 @@ pub async fn measure(case: &Case) -> Measured {
         round,
         round_http,
         round_calls,
+        round_cpu,
         peak_rss_kb,
         quiet,
         quiet_http,
@@ -242,6 +247,7 @@ pub async fn headline(options: &Options, mining: Mining) {
             "peak RSS in the round",
             "RSS after",
             "open fds idle",
+            "daemon CPU in the round",
         ],
     );
     for (label, m) in &results {
@@ -252,6 +258,7 @@ pub async fn headline(options: &Options, mining: Mining) {
             mb(m.peak_rss_kb),
             mb(m.idle_after_kb),
             m.idle_fds.to_string(),
+            ms(m.round_cpu),
         ]);
     }
     mem.print();
@@ -341,6 +348,7 @@ pub async fn scaling(options: &Options) {
             "votes",
             "round",
             "ms per vote",
+            "daemon CPU",
             "HTTP requests",
             "JSON-RPC calls",
             "quiet round",
@@ -368,6 +376,7 @@ pub async fn scaling(options: &Options) {
                 "{:.2}",
                 m.round.wall.as_secs_f64() * 1000.0 / votes.max(1) as f64
             ),
+            ms(m.round_cpu),
             m.round_http.to_string(),
             calls(&m.round_calls).to_string(),
             ms(m.quiet.wall),
