@@ -4,8 +4,9 @@
 //! on a chain with small blocks the last ones wait many blocks behind the
 //! first ones without anything being wrong. A wallet none of whose votes is
 //! mined for `round.bump_after_blocks` blocks is re-signed with higher fees
-//! and lands. Receipts are asked only for votes whose nonce the chain has
-//! used, so waiting votes cost nothing per poll.
+//! and lands; wallets queued behind each other while the chain mines the
+//! round's votes are not. Receipts are asked only for votes whose nonce the
+//! chain has used, so waiting votes cost nothing per poll.
 
 #[allow(dead_code)]
 mod support {
@@ -26,10 +27,7 @@ use support::round_env::RoundEnv;
 fn vote_on_everything(env: &RoundEnv) {
     let path = env.config();
     let mut text = std::fs::read_to_string(&path).expect("config");
-    assert!(
-        !text.contains("\nstrategies:"),
-        "one node: no rules section yet"
-    );
+    assert!(!text.contains("\nstrategies:"), "no strategies section yet");
     text.push_str(
         "\nstrategies:\n  everything:\n    rules: []\n    default:\n      vote: for\n      reason: test votes on everything\n",
     );
@@ -90,6 +88,33 @@ async fn a_wallet_whose_votes_are_being_mined_is_not_bumped() {
     assert!(
         attempts.values().all(|&n| n == 1),
         "no vote was re-signed while its wallet was being mined: {attempts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wallets_queued_behind_each_other_are_not_bumped() {
+    // Four wallets share blocks of one vote each: a wallet waits about four
+    // blocks between its votes while the others are mined, which is a queue,
+    // not a price too low.
+    let env = RoundEnv::new(3, 4).await;
+    vote_on_everything(&env);
+    one_vote_per_block(&env).await;
+    let mut daemon_env = DAEMON_ENV.to_vec();
+    daemon_env.extend([
+        ("GOVNODE__NODES__1__STRATEGY", "everything"),
+        ("GOVNODE__NODES__2__STRATEGY", "everything"),
+        ("GOVNODE__NODES__3__STRATEGY", "everything"),
+    ]);
+    let _daemon = env.daemon(&daemon_env);
+
+    let (code, out) = env.round();
+    assert_eq!(code, 0, "{out}");
+    assert_each_voted_once(&env, 12).await;
+    let attempts = attempts_per_vote(&env);
+    assert_eq!(attempts.len(), 12, "{attempts:?}");
+    assert!(
+        attempts.values().all(|&n| n == 1),
+        "no vote was re-signed while the round's votes were being mined: {attempts:?}"
     );
 }
 

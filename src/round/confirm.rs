@@ -4,12 +4,18 @@
 //! mined nonce are read, and receipts are asked (in JSON-RPC batches) only
 //! for votes whose nonce is used: the cost of a poll does not grow with the
 //! number of votes still waiting. Until mined or the round deadline. A wallet none of
-//! whose votes was mined for `round.bump_after_blocks` blocks has its
-//! unmined votes re-signed with the same nonces and higher fees (escalation
-//! by time: private routes never say "underpriced"). Progress is judged per
-//! wallet, not per vote: a wallet's votes are mined in nonce order, so on a
-//! chain with small or fast blocks the last ones wait many blocks behind
-//! the first without being stuck.
+//! whose votes was mined for `round.bump_after_blocks` blocks, while no
+//! other vote of the round was mined either, has its unmined votes
+//! re-signed with the same nonces and higher fees (escalation by time:
+//! private routes never say "underpriced"). Progress is judged per wallet,
+//! not per vote: a wallet's votes are mined in nonce order, so on a chain
+//! with small or fast blocks the last ones wait many blocks behind the first
+//! without being stuck. And while the chain is mining the round's other
+//! wallets, a waiting wallet is queued behind them, not underpriced: all
+//! carry the same fees, and bumping it would only start a fee war between
+//! the round's own wallets (with 20 wallets on an auto-mining chain, every
+//! wallet saw three blocks of the others' votes and was re-signed again and
+//! again, three sends per vote).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -50,6 +56,8 @@ pub async fn await_receipts(
     // The block each wallet last made progress at; blocks mined while the
     // votes were being sent do not count against them.
     let mut progress: HashMap<usize, u64> = HashMap::new();
+    // The block at which any vote of the round was last seen mined.
+    let mut round_progress: u64 = 0;
     while !in_flight.is_empty() {
         let (head, mined) = chain_state(v, &in_flight).await;
         for f in &in_flight {
@@ -139,7 +147,10 @@ pub async fn await_receipts(
             for voter in &progressed {
                 progress.insert(*voter, head);
             }
-            bump_stuck(v, &mut in_flight, &progress, head).await;
+            if !progressed.is_empty() {
+                round_progress = head;
+            }
+            bump_stuck(v, &mut in_flight, &progress, round_progress, head).await;
         }
         tokio::time::sleep(wait).await;
     }
@@ -207,12 +218,14 @@ async fn record(
 }
 
 /// Re-signs the unmined votes of wallets that made no progress for
-/// `bump_after_blocks` blocks, with the same nonce and fees raised by
-/// `fee_bump_percent` (nodes want at least +10 %).
+/// `bump_after_blocks` blocks, nor did the round (`round_progress`), with
+/// the same nonce and fees raised by `fee_bump_percent` (nodes want at
+/// least +10 %).
 async fn bump_stuck(
     v: &Voting,
     in_flight: &mut [InFlight],
     progress: &HashMap<usize, u64>,
+    round_progress: u64,
     head: u64,
 ) {
     for flight in in_flight.iter_mut() {
@@ -220,7 +233,8 @@ async fn bump_stuck(
             .get(&flight.voter)
             .copied()
             .unwrap_or(flight.sent_block)
-            .max(flight.sent_block);
+            .max(flight.sent_block)
+            .max(round_progress);
         if head < since + v.round.bump_after_blocks {
             continue;
         }
