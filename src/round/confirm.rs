@@ -15,7 +15,7 @@
 //! carry the same fees, and bumping it would only start a fee war between
 //! the round's own wallets (with 20 wallets on an auto-mining chain, every
 //! wallet saw three blocks of the others' votes and was re-signed again and
-//! again, three sends per vote).
+//! again: nearly four sends per vote).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
