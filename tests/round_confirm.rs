@@ -64,6 +64,20 @@ async fn assert_each_voted_once(env: &RoundEnv, votes: usize) {
     assert!(casts.values().all(|&n| n == 1), "a double vote: {casts:?}");
 }
 
+/// Runs a round that must cast `votes` votes, each signed once: `when` says
+/// what the chain was doing that must not have caused a fee bump.
+async fn round_without_re_signing(env: &RoundEnv, votes: usize, when: &str) {
+    let (code, out) = env.round();
+    assert_eq!(code, 0, "{out}");
+    assert_each_voted_once(env, votes).await;
+    let attempts = attempts_per_vote(env);
+    assert_eq!(attempts.len(), votes, "{attempts:?}");
+    assert!(
+        attempts.values().all(|&n| n == 1),
+        "no vote was re-signed {when}: {attempts:?}"
+    );
+}
+
 /// One vote per block (a vote uses ~107k gas, its limit is ~138k), a block
 /// a second: the last of `votes` waits `votes - 1` blocks behind the first.
 async fn one_vote_per_block(env: &RoundEnv) {
@@ -80,15 +94,7 @@ async fn a_wallet_whose_votes_are_being_mined_is_not_bumped() {
     one_vote_per_block(&env).await;
     let _daemon = env.daemon(&DAEMON_ENV);
 
-    let (code, out) = env.round();
-    assert_eq!(code, 0, "{out}");
-    assert_each_voted_once(&env, 8).await;
-    let attempts = attempts_per_vote(&env);
-    assert_eq!(attempts.len(), 8, "{attempts:?}");
-    assert!(
-        attempts.values().all(|&n| n == 1),
-        "no vote was re-signed while its wallet was being mined: {attempts:?}"
-    );
+    round_without_re_signing(&env, 8, "while its wallet was being mined").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -107,15 +113,7 @@ async fn wallets_queued_behind_each_other_are_not_bumped() {
     ]);
     let _daemon = env.daemon(&daemon_env);
 
-    let (code, out) = env.round();
-    assert_eq!(code, 0, "{out}");
-    assert_each_voted_once(&env, 12).await;
-    let attempts = attempts_per_vote(&env);
-    assert_eq!(attempts.len(), 12, "{attempts:?}");
-    assert!(
-        attempts.values().all(|&n| n == 1),
-        "no vote was re-signed while the round's votes were being mined: {attempts:?}"
-    );
+    round_without_re_signing(&env, 12, "while the round's votes were being mined").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
