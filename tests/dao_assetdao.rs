@@ -73,8 +73,8 @@ async fn listing_leaves_out_expired_executed_and_canceled() {
     };
     assert!(env.adapter.open_proposals(&listing, wide).is_empty());
     match env.adapter.is_open(&listing, p, wide) {
-        Openness::Closed(why) => assert!(why.contains("voting ends at"), "{why}"),
-        Openness::Open => panic!("open despite the margin"),
+        Openness::Margin(why) => assert!(why.contains("voting ends at"), "{why}"),
+        other => panic!("not closed by the margin: {other:?}"),
     }
 
     // Later rounds: the same answer, and nothing once the week is over.
@@ -109,7 +109,7 @@ async fn a_paused_dao_has_nothing_open_but_still_reads() {
     assert!(env.adapter.open_proposals(&listing, MARGIN).is_empty());
     assert_eq!(
         env.adapter.is_open(&listing, &listing.proposals[0], MARGIN),
-        Openness::Closed("the DAO is paused".into())
+        Openness::Paused
     );
     let reason = env
         .refusal(INVEST_USDC, env.voter(1), VoteChoice::For)

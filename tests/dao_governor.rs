@@ -282,8 +282,8 @@ async fn deadlines_in_blocks_and_finished_proposals() {
     };
     assert!(env.adapter.is_open(&listing, &p, just).is_open());
     match env.adapter.is_open(&listing, &p, tight) {
-        Openness::Closed(why) => assert!(why.contains("within the margin"), "{why}"),
-        Openness::Open => panic!("open inside the margin"),
+        Openness::Margin(why) => assert!(why.contains("within the margin"), "{why}"),
+        other => panic!("not closed by the margin: {other:?}"),
     }
 
     // A proposal made later is discovered incrementally.

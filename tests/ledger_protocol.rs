@@ -112,6 +112,7 @@ async fn states_move_forward_in_order() {
         block_number: 5,
         gas_used: 106_750,
         success: true,
+        fee_wei: None,
     };
     assert!(
         matches!(
@@ -145,7 +146,7 @@ async fn states_move_forward_in_order() {
 
     // A fee bump keeps the nonce; both attempts stay on record.
     let bumped = ledger
-        .record_replacement(id, hash(2), raw(2))
+        .record_replacement(id, hash(2), raw(2), None)
         .await
         .unwrap();
     assert_eq!((bumped.nonce, bumped.tx_hash), (Some(7), Some(hash(2))));
@@ -213,6 +214,7 @@ async fn terminal_moves_with_reasons() {
         block_number: 9,
         gas_used: 28_346,
         success: false,
+        fee_wei: None,
     };
     assert_eq!(
         ledger.mark_mined(c, reverted).await.unwrap().state,
@@ -264,6 +266,7 @@ async fn queries_for_the_api() {
                 block_number: 43,
                 gas_used: 1,
                 success: true,
+                fee_wei: None,
             },
         )
         .await

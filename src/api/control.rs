@@ -34,8 +34,13 @@ pub enum ControlRequest {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ControlEvent {
     Progress(Progress),
-    Report { joined: bool, report: RoundReport },
-    Error { message: String },
+    Report {
+        joined: bool,
+        report: Box<RoundReport>,
+    },
+    Error {
+        message: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,7 +157,7 @@ async fn handle(
             loop {
                 tokio::select! {
                     r = &mut report => {
-                        return send(&mut write, &ControlEvent::Report { joined, report: (*r).clone() }).await;
+                        return send(&mut write, &ControlEvent::Report { joined, report: Box::new((*r).clone()) }).await;
                     }
                     changed = progress.changed() => {
                         if changed.is_ok() {
@@ -161,7 +166,7 @@ async fn handle(
                         } else {
                             // The sender is gone: the report is about to resolve.
                             let r = (&mut report).await;
-                            return send(&mut write, &ControlEvent::Report { joined, report: (*r).clone() }).await;
+                            return send(&mut write, &ControlEvent::Report { joined, report: Box::new((*r).clone()) }).await;
                         }
                     }
                 }
@@ -212,7 +217,7 @@ pub async fn request_round(
             .map_err(|e| protocol(format!("unreadable event: {e}")))?
         {
             ControlEvent::Progress(p) => on_progress(&p),
-            ControlEvent::Report { joined, report } => return Ok((joined, report)),
+            ControlEvent::Report { joined, report } => return Ok((joined, *report)),
             ControlEvent::Error { message } => return Err(protocol(message)),
         }
     }

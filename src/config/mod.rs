@@ -7,6 +7,7 @@ mod load;
 mod schema;
 mod secret;
 mod validate;
+mod wei;
 
 pub use issues::{ConfigIssue, Issues, Validate};
 pub use load::{
@@ -16,3 +17,4 @@ pub use load::{
 pub use schema::*;
 pub use secret::{Secret, SecretError, SecretSource};
 pub use validate::{is_label, rpc_url_problem, url_has_credentials};
+pub use wei::{Wei, WeiError};

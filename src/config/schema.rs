@@ -283,6 +283,18 @@ pub struct RoundConfig {
     pub bump_after_blocks: u64,
     /// Fee increase of each re-send, in percent (nodes require more than 10).
     pub fee_bump_percent: u32,
+    /// No vote is signed with a higher `maxFeePerGas`, bumps included; a
+    /// vote the chain's base fee prices above it waits and is reported.
+    pub max_fee_per_gas: super::Wei,
+    /// Ceiling of `maxPriorityFeePerGas` (the tip), bumps included.
+    pub max_priority_fee_per_gas: super::Wei,
+    /// What one node may spend on gas in any 24 hours (mined fees, plus the
+    /// most its unmined transactions can cost); votes beyond it wait.
+    pub daily_spend_limit: super::Wei,
+    /// Times one vote is signed again after the chain reverted it (a pause,
+    /// a state change in its block); a vote whose estimate was refused for a
+    /// passing cause costs nothing and is not counted.
+    pub max_vote_retries: u32,
 }
 
 impl Default for RoundConfig {
@@ -296,6 +308,10 @@ impl Default for RoundConfig {
             receipt_poll: Duration::from_millis(500),
             bump_after_blocks: 3,
             fee_bump_percent: 25,
+            max_fee_per_gas: super::Wei::gwei(200),
+            max_priority_fee_per_gas: super::Wei::gwei(5),
+            daily_spend_limit: super::Wei::gwei(500_000_000),
+            max_vote_retries: 3,
         }
     }
 }

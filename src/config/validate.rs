@@ -318,6 +318,27 @@ impl Validate for RoundConfig {
                 "must be 13-500: nodes reject replacements under +10 %, some at exactly +10 %",
             );
         }
+        if self.max_fee_per_gas.0.is_zero() {
+            issues.push(
+                field(path, "max_fee_per_gas"),
+                "must be greater than 0 (no vote could be priced)",
+            );
+        }
+        if self.max_priority_fee_per_gas > self.max_fee_per_gas {
+            issues.push(
+                field(path, "max_priority_fee_per_gas"),
+                format!(
+                    "{} is above round.max_fee_per_gas ({}); the tip is part of the fee",
+                    self.max_priority_fee_per_gas, self.max_fee_per_gas
+                ),
+            );
+        }
+        if self.daily_spend_limit.0.is_zero() {
+            issues.push(
+                field(path, "daily_spend_limit"),
+                "must be greater than 0 (no vote could be sent)",
+            );
+        }
     }
 }
 

@@ -258,23 +258,25 @@ impl Dao for AssetDao {
         })
     }
 
-    /// `status == Active && !executed && now + margin <= votingEnds && !paused`,
+    /// `status == Active && !executed && now + margin <= votingEnds && !paused`
+    /// (checked in that order: the first reason that holds for good wins),
     /// with "now" the pinned head's timestamp: the vote is judged by the later
     /// timestamp of the block that includes it, which the margin must cover.
     fn is_open(&self, listing: &Listing, p: &Proposal, margin: VoteMargin) -> Openness {
-        if listing.paused {
-            return Openness::Closed("the DAO is paused".into());
-        }
         if p.status != ProposalStatus::Active || p.executed {
             return Openness::Closed(format!("proposal status is {:?}", p.status));
         }
         let ends = p.deadline.value();
         let now = listing.head.timestamp;
         if now.saturating_add(margin.seconds) > ends {
-            return Openness::Closed(format!(
+            return Openness::Margin(format!(
                 "voting ends at {ends}; head time {now} + margin {}s is past it",
                 margin.seconds
             ));
+        }
+        // Last: a pause passes, a final status or a deadline does not.
+        if listing.paused {
+            return Openness::Paused;
         }
         Openness::Open
     }

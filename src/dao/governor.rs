@@ -282,7 +282,7 @@ impl Dao for Governor {
         if open {
             Openness::Open
         } else {
-            Openness::Closed(format!(
+            Openness::Margin(format!(
                 "voting ends at {}; head block {} (time {}) is within the margin",
                 p.deadline, listing.head.number, listing.head.timestamp
             ))

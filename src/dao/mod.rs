@@ -174,6 +174,61 @@ pub async fn estimate_vote(
     }
 }
 
+/// Why a mined vote reverted, in words: the transaction replayed with
+/// `eth_call` on the state after its block (a pause mined in the same block
+/// before it shows as `ContractPaused`). When the replay succeeds (state
+/// moved within the block) or cannot be read, the text says so.
+pub async fn explain_revert(
+    provider: &DynProvider,
+    dao: &dyn Dao,
+    tx_hash: alloy::primitives::B256,
+    block: u64,
+) -> (String, Option<RevertReason>) {
+    use alloy::consensus::Transaction as _;
+    use alloy::network::TransactionResponse as _;
+    let tx = match provider.get_transaction_by_hash(tx_hash).await {
+        Ok(Some(tx)) => tx,
+        Ok(None) => return (format!("reverted on chain in block {block}"), None),
+        Err(e) => {
+            let text = format!(
+                "reverted on chain in block {block} (cannot read the transaction to decode why: {})",
+                crate::telemetry::redact::redact_text(&e.to_string(), &[])
+            );
+            return (text, None);
+        }
+    };
+    let mut request = alloy::rpc::types::TransactionRequest::default()
+        .from(tx.from())
+        .input(tx.input().clone().into());
+    if let Some(to) = tx.to() {
+        request = request.to(to);
+    }
+    match provider.call(request).block(BlockId::number(block)).await {
+        Ok(_) => (
+            format!(
+                "reverted on chain in block {block}; replayed after the block it succeeds (the state changed within the block)"
+            ),
+            None,
+        ),
+        Err(e) => match revert_data(&e) {
+            Some(data) => {
+                let reason = dao.decode_revert(&data);
+                (
+                    format!("reverted on chain in block {block}: {reason}"),
+                    Some(reason),
+                )
+            }
+            None => (
+                format!(
+                    "reverted on chain in block {block} (no revert data on replay: {})",
+                    crate::telemetry::redact::redact_text(&e.to_string(), &[])
+                ),
+                None,
+            ),
+        },
+    }
+}
+
 /// [`estimate_vote`] of many calls from `from` at `at`, in JSON-RPC batches
 /// of `batch_size`; results in input order.
 pub async fn estimate_votes(

@@ -106,6 +106,18 @@ impl RevertReason {
         }
     }
 
+    /// A refusal that passes: the same vote may be accepted later while the
+    /// proposal is open (a paused DAO is unpaused).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, RevertReason::ContractPaused)
+    }
+
+    /// The vote can never be accepted: the chain counted one already, or the
+    /// proposal is closed for good.
+    pub fn is_permanent(&self) -> bool {
+        self.already_voted() || (self.voting_closed() && !self.is_transient())
+    }
+
     /// The proposal can no longer take this vote, whoever sends it.
     pub fn voting_closed(&self) -> bool {
         match self {

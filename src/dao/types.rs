@@ -184,17 +184,74 @@ impl VoteMargin {
     }
 }
 
-/// Whether a vote sent now can still count, and why not.
+/// Whether a vote sent now can still count, and why not. The variants
+/// separate what passes (a pause) from what never reopens (the margin, the
+/// deadline, a final status): a vote the chain refused for a passing cause is
+/// tried again, one refused for good is not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "open", content = "reason", rename_all = "snake_case")]
 pub enum Openness {
     Open,
+    /// The whole DAO refuses votes for now (AssetDAO's `paused()`).
+    Paused,
+    /// The deadline is within the configured vote margin: a vote sent now
+    /// may be mined too late. Time only moves on, so this never reopens.
+    Margin(String),
+    /// Not in a votable status (canceled, executed, defeated, …).
     Closed(String),
 }
 
 impl Openness {
     pub fn is_open(&self) -> bool {
         matches!(self, Openness::Open)
+    }
+
+    /// Why a vote is not sent, for reports and logs; `None` when open.
+    pub fn not_votable(&self) -> Option<NotVotable> {
+        match self {
+            Openness::Open => None,
+            Openness::Paused => Some(NotVotable::Paused),
+            Openness::Margin(_) => Some(NotVotable::Margin),
+            Openness::Closed(_) => Some(NotVotable::Ended),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Openness::Open => "open".into(),
+            Openness::Paused => "the DAO is paused".into(),
+            Openness::Margin(why) | Openness::Closed(why) => why.clone(),
+        }
+    }
+}
+
+/// Why a (node, proposal) pair is not voted although the strategy would:
+/// the round report's `not_votable` breakdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotVotable {
+    /// The DAO is paused; the vote is cast after `unpause()`.
+    Paused,
+    /// Voting ended, or the proposal is in a final status.
+    Ended,
+    /// The deadline is within `dao.vote_margin`.
+    Margin,
+    /// The node has no voting power: a vote would count 0 and burn its one vote.
+    NoVotingPower,
+    /// The chain reverted this vote `round.max_vote_retries` times; it is not
+    /// signed again (see the row's error for why it reverted).
+    RetriesExhausted,
+}
+
+impl NotVotable {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotVotable::Paused => "paused",
+            NotVotable::Ended => "ended",
+            NotVotable::Margin => "margin",
+            NotVotable::NoVotingPower => "no_voting_power",
+            NotVotable::RetriesExhausted => "retries_exhausted",
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionReceipt;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -63,7 +63,7 @@ pub async fn reconcile(
     for (row, has_voted) in rows.into_iter().zip(voted) {
         let attempts = ledger.attempts(row.id).await?;
         let (receipt, in_mempool) = if has_voted || !attempts.is_empty() {
-            chain_view(provider, row.id, &attempts).await?
+            chain_view(provider, &row, &attempts).await?
         } else {
             (None, false)
         };
@@ -74,7 +74,14 @@ pub async fn reconcile(
             confirmed_nonce: nonces.get(&row.voter).copied().unwrap_or_default(),
         };
         let action = decide(&row, attempts.last(), &facts);
-        let row = apply(ledger, &row, &action).await?;
+        let mut row = apply(ledger, &row, &action).await?;
+        if let Action::Mined(m) = &action
+            && !m.success
+        {
+            let (why, _) =
+                crate::dao::explain_revert(provider, dao, m.tx_hash, m.block_number).await;
+            row = ledger.set_error(row.id, &why).await?;
+        }
         tracing::info!(
             vote_id = row.id,
             node = %row.node,
@@ -143,12 +150,16 @@ async fn confirmed_nonces(
         .await
 }
 
-/// A receipt for any attempt, else whether the node still holds one.
+/// A successful receipt for any attempt, or a reverted one for an attempt
+/// of the row's current nonce (the reverts of a re-armed row's earlier
+/// nonces are history); else whether the node still holds an attempt.
 async fn chain_view(
     provider: &DynProvider,
-    vote_id: i64,
+    row: &VoteRow,
     attempts: &[Attempt],
 ) -> Result<(Option<Mined>, bool), ReconcileError> {
+    let vote_id = row.id;
+    let mut reverted = None;
     for a in attempts {
         let receipt = provider
             .get_transaction_receipt(a.tx_hash)
@@ -161,10 +172,19 @@ async fn chain_view(
                 )
             })?;
         if let Some(r) = receipt {
-            return Ok((Some(mined(a.tx_hash, &r)), false));
+            let m = mined(a.tx_hash, &r);
+            if m.success {
+                return Ok((Some(m), false));
+            }
+            if Some(a.nonce) == row.nonce {
+                reverted = Some(m);
+            }
         }
     }
-    for a in attempts {
+    if reverted.is_some() {
+        return Ok((reverted, false));
+    }
+    for a in attempts.iter().filter(|a| Some(a.nonce) == row.nonce) {
         let known = provider
             .get_transaction_by_hash(a.tx_hash)
             .await
@@ -188,6 +208,7 @@ pub fn mined(tx_hash: B256, r: &TransactionReceipt) -> Mined {
         block_number: r.block_number.unwrap_or_default(),
         gas_used: r.gas_used,
         success: r.status(),
+        fee_wei: Some(U256::from(r.gas_used) * U256::from(r.effective_gas_price)),
     }
 }
 

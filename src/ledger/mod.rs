@@ -40,10 +40,14 @@ use rusqlite::Connection;
 
 pub use error::LedgerError;
 pub use facts::{ReconcileError, Reconciled, apply, mined as mined_from_receipt, reconcile};
-pub use model::{Attempt, Intent, Mined, NewIntent, NodeVoteCounts, RoundRow, VoteRow, VoteState};
+pub use model::{
+    Attempt, FoundVote, Intent, Mined, NewIntent, NodeVoteCounts, RoundRow, VoteRow, VoteSource,
+    VoteState, now_ms,
+};
 pub use reconcile::{Action, Facts, decide};
 pub use schema::{APPLICATION_ID, LedgerIdentity, SCHEMA_VERSION};
 pub use snapshot::{LedgerInfo, each_vote, inspect, open_read_only};
+pub use votes::{DecisionRecord, SignedVote};
 
 #[derive(Debug, Clone)]
 pub struct Ledger {
@@ -147,7 +151,7 @@ impl Ledger {
     /// in one fsynced transaction; all or none are recorded.
     pub async fn record_signed_many(
         &self,
-        signed: Vec<(i64, u64, B256, Bytes)>,
+        signed: Vec<SignedVote>,
     ) -> Result<Vec<VoteRow>, LedgerError> {
         self.with_connection(move |c| votes::record_signed_many(c, &signed))
             .await
@@ -158,8 +162,48 @@ impl Ledger {
         id: i64,
         tx_hash: B256,
         raw: Bytes,
+        max_cost: Option<U256>,
     ) -> Result<VoteRow, LedgerError> {
-        self.with_connection(move |c| votes::record_replacement(c, id, tx_hash, &raw))
+        self.with_connection(move |c| votes::record_replacement(c, id, tx_hash, &raw, max_cost))
+            .await
+    }
+
+    /// Back to `intent` after the chain refused or reverted the vote while
+    /// the proposal stays open (see [`votes::rearm`] for what the caller proves).
+    pub async fn rearm(&self, id: i64, reason: &str) -> Result<VoteRow, LedgerError> {
+        let reason = reason.to_owned();
+        self.with_connection(move |c| votes::rearm(c, id, &reason))
+            .await
+    }
+
+    /// Not fsynced: a reason, re-derived from the chain if lost.
+    pub async fn set_error(&self, id: i64, reason: &str) -> Result<VoteRow, LedgerError> {
+        let reason = reason.to_owned();
+        self.with_connection_relaxed(move |c| votes::set_error(c, id, &reason))
+            .await
+    }
+
+    /// Votes on chain that had no row; see [`votes::record_found`].
+    pub async fn record_found(
+        &self,
+        found: Vec<FoundVote>,
+    ) -> Result<Vec<Option<VoteRow>>, LedgerError> {
+        self.with_connection(move |c| votes::record_found(c, &found))
+            .await
+    }
+
+    /// Not fsynced: decisions are made again by the next round if lost.
+    pub async fn record_decisions(
+        &self,
+        decisions: Vec<DecisionRecord>,
+    ) -> Result<(), LedgerError> {
+        self.with_connection_relaxed(move |c| votes::record_decisions(c, &decisions))
+            .await
+    }
+
+    /// Wei `voter` spent (or may still spend) on attempts signed since `since_ms`.
+    pub async fn spent_since(&self, voter: Address, since_ms: i64) -> Result<U256, LedgerError> {
+        self.with_connection(move |c| votes::spent_since(c, voter, since_ms))
             .await
     }
 

@@ -17,10 +17,17 @@ use crate::strategy::VoteChoice;
 /// Where one (dao, proposal, voter) vote is in the send protocol.
 ///
 /// `intent → signed → sent → confirmed | reverted`; `intent → abandoned`
-/// (never signed: the proposal closed, or the chain refused the vote on
-/// estimation); `* → confirmed_external` (the chain shows a vote we did not
-/// send, or whose transaction we cannot find); `failed` when an operator or the
-/// round gives up on a row after proving its transaction cannot land.
+/// (never signed: the chain refused the vote on estimation for good);
+/// `* → confirmed_external` (the chain shows a vote we did not send, or whose
+/// transaction we cannot find); `failed` when the round gives up on a row
+/// after proving its transaction cannot land.
+///
+/// `reverted`, `abandoned` and `failed` are final only once the proposal is
+/// closed for good: while it is open, a round that finds `hasVoted` false at
+/// its pinned head and every attempt's nonce used moves the row back to
+/// `intent` (same decision, attempts kept) and votes again. `confirmed` and
+/// `confirmed_external` are final: the chain counted the vote. The table of
+/// transitions is in docs/architecture.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VoteState {
@@ -66,6 +73,49 @@ impl VoteState {
             VoteState::Intent | VoteState::Signed | VoteState::Sent
         )
     }
+
+    /// The chain counted the vote: never sent again, whatever happens.
+    pub fn is_counted(self) -> bool {
+        matches!(self, VoteState::Confirmed | VoteState::ConfirmedExternal)
+    }
+
+    /// Unsuccessful, and tried again while the proposal is open.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            VoteState::Reverted | VoteState::Abandoned | VoteState::Failed
+        )
+    }
+}
+
+/// Who wrote a ledger row: the send protocol, or a round that found a vote
+/// on chain the ledger had no row for (a lost or restored ledger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoteSource {
+    Ledger,
+    Chain,
+}
+
+impl VoteSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VoteSource::Ledger => "ledger",
+            VoteSource::Chain => "chain",
+        }
+    }
+}
+
+/// A vote found on chain without a ledger row, as its `VoteCast` log shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundVote {
+    pub dao: Address,
+    pub proposal_id: U256,
+    pub voter: Address,
+    pub node: String,
+    pub decision: VoteChoice,
+    pub tx_hash: Option<B256>,
+    pub block_number: Option<u64>,
 }
 
 impl fmt::Display for VoteState {
@@ -142,6 +192,10 @@ pub struct VoteRow {
     pub signed_at: Option<i64>,
     pub sent_at: Option<i64>,
     pub finished_at: Option<i64>,
+    pub source: VoteSource,
+    /// Times the row went back to `intent` after the chain refused or
+    /// reverted it (bounded by `round.max_vote_retries`).
+    pub retries: u32,
 }
 
 /// One signed transaction for a vote: the first, or a fee-bumped replacement
@@ -163,6 +217,10 @@ pub struct Mined {
     pub block_number: u64,
     pub gas_used: u64,
     pub success: bool,
+    /// `gasUsed × effectiveGasPrice`: what the attempt cost, counted
+    /// against the node's daily spend budget.
+    #[serde(default)]
+    pub fee_wei: Option<U256>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,7 +252,7 @@ pub struct NodeVoteCounts {
 
 pub const VOTE_COLUMNS: &str = "id, dao, proposal_id, voter, node, round_id, decision, reason, \
      strategy, rule, state, nonce, tx_hash, raw_tx, block_number, gas_used, error, created_at, \
-     updated_at, signed_at, sent_at, finished_at";
+     updated_at, signed_at, sent_at, finished_at, source, retries";
 
 fn parse<T: FromStr>(what: &str, raw: &str) -> Result<T, LedgerError>
 where
@@ -250,6 +308,11 @@ pub fn vote_from_row(row: &Row<'_>) -> Result<VoteRow, LedgerError> {
         signed_at: row.get(19)?,
         sent_at: row.get(20)?,
         finished_at: row.get(21)?,
+        source: match row.get::<_, String>(22)?.as_str() {
+            "chain" => VoteSource::Chain,
+            _ => VoteSource::Ledger,
+        },
+        retries: row.get(23)?,
     })
 }
 

@@ -29,6 +29,8 @@ fn row(state: VoteState, nonce: Option<u64>) -> VoteRow {
         signed_at: None,
         sent_at: None,
         finished_at: None,
+        source: crate::ledger::VoteSource::Ledger,
+        retries: 0,
     }
 }
 
@@ -48,6 +50,7 @@ fn mined(success: bool) -> Mined {
         block_number: 10,
         gas_used: 106_750,
         success,
+        fee_wei: None,
     }
 }
 

@@ -24,7 +24,7 @@ pub const APPLICATION_ID: i32 = 0x676f_766e;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -86,6 +86,34 @@ CREATE TABLE vote_attempts (
 ) STRICT;
 
 CREATE INDEX vote_attempts_vote ON vote_attempts (vote_id);
+";
+
+/// Votes found on chain without a row (`source`), re-arms after a refusal
+/// (`retries`), what each attempt cost (`fee_wei`, `mined_at`) or may cost
+/// (`max_cost_wei`) for the daily spend budget, and every strategy decision
+/// of the latest round that decided a pair, skips included.
+const V2: &str = "
+ALTER TABLE votes ADD COLUMN source TEXT NOT NULL DEFAULT 'ledger'
+    CHECK (source IN ('ledger', 'chain'));
+ALTER TABLE votes ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE vote_attempts ADD COLUMN max_cost_wei TEXT;
+ALTER TABLE vote_attempts ADD COLUMN fee_wei TEXT;
+ALTER TABLE vote_attempts ADD COLUMN mined_at INTEGER;
+CREATE INDEX vote_attempts_created ON vote_attempts (created_at);
+
+CREATE TABLE decisions (
+    dao         TEXT NOT NULL,
+    proposal_id TEXT NOT NULL,
+    voter       TEXT NOT NULL,
+    node        TEXT NOT NULL,
+    round_id    INTEGER REFERENCES rounds(id),
+    decision    TEXT NOT NULL CHECK (decision IN ('for', 'against', 'abstain', 'skip')),
+    reason      TEXT NOT NULL,
+    strategy    TEXT NOT NULL,
+    rule        TEXT,
+    decided_at  INTEGER NOT NULL,
+    PRIMARY KEY (dao, proposal_id, voter)
+) STRICT;
 ";
 
 /// The chain and DAO a ledger belongs to.
@@ -277,11 +305,8 @@ mod tests {
         let err = open_with(&path, ID, MIGRATIONS).unwrap_err();
         assert!(matches!(
             err,
-            LedgerError::TooNew {
-                found: 2,
-                supported: 1,
-                ..
-            }
+            LedgerError::TooNew { found, supported, .. }
+                if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION
         ));
     }
 
@@ -291,13 +316,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.sqlite");
         drop(open_with(&path, ID, MIGRATIONS).unwrap());
-        let broken = [
-            V1,
-            "CREATE TABLE extra (x INTEGER); SELECT nonsense FROM nowhere;",
-        ];
+        let mut broken: Vec<&str> = MIGRATIONS.to_vec();
+        broken.push("CREATE TABLE extra (x INTEGER); SELECT nonsense FROM nowhere;");
         let err = open_with(&path, ID, &broken).unwrap_err();
         assert!(
-            matches!(err, LedgerError::Migration { version: 2, .. }),
+            matches!(err, LedgerError::Migration { version, .. } if version == SCHEMA_VERSION + 1),
             "{err}"
         );
         let conn = open_with(&path, ID, MIGRATIONS).unwrap();

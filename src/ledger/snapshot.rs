@@ -110,7 +110,16 @@ pub fn each_vote<E>(
 where
     E: From<LedgerError>,
 {
-    let columns = VOTE_COLUMNS.replace("raw_tx", "NULL AS raw_tx");
+    let mut columns = VOTE_COLUMNS.replace("raw_tx", "NULL AS raw_tx");
+    // A backup written before schema 2 has no `source` or `retries`.
+    let version: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(LedgerError::from)?;
+    if version < 2 {
+        columns = columns
+            .replace("source", "'ledger' AS source")
+            .replace("retries", "0 AS retries");
+    }
     let tx = conn.transaction().map_err(LedgerError::from)?;
     {
         let mut stmt = tx

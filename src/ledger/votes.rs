@@ -2,7 +2,7 @@
 //! that checks the row's current state and moves it, so a step can never be
 //! applied twice or out of order, whoever calls.
 
-use alloy::primitives::{B256, Bytes};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::error::LedgerError;
@@ -111,21 +111,32 @@ pub fn record_signed(
     raw: &Bytes,
 ) -> Result<VoteRow, LedgerError> {
     let tx = begin(conn)?;
-    let row = signed_in(&tx, id, nonce, tx_hash, raw)?;
+    let row = signed_in(&tx, id, nonce, tx_hash, raw, None)?;
     tx.commit()?;
     Ok(row)
+}
+
+/// One vote's signed transaction, for [`record_signed_many`]: `max_cost` is
+/// its gas limit × max fee, what it may cost at most (the spend budget).
+#[derive(Debug, Clone)]
+pub struct SignedVote {
+    pub id: i64,
+    pub nonce: u64,
+    pub tx_hash: B256,
+    pub raw: Bytes,
+    pub max_cost: Option<U256>,
 }
 
 /// [`record_signed`] for a wallet's votes in one transaction (one fsync);
 /// all or none are recorded. Results in input order.
 pub fn record_signed_many(
     conn: &mut Connection,
-    signed: &[(i64, u64, B256, Bytes)],
+    signed: &[SignedVote],
 ) -> Result<Vec<VoteRow>, LedgerError> {
     let tx = begin(conn)?;
     let rows = signed
         .iter()
-        .map(|(id, nonce, hash, raw)| signed_in(&tx, *id, *nonce, *hash, raw))
+        .map(|s| signed_in(&tx, s.id, s.nonce, s.tx_hash, &s.raw, s.max_cost))
         .collect::<Result<Vec<_>, _>>()?;
     tx.commit()?;
     Ok(rows)
@@ -137,10 +148,11 @@ fn signed_in(
     nonce: u64,
     tx_hash: B256,
     raw: &Bytes,
+    max_cost: Option<U256>,
 ) -> Result<VoteRow, LedgerError> {
     let row = must_get(tx, id)?;
     expect_state(&row, &[VoteState::Intent], VoteState::Signed)?;
-    insert_attempt(tx, id, nonce, tx_hash, raw)?;
+    insert_attempt(tx, id, nonce, tx_hash, raw, max_cost)?;
     tx.execute(
         "UPDATE votes SET state = 'signed', nonce = ?2, tx_hash = ?3, raw_tx = ?4, error = NULL,
                 signed_at = ?5, updated_at = ?5
@@ -157,6 +169,7 @@ pub fn record_replacement(
     id: i64,
     tx_hash: B256,
     raw: &Bytes,
+    max_cost: Option<U256>,
 ) -> Result<VoteRow, LedgerError> {
     let tx = begin(conn)?;
     let row = must_get(&tx, id)?;
@@ -165,7 +178,7 @@ pub fn record_replacement(
         id,
         detail: "a signed vote without a nonce".into(),
     })?;
-    insert_attempt(&tx, id, nonce, tx_hash, raw)?;
+    insert_attempt(&tx, id, nonce, tx_hash, raw, max_cost)?;
     tx.execute(
         "UPDATE votes SET tx_hash = ?2, raw_tx = ?3, updated_at = ?4 WHERE id = ?1",
         params![id, hash(tx_hash), raw.as_ref(), now_ms()],
@@ -181,15 +194,23 @@ fn insert_attempt(
     nonce: u64,
     tx_hash: B256,
     raw: &Bytes,
+    max_cost: Option<U256>,
 ) -> Result<(), LedgerError> {
     let nonce = i64::try_from(nonce).map_err(|_| LedgerError::Rejected {
         id,
         detail: format!("nonce {nonce} out of range"),
     })?;
     tx.execute(
-        "INSERT INTO vote_attempts (vote_id, nonce, tx_hash, raw_tx, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, nonce, hash(tx_hash), raw.as_ref(), now_ms()],
+        "INSERT INTO vote_attempts (vote_id, nonce, tx_hash, raw_tx, created_at, max_cost_wei)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            id,
+            nonce,
+            hash(tx_hash),
+            raw.as_ref(),
+            now_ms(),
+            max_cost.map(|c| c.to_string())
+        ],
     )?;
     Ok(())
 }
@@ -238,6 +259,20 @@ pub fn mark_mined(conn: &mut Connection, id: i64, mined: &Mined) -> Result<VoteR
     }
     let now = now_ms();
     tx.execute(
+        "UPDATE vote_attempts SET fee_wei = ?2, mined_at = COALESCE(mined_at, ?3) WHERE tx_hash = ?1",
+        params![
+            hash(mined.tx_hash),
+            mined.fee_wei.map(|f| f.to_string()),
+            now
+        ],
+    )?;
+    if !mined.success && row.state == VoteState::Intent {
+        // An earlier attempt of a re-armed row: its revert is history, and
+        // the row waits for its new signature.
+        tx.commit()?;
+        return Ok(row);
+    }
+    tx.execute(
         "UPDATE votes SET state = ?2, tx_hash = ?3, block_number = ?4, gas_used = ?5,
                 finished_at = ?6, updated_at = ?6
          WHERE id = ?1",
@@ -264,9 +299,16 @@ pub fn finish(
 ) -> Result<VoteRow, LedgerError> {
     let from: &[VoteState] = match to {
         VoteState::Abandoned => &[VoteState::Intent],
-        VoteState::Failed | VoteState::ConfirmedExternal => {
-            &[VoteState::Intent, VoteState::Signed, VoteState::Sent]
-        }
+        VoteState::Failed => &[VoteState::Intent, VoteState::Signed, VoteState::Sent],
+        // The chain counts a vote: whatever the row said before, it is final now.
+        VoteState::ConfirmedExternal => &[
+            VoteState::Intent,
+            VoteState::Signed,
+            VoteState::Sent,
+            VoteState::Reverted,
+            VoteState::Abandoned,
+            VoteState::Failed,
+        ],
         _ => &[],
     };
     let tx = begin(conn)?;
@@ -306,6 +348,171 @@ pub fn reset_to_intent(
     let row = must_get(&tx, id)?;
     tx.commit()?;
     Ok(row)
+}
+
+/// The chain did not count the vote and the proposal is still open: back to
+/// `intent` with the recorded decision, to be signed again with a new nonce.
+/// Only from an unsuccessful state; the caller has proven that `hasVoted` is
+/// false after the failure and that every attempt's nonce is used, so no
+/// earlier attempt can still be mined. The old attempts stay on record.
+pub fn rearm(conn: &mut Connection, id: i64, reason: &str) -> Result<VoteRow, LedgerError> {
+    let tx = begin(conn)?;
+    let row = must_get(&tx, id)?;
+    expect_state(
+        &row,
+        &[VoteState::Reverted, VoteState::Abandoned, VoteState::Failed],
+        VoteState::Intent,
+    )?;
+    tx.execute(
+        "UPDATE votes SET state = 'intent', nonce = NULL, tx_hash = NULL, raw_tx = NULL,
+                block_number = NULL, gas_used = NULL, signed_at = NULL, sent_at = NULL,
+                finished_at = NULL, error = ?2, retries = retries + 1, updated_at = ?3
+         WHERE id = ?1",
+        params![id, reason, now_ms()],
+    )?;
+    let row = must_get(&tx, id)?;
+    tx.commit()?;
+    Ok(row)
+}
+
+/// Why the last step of a row did not go as planned (a decoded revert, a
+/// refusal that passes), without moving it.
+pub fn set_error(conn: &mut Connection, id: i64, reason: &str) -> Result<VoteRow, LedgerError> {
+    let tx = begin(conn)?;
+    must_get(&tx, id)?;
+    tx.execute(
+        "UPDATE votes SET error = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, reason, now_ms()],
+    )?;
+    let row = must_get(&tx, id)?;
+    tx.commit()?;
+    Ok(row)
+}
+
+/// Records votes the chain has and the ledger had no row for (after a lost
+/// or restored ledger), as `confirmed_external` with source `chain`. A pair
+/// that has a row keeps it. Rows inserted, in input order (`None` if kept).
+pub fn record_found(
+    conn: &mut Connection,
+    found: &[FoundVote],
+) -> Result<Vec<Option<VoteRow>>, LedgerError> {
+    let tx = begin(conn)?;
+    let now = now_ms();
+    let mut out = Vec::with_capacity(found.len());
+    for f in found {
+        let inserted = tx.execute(
+            "INSERT INTO votes (dao, proposal_id, voter, node, decision, reason, strategy, state,
+                                tx_hash, block_number, error, created_at, updated_at,
+                                finished_at, source)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'chain', 'confirmed_external', ?7, ?8, NULL,
+                     ?9, ?9, ?9, 'chain')
+             ON CONFLICT (dao, proposal_id, voter) DO NOTHING",
+            params![
+                addr(f.dao),
+                f.proposal_id.to_string(),
+                addr(f.voter),
+                f.node,
+                f.decision.as_str(),
+                "found on chain (hasVoted) without a ledger row",
+                f.tx_hash.map(hash),
+                f.block_number.map(|b| b as i64),
+                now,
+            ],
+        )?;
+        out.push(if inserted == 1 {
+            Some(must_get(&tx, tx.last_insert_rowid())?)
+        } else {
+            None
+        });
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+/// What `voter`'s attempts signed since `since_ms` cost (mined ones) or may
+/// still cost (the newest attempt of a vote still in flight).
+pub fn spent_since(conn: &Connection, voter: Address, since_ms: i64) -> Result<U256, LedgerError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.fee_wei, a.max_cost_wei, v.state, a.tx_hash = v.tx_hash
+         FROM vote_attempts a JOIN votes v ON v.id = a.vote_id
+         WHERE v.voter = ?1 AND a.created_at >= ?2",
+    )?;
+    let rows = stmt.query_map(params![addr(voter), since_ms], |r| {
+        Ok((
+            r.get::<_, Option<String>>(0)?,
+            r.get::<_, Option<String>>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<bool>>(3)?,
+        ))
+    })?;
+    let mut total = U256::ZERO;
+    for row in rows {
+        let (fee, max_cost, state, latest) = row?;
+        let in_flight = matches!(state.as_str(), "signed" | "sent") && latest == Some(true);
+        let counted = match (fee, max_cost) {
+            (Some(fee), _) => Some(fee),
+            (None, Some(max)) if in_flight => Some(max),
+            _ => None,
+        };
+        if let Some(text) = counted {
+            let value: U256 = text.parse().map_err(|e| LedgerError::Corrupt {
+                what: "vote_attempts.fee_wei".into(),
+                detail: format!("{text:?}: {e}"),
+            })?;
+            total = total.saturating_add(value);
+        }
+    }
+    Ok(total)
+}
+
+/// One strategy decision, skips included, as the round made it.
+#[derive(Debug, Clone)]
+pub struct DecisionRecord {
+    pub dao: Address,
+    pub proposal_id: U256,
+    pub voter: Address,
+    pub node: String,
+    pub round_id: Option<i64>,
+    pub decision: VoteChoice,
+    pub reason: String,
+    pub strategy: String,
+    pub rule: Option<String>,
+}
+
+/// The latest decision per pair (a skip is decided again every round, so
+/// only the newest one is kept).
+pub fn record_decisions(
+    conn: &mut Connection,
+    decisions: &[DecisionRecord],
+) -> Result<(), LedgerError> {
+    let tx = begin(conn)?;
+    let now = now_ms();
+    for d in decisions {
+        tx.execute(
+            "INSERT INTO decisions (dao, proposal_id, voter, node, round_id, decision, reason,
+                                    strategy, rule, decided_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (dao, proposal_id, voter) DO UPDATE SET
+                node = excluded.node, round_id = excluded.round_id,
+                decision = excluded.decision, reason = excluded.reason,
+                strategy = excluded.strategy, rule = excluded.rule,
+                decided_at = excluded.decided_at",
+            params![
+                addr(d.dao),
+                d.proposal_id.to_string(),
+                addr(d.voter),
+                d.node,
+                d.round_id,
+                d.decision.as_str(),
+                d.reason,
+                d.strategy,
+                d.rule,
+                now,
+            ],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 pub fn attempts(conn: &Connection, id: i64) -> Result<Vec<Attempt>, LedgerError> {

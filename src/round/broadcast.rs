@@ -17,9 +17,10 @@ pub async fn sign_and_replace(
     vote_id: i64,
     request: TransactionRequest,
 ) -> Result<B256, String> {
+    let max_cost = super::send::max_cost(&request);
     let (hash, raw) = sign(v, voter_idx, request).await?;
     v.ledger
-        .record_replacement(vote_id, hash, raw.clone())
+        .record_replacement(vote_id, hash, raw.clone(), Some(max_cost))
         .await
         .map_err(|e| format!("cannot record the signed transaction, not sent: {e}"))?;
     // Crash-safety tests stop the process here: signed and recorded, not broadcast.

@@ -31,7 +31,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::broadcast::sign_and_replace;
 use super::context::Voting;
-use super::report::Leftover;
+use super::fees::{Fees, bumped};
+use super::report::{LeftKind, Leftover};
 use super::send::InFlight;
 use crate::dao::call_many;
 use crate::ledger::mined_from_receipt;
@@ -40,6 +41,8 @@ use crate::ledger::mined_from_receipt;
 pub struct ConfirmOutcome {
     pub confirmed: u64,
     pub reverted: u64,
+    /// Reverted for a cause that passes (a pause): retried by a later round.
+    pub deferred: u64,
     pub pending: u64,
     pub left: Vec<Leftover>,
 }
@@ -138,6 +141,7 @@ pub async fn await_receipts(
                 out.left.push(Leftover {
                     node: v.voters[flight.voter].name.clone(),
                     proposal_id: flight.proposal_id.to_string(),
+                    kind: LeftKind::Pending,
                     reason: reason.to_owned(),
                 });
             }
@@ -206,13 +210,32 @@ async fn record(
             .inc();
         tracing::info!(NODE = node, PROPOSAL_ID = %flight.proposal_id, TX_HASH = %hash, block = mined.block_number, gas_used = mined.gas_used, "vote confirmed");
     } else {
-        out.reverted += 1;
         v.metrics.votes.with_label_values(&[node, "reverted"]).inc();
-        tracing::error!(NODE = node, PROPOSAL_ID = %flight.proposal_id, TX_HASH = %hash, "vote reverted on chain");
+        let (why, decoded) =
+            crate::dao::explain_revert(&v.provider, v.dao.as_ref(), hash, mined.block_number).await;
+        if let Err(e) = v.ledger.set_error(flight.vote_id, &why).await {
+            tracing::warn!(vote_id = flight.vote_id, error = %e, "cannot record why a vote reverted");
+        }
+        // A pause passes: the vote is cast again once the DAO is unpaused.
+        let passing = decoded.as_ref().is_some_and(|r| r.is_transient());
+        let kind = if passing {
+            out.deferred += 1;
+            v.metrics
+                .deferred
+                .with_label_values(&[node, "paused"])
+                .inc();
+            tracing::warn!(NODE = node, PROPOSAL_ID = %flight.proposal_id, TX_HASH = %hash, reason = %why, "vote reverted on chain; retried when the DAO takes votes again");
+            LeftKind::Deferred
+        } else {
+            out.reverted += 1;
+            tracing::error!(NODE = node, PROPOSAL_ID = %flight.proposal_id, TX_HASH = %hash, reason = %why, "vote reverted on chain");
+            LeftKind::Failed
+        };
         out.left.push(Leftover {
             node: node.to_owned(),
             proposal_id: flight.proposal_id.to_string(),
-            reason: format!("transaction {hash} reverted"),
+            kind,
+            reason: format!("transaction {hash} {why}"),
         });
     }
 }
@@ -241,11 +264,24 @@ async fn bump_stuck(
         let Some(request) = flight.request.clone() else {
             continue;
         };
-        let bump =
-            |fee: Option<u128>| fee.map(|f| f + f * u128::from(v.round.fee_bump_percent) / 100 + 1);
+        let previous = Fees {
+            max_fee_per_gas: request.max_fee_per_gas.unwrap_or_default(),
+            max_priority_fee_per_gas: request.max_priority_fee_per_gas.unwrap_or_default(),
+        };
+        let Some(fees) = bumped(
+            previous,
+            v.round.fee_bump_percent,
+            v.round.max_fee_per_gas.as_u128(),
+            v.round.max_priority_fee_per_gas.as_u128(),
+        ) else {
+            // At the ceiling: the vote waits as it is priced (the operator's limit).
+            tracing::warn!(NODE = %v.voters[flight.voter].name, ceiling = %v.round.max_fee_per_gas, "vote unmined; no fee bump above round.max_fee_per_gas");
+            flight.sent_block = head;
+            continue;
+        };
         let mut next = request;
-        next.max_fee_per_gas = bump(next.max_fee_per_gas);
-        next.max_priority_fee_per_gas = bump(next.max_priority_fee_per_gas);
+        next.max_fee_per_gas = Some(fees.max_fee_per_gas);
+        next.max_priority_fee_per_gas = Some(fees.max_priority_fee_per_gas);
         let nonce = next.nonce.unwrap_or_default();
         match sign_and_replace(v, flight.voter, flight.vote_id, next.clone()).await {
             Ok(hash) => {

@@ -111,14 +111,24 @@ impl Voting {
             self.metrics.rounds.with_label_values(&[outcome]);
         }
         for voter in self.voters.iter() {
-            for outcome in ["confirmed", "reverted", "abandoned", "failed", "external"] {
-                self.metrics
-                    .votes
-                    .with_label_values(&[voter.name.as_str(), outcome]);
+            let node = voter.name.as_str();
+            for outcome in [
+                "confirmed",
+                "reverted",
+                "abandoned",
+                "failed",
+                "external",
+                "retried",
+            ] {
+                self.metrics.votes.with_label_values(&[node, outcome]);
             }
-            self.metrics
-                .insufficient_funds
-                .with_label_values(&[voter.name.as_str()]);
+            for cause in super::send::DEFER_CAUSES {
+                self.metrics.deferred.with_label_values(&[node, cause]);
+            }
+            self.metrics.insufficient_funds.with_label_values(&[node]);
+            self.metrics.spend_limit_reached.with_label_values(&[node]);
+            self.metrics.no_voting_power.with_label_values(&[node]);
+            self.metrics.spent_24h.with_label_values(&[node]);
         }
     }
 

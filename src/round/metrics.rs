@@ -1,7 +1,7 @@
 //! Round, vote and wallet metrics, declared in one place.
 
 use prometheus::{
-    Gauge, GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry,
+    Gauge, GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 #[derive(Clone)]
@@ -16,6 +16,11 @@ pub struct RoundMetrics {
     pub insufficient_funds: IntCounterVec,
     pub pending_txs: IntGauge,
     pub last_success: Gauge,
+    pub dao_paused: IntGauge,
+    pub no_voting_power: IntGaugeVec,
+    pub deferred: IntCounterVec,
+    pub spent_24h: GaugeVec,
+    pub spend_limit_reached: IntCounterVec,
 }
 
 impl RoundMetrics {
@@ -84,6 +89,38 @@ impl RoundMetrics {
                 "govnode_last_successful_round_timestamp_seconds",
                 "Unix time at which the last successful round finished.",
             )?,
+            dao_paused: IntGauge::new(
+                "govnode_dao_paused",
+                "1 while the DAO refuses votes (AssetDAO paused()) at the last round's head, else 0.",
+            )?,
+            no_voting_power: IntGaugeVec::new(
+                Opts::new(
+                    "govnode_node_without_voting_power",
+                    "1 for a node whose voting power was 0 at the last round (its votes are not sent), else 0.",
+                ),
+                &["node"],
+            )?,
+            deferred: IntCounterVec::new(
+                Opts::new(
+                    "govnode_votes_deferred_total",
+                    "Votes a round did not send or that the chain did not count, for a cause that passes (fee_ceiling, spend_limit, paused, transient); retried by a later round.",
+                ),
+                &["node", "cause"],
+            )?,
+            spent_24h: GaugeVec::new(
+                Opts::new(
+                    "govnode_wallet_spent_24h_wei",
+                    "Gas a node's votes cost in the last 24 hours (mined fees plus the most its unmined ones can cost), in wei.",
+                ),
+                &["node"],
+            )?,
+            spend_limit_reached: IntCounterVec::new(
+                Opts::new(
+                    "govnode_spend_limit_reached_total",
+                    "Rounds in which a node's votes waited because round.daily_spend_limit was reached.",
+                ),
+                &["node"],
+            )?,
         };
         registry.register(Box::new(m.rounds.clone()))?;
         registry.register(Box::new(m.round_duration.clone()))?;
@@ -95,6 +132,11 @@ impl RoundMetrics {
         registry.register(Box::new(m.insufficient_funds.clone()))?;
         registry.register(Box::new(m.pending_txs.clone()))?;
         registry.register(Box::new(m.last_success.clone()))?;
+        registry.register(Box::new(m.dao_paused.clone()))?;
+        registry.register(Box::new(m.no_voting_power.clone()))?;
+        registry.register(Box::new(m.deferred.clone()))?;
+        registry.register(Box::new(m.spent_24h.clone()))?;
+        registry.register(Box::new(m.spend_limit_reached.clone()))?;
         Ok(m)
     }
 }

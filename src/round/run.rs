@@ -135,21 +135,26 @@ async fn round_body(
     )
     .await;
     plan.left.extend(sent.left);
-    plan.counts.failed += sent.refused;
+    plan.counts.merge(&sent.counts);
     in_flight.extend(sent.in_flight);
 
     set("confirming", 0, in_flight.len() as u64);
     let confirmed = await_receipts(v, in_flight, deadline, cancel).await;
     plan.counts.confirmed += confirmed.confirmed;
     plan.counts.failed += confirmed.reverted;
+    plan.counts.deferred += confirmed.deferred;
     plan.counts.pending += confirmed.pending;
     plan.left.extend(confirmed.left);
     if v.round.dry_run {
         plan.counts.confirmed += sent.simulated;
     }
+    let c = &mut plan.counts;
+    // Each vote the round worked on ended in exactly one of these.
+    c.decided = c.confirmed + c.deferred + c.failed + c.pending;
 
-    let c = &plan.counts;
-    let outcome = if c.confirmed == c.decided && plan.left.is_empty() {
+    // Only what the operator must look at makes a round partial: waiting
+    // for a pause, the fee ceiling or the budget to pass is not a failure.
+    let outcome = if c.failed == 0 && c.pending == 0 {
         Outcome::Success
     } else {
         Outcome::Partial
@@ -165,7 +170,9 @@ async fn round_body(
         head_block: Some(head_block),
         dry_run: v.round.dry_run,
         proposals_open: plan.proposals_open,
+        dao_paused: plan.dao_paused,
         votes: plan.counts,
+        warnings: plan.warnings,
         left: plan.left,
         error: if cancel.is_cancelled() {
             Some("interrupted by shutdown".into())
@@ -182,11 +189,18 @@ async fn flight_of(
     row: &crate::ledger::VoteRow,
     head_block: u64,
 ) -> InFlight {
+    // The attempts of the row's current nonce: a re-armed row's earlier
+    // attempts reverted already and say nothing about this one.
     let mut hashes: Vec<_> = v
         .ledger
         .attempts(row.id)
         .await
-        .map(|a| a.into_iter().map(|a| a.tx_hash).collect())
+        .map(|a| {
+            a.into_iter()
+                .filter(|a| Some(a.nonce) == row.nonce)
+                .map(|a| a.tx_hash)
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(h) = row.tx_hash
         && !hashes.contains(&h)

@@ -22,8 +22,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::broadcast::{broadcast, sign};
 use super::context::Voting;
+use super::fees::{Fees, Pricing, price};
 use super::plan::{Job, whole_tokens};
-use super::report::Leftover;
+use super::report::{LeftKind, Leftover, VoteCounts};
+use crate::dao::{NotVotable, RevertReason};
+use crate::ledger::SignedVote;
 
 /// A transaction on its way; what the confirmation phase watches.
 #[derive(Debug, Clone)]
@@ -40,11 +43,15 @@ pub struct InFlight {
     pub sent_block: u64,
 }
 
+/// What a vote that is not sent now waits for (`govnode_votes_deferred_total`'s `cause`).
+pub const DEFER_CAUSES: [&str; 4] = ["fee_ceiling", "spend_limit", "paused", "transient"];
+
 #[derive(Debug, Default)]
 pub struct SendOutcome {
     pub in_flight: Vec<InFlight>,
-    /// Refused by the chain before sending (estimation reverted): final.
-    pub refused: u64,
+    /// Where the votes that were not sent are counted (deferred, failed,
+    /// not votable, already voted); sent ones are counted on confirmation.
+    pub counts: VoteCounts,
     /// Simulated successfully (dry run).
     pub simulated: u64,
     pub left: Vec<Leftover>,
@@ -53,9 +60,25 @@ pub struct SendOutcome {
 impl SendOutcome {
     fn merge(&mut self, other: SendOutcome) {
         self.in_flight.extend(other.in_flight);
-        self.refused += other.refused;
+        self.counts.merge(&other.counts);
         self.simulated += other.simulated;
         self.left.extend(other.left);
+    }
+
+    /// A vote not sent, waiting for `cause` to pass: counted, reported, metered.
+    fn defer(&mut self, v: &Voting, job: &Job, cause: &str, reason: &str) {
+        self.counts.deferred += 1;
+        v.metrics
+            .deferred
+            .with_label_values(&[v.voters[job.voter].name.as_str(), cause])
+            .inc();
+        self.left.push(leftover(v, job, reason, LeftKind::Deferred));
+    }
+
+    /// A vote not sent for a cause the operator must look at.
+    fn fail(&mut self, v: &Voting, job: &Job, reason: &str) {
+        self.counts.failed += 1;
+        self.left.push(leftover(v, job, reason, LeftKind::Failed));
     }
 }
 
@@ -74,17 +97,24 @@ pub async fn send_all(
     if jobs.is_empty() {
         return SendOutcome::default();
     }
-    let fees = match v.provider.estimate_eip1559_fees().await {
-        Ok(f) => f,
-        Err(e) => {
-            let reason = format!(
-                "cannot estimate fees: {}",
-                crate::telemetry::redact::redact_text(&e.to_string(), &[])
-            );
-            return SendOutcome {
-                left: jobs.iter().map(|j| leftover(v, j, &reason)).collect(),
-                ..SendOutcome::default()
-            };
+    let fees = match price(v).await {
+        Ok(Pricing::Priced(fees)) => fees,
+        Ok(Pricing::AboveCeiling { base_fee, ceiling }) => {
+            let reason = Pricing::waiting_reason(base_fee, ceiling);
+            tracing::warn!(%reason, votes = jobs.len(), "votes not sent");
+            let mut out = SendOutcome::default();
+            for job in &jobs {
+                note(v, job, &reason).await;
+                out.defer(v, job, "fee_ceiling", &reason);
+            }
+            return out;
+        }
+        Err(reason) => {
+            let mut out = SendOutcome::default();
+            for job in &jobs {
+                out.defer(v, job, "transient", &reason);
+            }
+            return out;
         }
     };
     let mut per_voter: Vec<Vec<Job>> = vec![Vec::new(); v.voters.len()];
@@ -95,18 +125,7 @@ pub async fn send_all(
         .into_iter()
         .enumerate()
         .filter(|(_, jobs)| !jobs.is_empty())
-        .map(|(voter, jobs)| {
-            send_for_voter(
-                v,
-                voter,
-                jobs,
-                fees.max_fee_per_gas,
-                fees.max_priority_fee_per_gas,
-                head_block,
-                deadline,
-                cancel,
-            )
-        });
+        .map(|(voter, jobs)| send_for_voter(v, voter, jobs, fees, head_block, deadline, cancel));
     let mut out = SendOutcome::default();
     for part in join_all(runs).await {
         out.merge(part);
@@ -114,27 +133,83 @@ pub async fn send_all(
     out
 }
 
-fn leftover(v: &Voting, job: &Job, reason: &str) -> Leftover {
+fn leftover(v: &Voting, job: &Job, reason: &str, kind: LeftKind) -> Leftover {
     Leftover {
         node: v.voters[job.voter].name.clone(),
         proposal_id: job.call.proposal_id.to_string(),
+        kind,
         reason: reason.to_owned(),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Keeps why a vote waits on its row (it stays `intent`).
+async fn note(v: &Voting, job: &Job, reason: &str) {
+    if let Some(row) = &job.row
+        && let Err(e) = v.ledger.set_error(row.id, reason).await
+    {
+        tracing::warn!(vote_id = row.id, error = %e, "cannot record why a vote waits");
+    }
+}
+
+/// The chain refused a vote on estimation. For good (closed, already
+/// voted): final, with the reason. For a cause that passes (a pause): the
+/// row stays `intent` and the next round estimates again. For a cause
+/// govnode cannot name: also kept, but reported as a failure to look at.
+async fn refused(v: &Voting, job: &Job, revert: &RevertReason, out: &mut SendOutcome) {
+    let voter = &v.voters[job.voter];
+    let reason = format!("the DAO refuses this vote: {revert}");
+    tracing::warn!(NODE = %voter.name, PROPOSAL_ID = %job.call.proposal_id, %reason, "vote not sent");
+    let Some(row) = &job.row else {
+        // Dry run: nothing recorded; reported as what it would be.
+        out.fail(v, job, &reason);
+        return;
+    };
+    if revert.is_permanent() {
+        let (marked, outcome) = if revert.already_voted() {
+            (v.ledger.mark_external(row.id, &reason).await, "external")
+        } else {
+            (v.ledger.mark_abandoned(row.id, &reason).await, "abandoned")
+        };
+        if let Err(e) = marked {
+            tracing::error!(vote_id = row.id, error = %e, "cannot record the refusal");
+        }
+        v.metrics
+            .votes
+            .with_label_values(&[voter.name.as_str(), outcome])
+            .inc();
+        if revert.already_voted() {
+            out.counts.already_voted += 1;
+        } else {
+            out.counts.not_votable(NotVotable::Ended);
+        }
+        return;
+    }
+    note(v, job, &reason).await;
+    if revert.is_transient() {
+        out.defer(
+            v,
+            job,
+            "paused",
+            &format!("{reason}; estimated again next round"),
+        );
+    } else {
+        out.fail(v, job, &format!("{reason}; estimated again next round"));
+    }
+}
+
 async fn send_for_voter(
     v: &Voting,
     voter_idx: usize,
     jobs: Vec<Job>,
-    max_fee: u128,
-    priority_fee: u128,
+    fees: Fees,
     head_block: u64,
     deadline: Instant,
     cancel: &CancellationToken,
 ) -> SendOutcome {
     let voter = &v.voters[voter_idx];
     let mut out = SendOutcome::default();
+    let max_fee = fees.max_fee_per_gas;
+    let priority_fee = fees.max_priority_fee_per_gas;
 
     // Estimate against the pending block: the vote is judged by the block that
     // includes it. The balance and nonce are read alongside (one more request).
@@ -155,37 +230,13 @@ async fn send_for_voter(
     for (job, estimate) in jobs.into_iter().zip(estimates) {
         match estimate {
             Ok(Ok(gas)) => ready.push((job, gas)),
-            Ok(Err(revert)) => {
-                // The chain refused the vote: a decision to record, not an error to retry.
-                let reason = format!("the DAO refuses this vote: {revert}");
-                tracing::warn!(NODE = %voter.name, PROPOSAL_ID = %job.call.proposal_id, %reason, "vote not sent");
-                if let Some(row) = &job.row {
-                    let marked = if revert.already_voted() {
-                        v.ledger.mark_external(row.id, &reason).await
-                    } else {
-                        v.ledger.mark_abandoned(row.id, &reason).await
-                    };
-                    if let Err(e) = marked {
-                        tracing::error!(vote_id = row.id, error = %e, "cannot record the refusal");
-                    }
-                    let outcome = if revert.already_voted() {
-                        "external"
-                    } else {
-                        "abandoned"
-                    };
-                    v.metrics
-                        .votes
-                        .with_label_values(&[voter.name.as_str(), outcome])
-                        .inc();
-                }
-                out.refused += 1;
-                out.left.push(leftover(v, &job, &reason));
-            }
-            Err(e) => out.left.push(leftover(
+            Ok(Err(revert)) => refused(v, &job, &revert, &mut out).await,
+            Err(e) => out.defer(
                 v,
                 &job,
+                "transient",
                 &format!("gas estimation failed, will retry next round: {e}"),
-            )),
+            ),
         }
     }
     if v.round.dry_run {
@@ -213,8 +264,9 @@ async fn send_for_voter(
                 .insufficient_funds
                 .with_label_values(&[voter.name.as_str()])
                 .inc();
-            out.left
-                .extend(ready.iter().map(|(job, _)| leftover(v, job, &reason)));
+            for (job, _) in &ready {
+                out.fail(v, job, &reason);
+            }
             return out;
         }
         Ok(_) => {}
@@ -227,11 +279,13 @@ async fn send_for_voter(
         Ok(n) => n,
         Err(e) => {
             let reason = format!("cannot read the wallet's nonce: {e}");
-            out.left
-                .extend(ready.iter().map(|(job, _)| leftover(v, job, &reason)));
+            for (job, _) in &ready {
+                out.defer(v, job, "transient", &reason);
+            }
             return out;
         }
     };
+    let ready = within_budget(v, voter_idx, ready, max_fee, &mut out).await;
 
     // The wallet's votes are signed with consecutive nonces and their bytes
     // recorded in one fsynced transaction before the first one leaves the
@@ -263,26 +317,33 @@ async fn send_for_voter(
             }),
             Err(reason) => {
                 // Later nonces would wait behind a gap: keep them for the next round.
-                out.left.push(leftover(v, &job, &reason));
-                out.left.extend(ready.map(|(j, _)| {
-                    leftover(
+                out.fail(v, &job, &reason);
+                for (j, _) in ready {
+                    out.fail(
                         v,
                         &j,
                         "not signed: an earlier vote of this wallet could not be signed",
-                    )
-                }));
+                    );
+                }
                 break;
             }
         }
     }
     let records = signed
         .iter()
-        .map(|s| (s.vote_id, s.nonce, s.hash, s.raw.clone()))
+        .map(|s| SignedVote {
+            id: s.vote_id,
+            nonce: s.nonce,
+            tx_hash: s.hash,
+            raw: s.raw.clone(),
+            max_cost: Some(max_cost(&s.request)),
+        })
         .collect();
     if let Err(e) = v.ledger.record_signed_many(records).await {
         let reason = format!("cannot record the signed transactions, not sent: {e}");
-        out.left
-            .extend(signed.iter().map(|s| leftover(v, &s.job, &reason)));
+        for s in &signed {
+            out.fail(v, &s.job, &reason);
+        }
         return out;
     }
 
@@ -315,7 +376,7 @@ async fn send_for_voter(
                     .with_label_values(&[voter.name.as_str(), "failed"])
                     .inc();
                 // The nonce may or may not be used now: stop this wallet, reconcile next round.
-                out.left.push(leftover(v, &s.job, &reason));
+                out.fail(v, &s.job, &reason);
                 keep_for_next_round(
                     v,
                     queue,
@@ -354,8 +415,70 @@ async fn keep_for_next_round(
             // Still `signed`: the next round re-broadcasts these exact bytes instead.
             tracing::warn!(vote_id = s.vote_id, error = %e, "cannot return an unsent vote to intent");
         }
-        out.left.push(leftover(v, &s.job, reason));
+        out.fail(v, &s.job, reason);
     }
+}
+
+/// The most a signed request can cost: gas limit × max fee per gas.
+pub fn max_cost(request: &TransactionRequest) -> U256 {
+    U256::from(request.gas.unwrap_or_default())
+        * U256::from(request.max_fee_per_gas.unwrap_or_default())
+}
+
+/// The votes that fit the node's `round.daily_spend_limit`: what its
+/// attempts of the last 24 hours cost (or may still cost), plus each vote's
+/// worst case, in nonce order. The rest wait for the window to move.
+async fn within_budget(
+    v: &Voting,
+    voter_idx: usize,
+    ready: Vec<(Job, u64)>,
+    max_fee: u128,
+    out: &mut SendOutcome,
+) -> Vec<(Job, u64)> {
+    let voter = &v.voters[voter_idx];
+    let since = crate::ledger::now_ms() - 24 * 3600 * 1000;
+    let mut spent = match v.ledger.spent_since(voter.address, since).await {
+        Ok(s) => s,
+        Err(e) => {
+            // Unknown spend: nothing is sent rather than a limit overrun.
+            let reason = format!("cannot read the node's spend of the last 24 hours: {e}");
+            for (job, _) in &ready {
+                out.defer(v, job, "transient", &reason);
+            }
+            return Vec::new();
+        }
+    };
+    let limit = v.round.daily_spend_limit.0;
+    let mut fits = Vec::with_capacity(ready.len());
+    let mut over = false;
+    for (job, gas) in ready {
+        let worst = U256::from(gas_limit(gas)) * U256::from(max_fee);
+        if !over && spent.saturating_add(worst) <= limit {
+            spent += worst;
+            fits.push((job, gas));
+            continue;
+        }
+        if !over {
+            over = true;
+            v.metrics
+                .spend_limit_reached
+                .with_label_values(&[voter.name.as_str()])
+                .inc();
+            tracing::warn!(NODE = %voter.name, spent = %spent, limit = %limit, "daily spend limit reached; votes wait");
+        }
+        let reason = format!(
+            "round.daily_spend_limit reached: {} spent or committed in 24 h of {}",
+            crate::config::Wei(spent),
+            v.round.daily_spend_limit
+        );
+        note(v, &job, &reason).await;
+        out.defer(v, &job, "spend_limit", &reason);
+    }
+    v.metrics
+        .spent_24h
+        .with_label_values(&[voter.name.as_str()])
+        .set(spent.to_string().parse().unwrap_or(f64::MAX));
+    fits
 }
 
 /// The wallet's gas balance and its next nonce (`pending`), in one batch

@@ -21,7 +21,7 @@ pub enum ExportFormat {
 }
 
 /// The exported fields, in output order (the CSV header).
-pub const COLUMNS: [&str; 21] = [
+pub const COLUMNS: [&str; 23] = [
     "id",
     "dao",
     "proposal_id",
@@ -43,6 +43,8 @@ pub const COLUMNS: [&str; 21] = [
     "signed_at",
     "sent_at",
     "finished_at",
+    "source",
+    "retries",
 ];
 
 /// One exported vote. Addresses and hashes are 0x-hex, the proposal id is a
@@ -70,6 +72,8 @@ struct Record<'a> {
     signed_at: Option<String>,
     sent_at: Option<String>,
     finished_at: Option<String>,
+    source: &'static str,
+    retries: u32,
 }
 
 impl<'a> Record<'a> {
@@ -96,6 +100,8 @@ impl<'a> Record<'a> {
             signed_at: v.signed_at.map(ms_rfc3339),
             sent_at: v.sent_at.map(ms_rfc3339),
             finished_at: v.finished_at.map(ms_rfc3339),
+            source: v.source.as_str(),
+            retries: v.retries,
         }
     }
 
@@ -246,6 +252,8 @@ mod tests {
             signed_at: None,
             sent_at: None,
             finished_at: None,
+            source: crate::ledger::VoteSource::Ledger,
+            retries: 0,
         };
         let value = serde_json::to_value(Record::new(&row)).unwrap();
         let keys: Vec<&str> = value
