@@ -20,7 +20,7 @@ use support::round_env::RoundEnv;
 /// The reason of the `quoted` strategy below, as the ledger stores it.
 const AWKWARD_REASON: &str = "approved, \"as agreed\"\nsee the forum";
 
-const COLUMNS: [&str; 21] = [
+const COLUMNS: [&str; 23] = [
     "id",
     "dao",
     "proposal_id",
@@ -42,6 +42,8 @@ const COLUMNS: [&str; 21] = [
     "signed_at",
     "sent_at",
     "finished_at",
+    "source",
+    "retries",
 ];
 
 fn export(config: &Path, args: &[&str]) -> (i32, String, String) {
