@@ -173,7 +173,7 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
 async fn a_pause_mined_ahead_of_the_votes_is_retried_after_unpause() {
     let env = RoundEnv::new(PROPOSALS, NODES).await;
     let envs = vote_on_everything(&env);
-    let _daemon = daemon(&env, &envs);
+    let d = daemon(&env, &envs);
     automine(&env, false).await;
 
     let (code, first) = std::thread::scope(|s| {
@@ -217,6 +217,27 @@ async fn a_pause_mined_ahead_of_the_votes_is_retried_after_unpause() {
         paused["votes"]["not_votable_by"]["paused"], PAIRS as u64,
         "{paused:#}"
     );
+    let ready: Value = reqwest::get(d.url("/health/ready"))
+        .await
+        .expect("GET /health/ready")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        ready["status"], "ready",
+        "a paused DAO is not a broken daemon: {ready}"
+    );
+    assert!(
+        ready["warnings"].to_string().contains("the DAO is paused"),
+        "{ready}"
+    );
+    let metrics = reqwest::get(d.url("/metrics"))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("\ngovnode_dao_paused 1\n"), "{metrics}");
 
     owner_call(&env, UNPAUSE, 1).await;
     let (code, after) = round_json(&env);

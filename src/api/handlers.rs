@@ -12,13 +12,18 @@ pub fn live() -> Response<Body> {
 
 pub fn ready(daemon: &Daemon) -> Response<Body> {
     let snapshot = daemon.health().snapshot();
-    match HealthRegistry::readiness(&snapshot) {
-        Ok(()) => response::json(StatusCode::OK, &serde_json::json!({ "status": "ready" })),
-        Err(reasons) => response::json(
+    let warnings = HealthRegistry::warnings(&snapshot);
+    let (status, mut body) = match HealthRegistry::readiness(&snapshot) {
+        Ok(()) => (StatusCode::OK, serde_json::json!({ "status": "ready" })),
+        Err(reasons) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            &serde_json::json!({ "status": "not_ready", "reasons": reasons }),
+            serde_json::json!({ "status": "not_ready", "reasons": reasons }),
         ),
+    };
+    if !warnings.is_empty() {
+        body["warnings"] = serde_json::json!(warnings);
     }
+    response::json(status, &body)
 }
 
 #[derive(Serialize)]

@@ -17,24 +17,53 @@ use super::coordinator::{Progress, Runner, Trigger};
 use super::plan::plan;
 use super::report::{Outcome, RoundReport, RoundState};
 use super::send::{InFlight, send_all};
+use crate::service::{ComponentReport, StaticComponent, Status};
 
 /// The runner the coordinator calls. `voting` is swapped on reload.
 pub fn runner(
     voting: Arc<RwLock<Voting>>,
     notifier: crate::service::Notifier,
     cancel: CancellationToken,
+    dao_health: Arc<StaticComponent>,
 ) -> Runner {
     Arc::new(move |trigger, progress| {
         let v = voting.read().unwrap_or_else(|p| p.into_inner()).clone();
         let notifier = notifier.clone();
         let cancel = cancel.clone();
+        let dao_health = dao_health.clone();
         async move {
             let report = run_round(&v, trigger, &progress, &cancel).await;
             notifier.status(&format!("ready; last {}", report.summary()));
+            if report.state != RoundState::Failed {
+                dao_health.set(dao_report(&report));
+            }
             report
         }
         .boxed()
     })
+}
+
+/// The `dao` health component after a round: degraded (still ready) while
+/// the DAO is paused or a node has no voting power.
+fn dao_report(report: &RoundReport) -> ComponentReport {
+    let mut reasons = Vec::new();
+    if report.dao_paused {
+        reasons.push(format!(
+            "the DAO is paused at block {}: votes wait for unpause()",
+            report.head_block.unwrap_or_default()
+        ));
+    }
+    reasons.extend(report.warnings.iter().cloned());
+    ComponentReport {
+        status: if reasons.is_empty() {
+            Status::Up
+        } else {
+            Status::Degraded
+        },
+        ready: true,
+        reasons,
+        detail: serde_json::json!({ "paused": report.dao_paused }),
+    }
 }
 
 pub async fn run_round(

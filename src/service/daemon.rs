@@ -135,10 +135,14 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     }
     let voting = Arc::new(RwLock::new(voting));
     let shutdown = CancellationToken::new();
+    // What the last round saw of the DAO and the nodes (pause, no voting
+    // power): degraded, never unready — the daemon still serves and votes.
+    let dao_component = StaticComponent::new("dao", ComponentReport::up());
     let rounds = crate::round::Coordinator::new(crate::round::runner(
         voting.clone(),
         notifier.clone(),
         shutdown.clone(),
+        dao_component.clone(),
     ));
     let daemon = Daemon {
         inner: Arc::new(Inner {
@@ -171,6 +175,7 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     let mut tasks = JoinSet::new();
     let runtime_component = StaticComponent::new("runtime", ComponentReport::up());
     daemon.health().register(runtime_component.clone());
+    daemon.health().register(dao_component);
     daemon.health().register(daemon.chain().health_component());
     for prober in daemon.chain().probe_tasks(daemon.shutdown_token()) {
         tasks.spawn(prober);

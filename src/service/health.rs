@@ -82,6 +82,16 @@ impl HealthRegistry {
             })
     }
 
+    /// What ready components report as not up (a paused DAO, a node without
+    /// voting power): shown next to the readiness verdict, never changing it.
+    pub fn warnings(reports: &BTreeMap<String, ComponentReport>) -> Vec<String> {
+        reports
+            .iter()
+            .filter(|(_, r)| r.ready && r.status != Status::Up)
+            .flat_map(|(name, r)| r.reasons.iter().map(move |why| format!("{name}: {why}")))
+            .collect()
+    }
+
     /// `Err` lists, per component, why the daemon is not ready.
     pub fn readiness(reports: &BTreeMap<String, ComponentReport>) -> Result<(), Vec<String>> {
         let reasons: Vec<String> = reports
