@@ -283,6 +283,24 @@ PY
   }
   check "evalModules: broken settings fail with messages that name them" module_broken
 
+  vm_machines() {
+    eval_module -A vmMachines >"$work/machines.json" || return 1
+    python3 - "$work/machines.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+print(json.dumps(m, indent=1))
+for name, v in m.items():
+    assert v["assertions"] == [] and v["warnings"] == [], (name, v["assertions"], v["warnings"])
+assert m["round"]["timer"]["OnCalendar"] == ["", "*:*:0/20"], m["round"]["timer"]
+assert m["timer-persistent"]["timer"]["Persistent"] is True, m["timer-persistent"]["timer"]
+assert not m["switch"]["timerWanted"], "the switch test's machine runs the timer"
+base, spec = m["switch"]["triggers"], m["switch"]["specialisations"]
+assert spec["reload"]["reload"] != base["reload"] and spec["reload"]["restart"] == base["restart"], spec["reload"]
+assert spec["restart"]["restart"] != base["restart"], spec["restart"]
+PY
+  }
+  check "evalModules: the VM tests' machines (and the switch test's specialisations: one reloads, one restarts)" vm_machines
+
   # --- the units NixOS would install, under systemd-analyze ---------------------
   # The packaged units as package.nix installs them, plus the module's
   # drop-ins as overrides.conf, the way NixOS layers them.

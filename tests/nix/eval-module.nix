@@ -132,6 +132,20 @@ let
         default = [ ];
       };
       meta = anything;
+      # Only for the VM tests' machines.
+      environment.systemPackages = listOfAnything;
+      virtualisation = anything;
+      specialisation = mkOption {
+        type = types.attrsOf (
+          types.submodule {
+            options.configuration = mkOption {
+              type = types.deferredModule;
+              default = { };
+            };
+          }
+        );
+        default = { };
+      };
     };
   };
 
@@ -297,6 +311,38 @@ in
       };
     };
   };
+
+  # The machines of the VM tests, with the module in place of the flake's
+  # (the stub flake has none): their services.govnode settings must be
+  # options of the module, pass its assertions, and a specialisation of
+  # nixos/tests/switch.nix must move the trigger that test expects.
+  vmMachines =
+    let
+      stubs = import ./stub-pkgs.nix;
+      test = file: import file { inherit (stubs) pkgs self; };
+      machineOf = file: evaluate [ (test file).nodes.machine ];
+      summary =
+        e:
+        let
+          c = e.config;
+        in
+        {
+          assertions = failed c;
+          inherit (c) warnings;
+          timer = c.systemd.timers.govnode-round.timerConfig or null;
+          timerWanted = c.systemd.timers ? govnode-round;
+          triggers = triggersOf e;
+          specialisations = lib.mapAttrs (
+            _: s: triggersOf (evaluate [ (test ../../nixos/tests/switch.nix).nodes.machine s.configuration ])
+          ) c.specialisation;
+        };
+    in
+    lib.mapAttrs (_: file: summary (machineOf file)) {
+      round = ../../nixos/tests/round.nix;
+      timer-persistent = ../../nixos/tests/timer-persistent.nix;
+      switch = ../../nixos/tests/switch.nix;
+      watchdog = ../../nixos/tests/watchdog.nix;
+    };
 
   # The option reference (docs/nixos-options.md) from the declarations.
   optionsDoc =
