@@ -17,9 +17,9 @@ rustPlatform.buildRustPackage {
   pname = if withFailpoints then "govnode-failpoints" else "govnode";
   inherit (package) version;
 
-  # What the build reads and what it installs, nothing else: an edit of a Nix
-  # file, a test, a script or the contracts' Solidity leaves the package as
-  # it is. The contract artifacts are compiled into the binary (`govnode
+  # What the build reads and what it installs (units, docs), nothing else:
+  # an edit of a Nix file, a test, a script, an example or the contracts'
+  # Solidity leaves the package as it is. The contract artifacts are compiled into the binary (`govnode
   # devnet`); the bench target must exist for cargo to read the manifest.
   src = fs.toSource {
     inherit root;
@@ -31,7 +31,7 @@ rustPlatform.buildRustPackage {
       (root + "/contracts/artifacts/TestToken.json")
       (root + "/contracts/artifacts/TestAssetDAO.json")
       (fs.fileFilter (file: file.hasExt "service" || file.hasExt "timer") (root + "/systemd"))
-      (fs.fileFilter (file: file.hasExt "md" || file.hasExt "yaml") (root + "/docs"))
+      (root + "/docs")
       (root + "/README.md")
     ];
   };

@@ -3,7 +3,19 @@
 tests/nix/eval-module.nix takes from the module (lib.optionAttrSetToDocList,
 the list nixosOptionsDoc renders too)."""
 import json
+import re
 import sys
+
+
+def anchor(name):
+    return re.sub(r"[^a-z0-9-]", "", name.lower().replace(" ", "-"))
+
+
+def markup(text):
+    """NixOS' Markdown roles as plain Markdown: {option} links to the
+    option's heading, {manpage} stays the page's name."""
+    text = re.sub(r"\{option\}`([^`]+)`", lambda m: f"[`{m.group(1)}`](#{anchor(m.group(1))})", text)
+    return re.sub(r"\{manpage\}`([^`]+)`", r"`\1`", text)
 
 
 def value(v):
@@ -32,9 +44,9 @@ def main(path):
         "",
     ]
     for o in options:
-        out.append(f"## `{o['name']}`")
+        out.append(f"## {o['name']}")
         out.append("")
-        desc = (o.get("description") or "").strip()
+        desc = markup((o.get("description") or "").strip())
         if desc:
             out.append(desc)
             out.append("")
