@@ -32,7 +32,7 @@ fail() { echo "FAIL: $1"; failed=$((failed + 1)); }
 skip() { echo "SKIP: $1"; skipped=$((skipped + 1)); }
 # What only a machine with the real nixpkgs (and KVM) can check: named, never
 # passed.
-not_here() { echo "NOT RUN HERE (needs the real nixpkgs): $1"; notrun=$((notrun + 1)); }
+not_here() { echo "NOT RUN HERE: $1"; notrun=$((notrun + 1)); }
 
 # Runs a named check; its output is shown only when it fails.
 check() {
@@ -400,6 +400,30 @@ if [ -d "$libdir" ]; then
   check "docs/nixos-options.md is the module's option reference" options_doc
 fi
 
+# --- the package's source --------------------------------------------------------
+# lib.fileset needs Nix >= 2.14 (builtins.readFileType), so the file set is
+# read from package.nix: every path must exist, and every file the crate
+# reads at compile time (concat!(env!("CARGO_MANIFEST_DIR"), "...")) must be
+# in it.
+package_source() {
+  python3 - <<'PY'
+import os, re, subprocess
+text = open("nixos/package.nix").read()
+paths = re.findall(r'\(root \+ "/([^"]+)"\)', text.split("fileset = fs.unions [", 1)[1].split("];", 1)[0])
+print("file set:", ", ".join(paths))
+missing = [p for p in paths if not os.path.exists(p)]
+assert not missing, f"in the file set but not in the repository: {missing}"
+assert not any(p.endswith(".nix") or p.startswith(("tests", "nixos", "scripts")) for p in paths), paths
+src = subprocess.run(["grep", "-rhoz", r'env!("CARGO_MANIFEST_DIR"),[[:space:]]*"[^"]*"', "src"], capture_output=True, text=True).stdout
+needed = sorted(set(re.findall(r'"(/[^"]+)"', src)))
+print("read at compile time:", ", ".join(needed))
+uncovered = [n for n in needed if not any(n.lstrip("/") == p or n.lstrip("/").startswith(p.rstrip("/") + "/") for p in paths)]
+assert not uncovered, f"the crate reads these at compile time, the file set lacks them: {uncovered}"
+PY
+}
+check "package.nix: its lib.fileset names existing files and covers what the crate reads at compile time" package_source
+not_here "lib.fileset evaluation of the package source (needs Nix >= 2.14; here $(nix --version))"
+
 # --- VM tests ----------------------------------------------------------------
 vm_tests() {
   local t rc=0
@@ -444,14 +468,14 @@ fi
 if command -v nixfmt >/dev/null; then
   check "nixfmt --check" nixfmt --check "${nixfiles[@]}"
 else
-  not_here "nixfmt --check (the flake's formatter; not in any registry reachable here): checks.<system>.formatting"
+  not_here "nixfmt --check (the flake's formatter; in no registry reachable here): nix build .#checks.x86_64-linux.formatting"
 fi
 
-not_here "the package build, clippy and the unit tests in the sandbox: nix build .#checks.x86_64-linux.package .#checks.x86_64-linux.clippy"
-not_here "nixosOptionsDoc of the module: nix build .#nixos-options-doc"
-not_here "the module under the real NixOS modules (systemd, etc, assertions): any nix build of a VM test"
-not_here "the VM tests (also KVM): nix build -L .#checks.x86_64-linux.{vm-round,vm-timer-persistent,vm-switch,vm-watchdog}"
+not_here "(needs the real nixpkgs) the package build, clippy and the unit tests in the sandbox: nix build .#checks.x86_64-linux.package .#checks.x86_64-linux.clippy"
+not_here "(needs the real nixpkgs) nixosOptionsDoc of the module: nix build .#nixos-options-doc"
+not_here "(needs the real nixpkgs) the module under the real NixOS modules (systemd, etc, assertions): any nix build of a VM test"
+not_here "(needs the real nixpkgs and KVM) the VM tests: nix build -L .#checks.x86_64-linux.{vm-round,vm-timer-persistent,vm-switch,vm-watchdog}"
 
 echo
-echo "nix-checks: $passed passed, $failed failed, $skipped skipped, $notrun not run here (need the real nixpkgs)"
+echo "nix-checks: $passed passed, $failed failed, $skipped skipped, $notrun not run here (listed above)"
 [ "$failed" -eq 0 ]
