@@ -380,6 +380,22 @@ if [ -x "$govnode" ] && [ -f "$work/full-config.yaml" ]; then
     [ "$rc" = 78 ] && [ ! -e "$work/broken-out.yaml" ]
   }
   check "the module's build-time check script fails an unknown key (exit 78, no output)" broken
+  vm_config() {
+    python3 - "$work" <<'PY' || return 1
+import json, os, sys
+d = sys.argv[1]
+m = json.load(open(os.path.join(d, "machines.json")))["round"]
+json.dump(m["config"], open(os.path.join(d, "vm-config.yaml"), "w"))
+os.makedirs(os.path.join(d, "vm-credentials"), exist_ok=True)
+for c in m["credentials"]:
+    open(os.path.join(d, "vm-credentials", c["id"]), "w").write(c["content"])
+print(json.dumps(m["config"]))
+PY
+    CREDENTIALS_DIRECTORY="$work/vm-credentials" "$govnode" check-config --config "$work/vm-config.yaml"
+  }
+  if [ -f "$work/machines.json" ]; then
+    check "govnode check-config accepts the config of the VM tests' machine" vm_config
+  fi
 else
   skip "govnode check-config on the module's config: no binary at $govnode (build it, or pass its path)"
 fi

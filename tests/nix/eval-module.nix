@@ -332,6 +332,11 @@ in
           timer = c.systemd.timers.govnode-round.timerConfig or null;
           timerWanted = c.systemd.timers ? govnode-round;
           triggers = triggersOf e;
+          config = pure.renderSettings c.services.govnode.settings;
+          credentials = map (cr: {
+            inherit (cr) id;
+            content = pure.dummyCredential cr;
+          }) (pure.referencedCredentials (pure.renderSettings c.services.govnode.settings));
           specialisations = lib.mapAttrs (
             _: s: triggersOf (evaluate [ (test ../../nixos/tests/switch.nix).nodes.machine s.configuration ])
           ) c.specialisation;
