@@ -7,27 +7,59 @@
 # them) so the NixOS VM test can assert that NixOS overrides weakened nothing.
 let
   inherit (builtins)
-    attrNames concatLists concatStringsSep elemAt filter fromJSON
-    genList hasAttr isAttrs isBool isInt isList isString length map
-    mapAttrs match removeAttrs sort stringLength toString
+    any
+    attrNames
+    concatLists
+    concatStringsSep
+    elemAt
+    filter
+    fromJSON
+    genList
+    hasAttr
+    hashString
+    isAttrs
+    isBool
+    isInt
+    isList
+    isString
+    length
+    map
+    mapAttrs
+    match
+    removeAttrs
+    replaceStrings
+    sort
+    stringLength
+    toJSON
+    toString
     ;
 
   # Values as a unit file spells them.
-  unitValue = v:
-    if isBool v then (if v then "yes" else "no")
-    else if isList v then concatStringsSep " " (map unitValue v)
-    else toString v;
+  unitValue =
+    v:
+    if isBool v then
+      (if v then "yes" else "no")
+    else if isList v then
+      concatStringsSep " " (map unitValue v)
+    else
+      toString v;
 
   # One "Key=Value" line per value; a list value of a key that systemd
   # accumulates becomes one line per element, as in the unit files.
-  unitLines = section:
-    concatLists (map
-      (key:
-        let v = section.${key}; in
-        if isList v && v != [ ] && isList (elemAt v 0)
-        then map (item: "${key}=${unitValue item}") v
-        else [ "${key}=${unitValue v}" ])
-      (attrNames section));
+  unitLines =
+    section:
+    concatLists (
+      map (
+        key:
+        let
+          v = section.${key};
+        in
+        if isList v && v != [ ] && isList (elemAt v 0) then
+          map (item: "${key}=${unitValue item}") v
+        else
+          [ "${key}=${unitValue v}" ]
+      ) (attrNames section)
+    );
 
   hardeningCommon = {
     CapabilityBoundingSet = "";
@@ -40,6 +72,7 @@ let
     DevicePolicy = "closed";
     PrivateUsers = true;
     PrivateIPC = true;
+    PrivateMounts = true;
     ProtectKernelTunables = true;
     ProtectKernelModules = true;
     ProtectKernelLogs = true;
@@ -58,14 +91,24 @@ let
     SystemCallArchitectures = "native";
     # Two lines in the unit: allow the service set, then take the
     # privileged and resource-changing calls away again.
-    SystemCallFilter = [ [ "@system-service" ] [ "~@privileged" "@resources" ] ];
+    SystemCallFilter = [
+      [ "@system-service" ]
+      [
+        "~@privileged"
+        "@resources"
+      ]
+    ];
     SystemCallErrorNumber = "EPERM";
   };
 
   hardening = {
     # The daemon reaches RPC endpoints and serves its API over IP.
     daemon = hardeningCommon // {
-      RestrictAddressFamilies = [ "AF_UNIX" "AF_INET" "AF_INET6" ];
+      RestrictAddressFamilies = [
+        "AF_UNIX"
+        "AF_INET"
+        "AF_INET6"
+      ];
     };
     # The round trigger only speaks to the daemon's unix socket.
     # No ProcSubset=pid for the daemon: its metrics read /proc/stat (boot
@@ -94,6 +137,7 @@ let
     PrivateTmp = "yes";
     PrivateDevices = "yes";
     PrivateUsers = "yes";
+    PrivateMounts = "yes";
     ProtectKernelTunables = "yes";
     ProtectKernelModules = "yes";
     ProtectKernelLogs = "yes";
@@ -111,6 +155,11 @@ let
     RestartPreventExitStatus = "78";
   };
 
+  # Where the daemon and `govnode round` read the configuration. A stable
+  # path rather than the store path: a settings change then leaves ExecStart
+  # alone, and SIGHUP makes the daemon read the new file.
+  configPath = "/etc/govnode/config.yaml";
+
   # Defaults the module sets (each with mkDefault, so every one can be
   # overridden). Socket and ledger paths are left to the daemon, which puts
   # them into the unit's RuntimeDirectory and StateDirectory.
@@ -124,85 +173,219 @@ let
       concurrency = 8;
     };
     log = {
+      level = "info";
       format = "text";
       target = "auto";
     };
     shutdown.drain_timeout = "20s";
   };
-  defaultLogLevel = "info";
 
-  # Credential ids, as LoadCredential= names them and the YAML refers to them.
+  # Credential ids the path shorthands (keyFile, urlFile, tokenFile) stand
+  # for, as LoadCredential= names them and the YAML refers to them.
   nodeCredential = name: "node-${name}";
   apiTokenCredential = "api-token";
   rpcCredential = name: "rpc-${name}";
 
-  attrsOrEmpty = set: key: if isAttrs set && hasAttr key set && set.${key} != null then set.${key} else { };
-  valueOr = set: key: default: if isAttrs set && hasAttr key set && set.${key} != null then set.${key} else default;
+  attrsOrEmpty =
+    set: key: if isAttrs set && hasAttr key set && set.${key} != null then set.${key} else { };
+  valueOr =
+    set: key: default:
+    if isAttrs set && hasAttr key set && set.${key} != null then set.${key} else default;
+  isSet = set: key: valueOr set key null != null;
 
-  # Every secret file the settings name, as { id; path; }.
-  credentialsOf = settings:
+  # The credentials the path shorthands define, as entries of
+  # services.govnode.credentials: { <id> = { file; }; } (whether encrypted
+  # is left to that option).
+  shorthandCredentials =
+    settings:
     let
       nodes = attrsOrEmpty settings "nodes";
       endpoints = attrsOrEmpty (attrsOrEmpty settings "rpc") "endpoints";
       api = attrsOrEmpty settings "api";
+      entry = id: file: {
+        name = id;
+        value = { inherit file; };
+      };
     in
-    let keyed = filter (name: valueOr nodes.${name} "keyFile" null != null) (attrNames nodes); in
-    genList
-      (i: { id = nodeCredential (elemAt keyed i); path = nodes.${elemAt keyed i}.keyFile; kind = "key"; index = i; })
-      (length keyed)
-    ++ (if valueOr api "tokenFile" null != null
-    then [{ id = apiTokenCredential; path = api.tokenFile; kind = "token"; }]
-    else [ ])
-    ++ map (name: { id = rpcCredential name; path = endpoints.${name}.urlFile; kind = "url"; })
-      (filter (name: valueOr endpoints.${name} "urlFile" null != null) (attrNames endpoints));
+    builtins.listToAttrs (
+      map (name: entry (nodeCredential name) nodes.${name}.keyFile) (
+        filter (name: isSet nodes.${name} "keyFile") (attrNames nodes)
+      )
+      ++ map (name: entry (rpcCredential name) endpoints.${name}.urlFile) (
+        filter (name: isSet endpoints.${name} "urlFile") (attrNames endpoints)
+      )
+      ++ (if isSet api "tokenFile" then [ (entry apiTokenCredential api.tokenFile) ] else [ ])
+    );
+
+  # Every credential the daemon's configuration (YAML shape) refers to, as
+  # { id; kind; index; }: `kind` is what the secret holds, `index` numbers
+  # the keys so that their stand-ins differ.
+  referencedCredentials =
+    config:
+    let
+      nodes = valueOr config "nodes" [ ];
+      endpoints = valueOr (attrsOrEmpty config "rpc") "endpoints" [ ];
+      api = attrsOrEmpty config "api";
+      keyed = filter (n: isSet n "key_credential") nodes;
+    in
+    genList (i: {
+      id = (elemAt keyed i).key_credential;
+      kind = "key";
+      index = i;
+    }) (length keyed)
+    ++ map (e: {
+      id = e.url_credential;
+      kind = "url";
+    }) (filter (e: isSet e "url_credential") endpoints)
+    ++ (
+      if isSet api "token_credential" then
+        [
+          {
+            id = api.token_credential;
+            kind = "token";
+          }
+        ]
+      else
+        [ ]
+    );
+
+  # services.govnode.credentials and .importCredentials as the unit's
+  # directives, one line per credential: a file is loaded (encrypted or not)
+  # from its path, a credential without a file from systemd's credential
+  # store (/etc/credstore, /run/credstore, and .encrypted for encrypted ones).
+  credentialDirectives =
+    credentials: importCredentials:
+    let
+      ids = attrNames credentials;
+      fileOf = id: credentials.${id}.file or null;
+      line = id: if fileOf id == null then id else "${id}:${fileOf id}";
+      pick = encrypted: map line (filter (id: (credentials.${id}.encrypted or false) == encrypted) ids);
+    in
+    {
+      LoadCredential = pick false;
+      LoadCredentialEncrypted = pick true;
+      ImportCredential = importCredentials;
+    };
+
+  # ImportCredential= takes globs; the module needs to know whether a glob
+  # covers a credential the configuration names.
+  globMatches =
+    glob: id:
+    let
+      special = [
+        "\\"
+        "."
+        "+"
+        "("
+        ")"
+        "["
+        "]"
+        "{"
+        "}"
+        "^"
+        "$"
+        "|"
+      ];
+      escaped = replaceStrings special (map (c: "\\" + c) special) glob;
+    in
+    match (replaceStrings [ "*" "?" ] [ ".*" "." ] escaped) id != null;
 
   # Nulls are "not set" in Nix options; the daemon denies unknown keys and
   # would take a null literally.
-  dropNulls = v:
+  dropNulls =
+    v:
     if isAttrs v then
       mapAttrs (_: dropNulls) (removeAttrs v (filter (k: v.${k} == null) (attrNames v)))
-    else if isList v then map dropNulls v
-    else v;
+    else if isList v then
+      map dropNulls v
+    else
+      v;
 
   # Endpoints are tried by priority; the name breaks ties so the rendered
   # order never depends on attribute order.
-  byPriority = a: b:
-    let pa = valueOr a "priority" 0; pb = valueOr b "priority" 0; in
+  byPriority =
+    a: b:
+    let
+      pa = valueOr a "priority" 0;
+      pb = valueOr b "priority" 0;
+    in
     if pa == pb then a.name < b.name else pa < pb;
 
-  # Nix-side settings (attrsets keyed by name, secrets as paths) to the
-  # daemon's YAML shape (lists, secrets as credential names).
-  renderSettings = settings:
+  # Nix-side settings to the daemon's YAML shape. The mapping, as the option
+  # descriptions state it:
+  # - nodes.<name> = { ... } becomes { name = "<name>"; ... } in the list
+  #   `nodes`, ordered by name;
+  # - rpc.endpoints.<name> likewise in `rpc.endpoints`, ordered by priority,
+  #   then name;
+  # - the shorthands keyFile, urlFile, tokenFile become key_credential:
+  #   node-<name>, url_credential: rpc-<name>, token_credential: api-token;
+  # - every other key, *_credential included, is written as it stands.
+  renderSettings =
+    settings:
     let
       nodes = attrsOrEmpty settings "nodes";
       rpc = attrsOrEmpty settings "rpc";
       endpoints = attrsOrEmpty rpc "endpoints";
       api = attrsOrEmpty settings "api";
-      node = name:
-        { inherit name; }
-        // removeAttrs nodes.${name} [ "keyFile" ]
-        // (if valueOr nodes.${name} "keyFile" null != null
-        then { key_credential = nodeCredential name; } else { });
-      endpoint = name:
-        { inherit name; }
-        // removeAttrs endpoints.${name} [ "urlFile" ]
-        // (if valueOr endpoints.${name} "urlFile" null != null
-        then { url_credential = rpcCredential name; } else { });
+      shorthand =
+        set: option: key: id:
+        removeAttrs set [ option ] // (if isSet set option then { ${key} = id; } else { });
+      node = name: { inherit name; } // shorthand nodes.${name} "keyFile" "key_credential" (nodeCredential name);
+      endpoint =
+        name: { inherit name; } // shorthand endpoints.${name} "urlFile" "url_credential" (rpcCredential name);
     in
-    dropNulls (settings
+    dropNulls (
+      settings
       // (if settings ? nodes then { nodes = map node (attrNames nodes); } else { })
-      // (if settings ? rpc then {
-      rpc = rpc // { endpoints = sort byPriority (map endpoint (attrNames endpoints)); };
-    } else { })
-      // (if settings ? api then {
-      api = removeAttrs api [ "tokenFile" ]
-        // (if valueOr api "tokenFile" null != null
-      then { token_credential = apiTokenCredential; } else { });
-    } else { }));
+      // (
+        if settings ? rpc then
+          { rpc = rpc // { endpoints = sort byPriority (map endpoint (attrNames endpoints)); }; }
+        else
+          { }
+      )
+      // (
+        if settings ? api then
+          { api = shorthand api "tokenFile" "token_credential" apiTokenCredential; }
+        else
+          { }
+      )
+    );
+
+  # The settings a running daemon cannot take over on SIGHUP (it logs "takes
+  # effect after a restart" for them): a change in these restarts the unit,
+  # a change elsewhere reloads it. Hashed, so no URL or address lands in the
+  # unit file's X-Restart-Triggers=.
+  restartSettings =
+    config:
+    let
+      api = attrsOrEmpty config "api";
+      dao = attrsOrEmpty config "dao";
+      log = attrsOrEmpty config "log";
+    in
+    {
+      chain = valueOr config "chain" null;
+      rpc = valueOr config "rpc" null;
+      dao = {
+        kind = valueOr dao "kind" null;
+        address = valueOr dao "address" null;
+      };
+      api = {
+        listen = valueOr api "listen" null;
+        enabled = valueOr api "enabled" null;
+      };
+      control = valueOr config "control" null;
+      ledger = valueOr config "ledger" null;
+      log = {
+        format = valueOr log "format" null;
+        target = valueOr log "target" null;
+      };
+    };
+  restartHash = config: hashString "sha256" (toJSON (restartSettings config));
 
   # "20s", "2m", "1h", "90" (seconds) -> integer seconds; null when the form is
   # not one of these (the daemon accepts more, e.g. "1m 30s").
-  durationSeconds = s:
+  durationSeconds =
+    s:
     let
       m = match "([0-9]+)[[:space:]]*(ms|s|sec|m|min|h)?" (toString s);
       n = fromJSON (elemAt m 0);
@@ -215,31 +398,58 @@ let
         h = 3600;
       };
     in
-    if isInt s then s
-    else if m == null then null
-    else if unit == null then n
-    else if unit == "ms" then (n + 999) / 1000
-    else n * factor.${unit};
+    if isInt s then
+      s
+    else if m == null then
+      null
+    else if unit == null then
+      n
+    else if unit == "ms" then
+      (n + 999) / 1000
+    else
+      n * factor.${unit};
 
   # systemd must not SIGKILL the daemon while it still drains: the drain
   # timeout plus 10 s to close the ledger, as the packaged unit does for the
   # default of 20 s.
-  stopTimeoutSec = settings:
+  stopTimeoutSec =
+    settings:
     let
-      drain = valueOr (attrsOrEmpty settings "shutdown") "drain_timeout" defaultSettings.shutdown.drain_timeout;
+      drain =
+        valueOr (attrsOrEmpty settings "shutdown") "drain_timeout"
+          defaultSettings.shutdown.drain_timeout;
       secs = durationSeconds drain;
     in
     if secs == null then null else secs + 10;
 
   # The port of an api.listen address ("127.0.0.1:5001", "[::]:5001").
-  listenPort = listen:
-    let m = match ".*:([0-9]+)" listen; in
+  listenPort =
+    listen:
+    let
+      m = match ".*:([0-9]+)" listen;
+    in
     if m == null then null else fromJSON (elemAt m 0);
 
-  isLoopbackListen = listen:
-    match "(127[.][0-9.]+|localhost|[[]::1[]]):[0-9]+" listen != null;
+  isLoopbackListen = listen: match "(127[.][0-9.]+|localhost|[[]::1[]]):[0-9]+" listen != null;
 
-  hexDigits = [ "0" "1" "2" "3" "4" "5" "6" "7" "8" "9" "a" "b" "c" "d" "e" "f" ];
+  hexDigits = [
+    "0"
+    "1"
+    "2"
+    "3"
+    "4"
+    "5"
+    "6"
+    "7"
+    "8"
+    "9"
+    "a"
+    "b"
+    "c"
+    "d"
+    "e"
+    "f"
+  ];
   toHex = n: (if n >= 16 then toHex (n / 16) else "") + elemAt hexDigits (n - (n / 16) * 16);
   leftPad = width: s: if stringLength s >= width then s else leftPad width ("0" + s);
 
@@ -247,97 +457,150 @@ let
   # check-config` can run at build time without the real secrets (which must
   # never enter the store). Keys are the scalars 1, 2, ...: valid, public,
   # and distinct per node.
-  dummyCredential = c:
-    if c.kind == "key" then "0x" + leftPad 64 (toHex (c.index + 1))
-    else if c.kind == "url" then "http://127.0.0.1:8545"
-    else "build-time-placeholder-token";
+  dummyCredential =
+    c:
+    if c.kind == "key" then
+      "0x" + leftPad 64 (toHex (c.index + 1))
+    else if c.kind == "url" then
+      "http://127.0.0.1:8545"
+    else
+      "build-time-placeholder-token";
 
   # The drop-in a non-NixOS operator writes for the same settings.
-  credentialsDropIn = settings:
-    concatStringsSep "\n"
-      ([ "[Service]" ] ++ map (c: "LoadCredential=${c.id}:${c.path}") (credentialsOf settings))
+  credentialsDropIn =
+    settings:
+    let
+      creds = shorthandCredentials settings;
+    in
+    concatStringsSep "\n" (
+      [ "[Service]" ] ++ map (id: "LoadCredential=${id}:${creds.${id}.file}") (attrNames creds)
+    )
     + "\n";
 
   # Folds a list of { assertion; message; } into the failing messages.
   failedAssertions = checks: map (c: c.message) (filter (c: !c.assertion) checks);
 
-  credentialIdOk = id: match "[A-Za-z0-9_.-]+" id != null;
-  secretPathOk = p: isString p && match "/.*" p != null && match "/nix/store/.*" p == null;
+  # As the daemon accepts them in *_credential keys.
+  credentialIdOk = id: isString id && match "[A-Za-z0-9_.@-]+" id != null;
+  inStore = p: match "/nix/store/.*" (toString p) != null;
+  secretPathOk = p: isString p && match "/.*" p != null && !inStore p;
 
-  # Everything the module asserts about settings, pure so it can be tested.
-  settingsProblems = settings:
+  # Everything the module asserts about settings and credentials, pure so it
+  # can be tested. `credentials` and `importCredentials` are the module's
+  # options of those names (the shorthands' entries included).
+  problems =
+    {
+      settings,
+      credentials ? shorthandCredentials settings,
+      importCredentials ? [ ],
+    }:
     let
       nodes = attrsOrEmpty settings "nodes";
       endpoints = attrsOrEmpty (attrsOrEmpty settings "rpc") "endpoints";
       api = attrsOrEmpty settings "api";
-      creds = credentialsOf settings;
       control = attrsOrEmpty settings "control";
       ledger = attrsOrEmpty settings "ledger";
+      provided = id: hasAttr id credentials || any (glob: globMatches glob id) importCredentials;
+      exactlyOne = set: keys: length (filter (isSet set) keys) == 1;
+      opt = "services.govnode.settings";
     in
-    failedAssertions ([
-      {
-        assertion = nodes != { };
-        message = "services.govnode.settings.nodes is empty: define at least one node, e.g. settings.nodes.ai-gov-01.keyFile = \"/run/keys/ai-gov-01.key\".";
-      }
-      {
-        assertion = endpoints != { };
-        message = "services.govnode.settings.rpc.endpoints is empty: define at least one, e.g. settings.rpc.endpoints.primary.urlFile = \"/run/keys/rpc-primary.url\".";
-      }
-      {
-        assertion = stopTimeoutSec settings != null;
-        message = "services.govnode.settings.shutdown.drain_timeout = \"${toString (valueOr (attrsOrEmpty settings "shutdown") "drain_timeout" "")}\" is not a single number with unit (ms, s, m, h); the module derives TimeoutStopSec from it.";
-      }
-      {
-        assertion = valueOr control "socket" null == null || match "/run/govnode/[^/]+" control.socket != null;
-        message = "services.govnode.settings.control.socket must be a file directly in /run/govnode (the unit's RuntimeDirectory): the daemon can write nowhere else and govnode-round.service looks for it there.";
-      }
-      {
-        assertion = valueOr ledger "path" null == null || match "/var/lib/govnode/.+" ledger.path != null;
-        message = "services.govnode.settings.ledger.path must be under /var/lib/govnode (the unit's StateDirectory): everything else is read-only for the daemon.";
-      }
-      {
-        assertion = !(api ? token_credential) && !(api ? token_file);
-        message = "Set services.govnode.settings.api.tokenFile (a path); the module turns it into a systemd credential.";
-      }
-    ]
-    ++ concatLists (map
-      (name: [
+    failedAssertions (
+      [
         {
-          assertion = !(nodes.${name} ? key_file) && !(nodes.${name} ? key_credential);
-          message = "services.govnode.settings.nodes.${name}: use keyFile (a path outside the Nix store); the module passes it as a systemd credential.";
+          assertion = nodes != { };
+          message = "${opt}.nodes is empty: define at least one node, e.g. settings.nodes.ai-gov-01.keyFile = \"/run/keys/ai-gov-01.key\".";
         }
         {
-          assertion = valueOr nodes.${name} "keyFile" null != null;
-          message = "services.govnode.settings.nodes.${name}.keyFile is not set: every node needs its private key file.";
+          assertion = endpoints != { };
+          message = "${opt}.rpc.endpoints is empty: define at least one, e.g. settings.rpc.endpoints.primary.urlFile = \"/run/keys/rpc-primary.url\".";
         }
-      ])
-      (attrNames nodes))
-    ++ map
-      (name: {
-        assertion = length (filter (k: valueOr endpoints.${name} k null != null) [ "url" "urlFile" "url_file" "url_credential" ]) == 1
-          && !(endpoints.${name} ? url_file) && !(endpoints.${name} ? url_credential);
-        message = "services.govnode.settings.rpc.endpoints.${name}: set exactly one of url (no secret in it) or urlFile (a path, passed as a systemd credential).";
-      })
-      (attrNames endpoints)
-    ++ map
-      (c: {
-        assertion = credentialIdOk c.id;
-        message = "credential id \"${c.id}\" has characters systemd does not accept: node and endpoint names may use letters, digits, '.', '_' and '-'.";
-      })
-      creds
-    ++ map
-      (c: {
-        assertion = secretPathOk c.path;
-        message = "secret \"${toString c.path}\" (credential ${c.id}) must be an absolute path outside /nix/store: the store is world-readable.";
-      })
-      creds);
+        {
+          assertion = stopTimeoutSec settings != null;
+          message = "${opt}.shutdown.drain_timeout = \"${
+            toString (valueOr (attrsOrEmpty settings "shutdown") "drain_timeout" "")
+          }\" is not a single number with unit (ms, s, m, h); the module derives TimeoutStopSec from it.";
+        }
+        {
+          assertion = !isSet control "socket" || match "/run/govnode/[^/]+" control.socket != null;
+          message = "${opt}.control.socket must be a file directly in /run/govnode (the unit's RuntimeDirectory): the daemon can write nowhere else and govnode-round.service looks for it there.";
+        }
+        {
+          assertion = !isSet ledger "path" || match "/var/lib/govnode/.+" ledger.path != null;
+          message = "${opt}.ledger.path must be under /var/lib/govnode (the unit's StateDirectory): everything else is read-only for the daemon.";
+        }
+        {
+          assertion = !(api ? token_file) && !(isSet api "tokenFile" && isSet api "token_credential");
+          message = "${opt}.api: set tokenFile (a path) or token_credential (a credential id), not token_file and not both.";
+        }
+      ]
+      ++ map (name: {
+        assertion = !(nodes.${name} ? key_file) && exactlyOne nodes.${name} [ "keyFile" "key_credential" ];
+        message = "${opt}.nodes.${name}: set exactly one of keyFile (a path outside the Nix store) or key_credential (a credential id of services.govnode.credentials or importCredentials); key_file is not readable by the service's dynamic user.";
+      }) (attrNames nodes)
+      ++ map (name: {
+        assertion =
+          !(endpoints.${name} ? url_file)
+          && exactlyOne endpoints.${name} [
+            "url"
+            "urlFile"
+            "url_credential"
+          ];
+        message = "${opt}.rpc.endpoints.${name}: set exactly one of url (no secret in it), urlFile (a path, passed as a systemd credential) or url_credential (a credential id).";
+      }) (attrNames endpoints)
+      ++ map (id: {
+        assertion = credentialIdOk id;
+        message = "services.govnode.credentials.\"${id}\": a credential id may use letters, digits, '.', '_', '@' and '-' (node and endpoint names with a path shorthand become part of one).";
+      }) (attrNames credentials)
+      ++ map (
+        id:
+        let
+          file = credentials.${id}.file or null;
+        in
+        {
+          assertion =
+            file == null
+            || isString file && match "/.*" file != null && (credentials.${id}.encrypted or false || !inStore file);
+          message = "services.govnode.credentials.\"${id}\".file = \"${toString file}\" must be an absolute path, and outside /nix/store unless the credential is encrypted: the store is world-readable.";
+        }
+      ) (attrNames credentials)
+      ++ map (c: {
+        assertion = credentialIdOk c.id && provided c.id;
+        message = "${opt} refers to credential \"${toString c.id}\" (a ${c.kind}), which services.govnode.credentials does not define and no services.govnode.importCredentials glob covers.";
+      }) (referencedCredentials (renderSettings settings))
+    );
+
+  # The checks above for settings alone, the credentials following from the
+  # path shorthands.
+  settingsProblems = settings: problems { inherit settings; };
 in
 {
   inherit
-    unitValue unitLines hardening timer showExpected defaultSettings
-    defaultLogLevel nodeCredential apiTokenCredential rpcCredential
-    credentialsOf renderSettings durationSeconds stopTimeoutSec listenPort
-    isLoopbackListen dummyCredential credentialsDropIn settingsProblems
+    unitValue
+    unitLines
+    hardening
+    timer
+    showExpected
+    configPath
+    defaultSettings
+    nodeCredential
+    apiTokenCredential
+    rpcCredential
+    shorthandCredentials
+    referencedCredentials
+    credentialDirectives
+    globMatches
+    renderSettings
+    restartSettings
+    restartHash
+    durationSeconds
+    stopTimeoutSec
+    listenPort
+    isLoopbackListen
+    dummyCredential
+    credentialsDropIn
+    problems
+    settingsProblems
+    secretPathOk
     ;
 
   # Text blocks as they stand between the BEGIN/END markers of the unit files,

@@ -2,10 +2,15 @@
 #
 # The units themselves come from the package (systemd/ in the repository,
 # installed under lib/systemd/system) through systemd.packages; this module
-# only adds what is NixOS-specific as drop-ins: the generated config, the
-# credentials, wantedBy, and the timer schedule. Pure logic (defaults,
-# credential names, rendering, assertions) lives in ./lib.nix.
-{ config, lib, pkgs, ... }:
+# only adds what is NixOS-specific as drop-ins: the credentials, wantedBy,
+# the reload and restart triggers and the timer schedule. Pure logic
+# (defaults, credential names, rendering, assertions) lives in ./lib.nix.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
 let
   cfg = config.services.govnode;
   pure = import ./lib.nix;
@@ -13,67 +18,198 @@ let
 
   inherit (lib) mkOption types;
 
-  # A secret is named by path and read by systemd at start (LoadCredential=),
-  # so it must never be a Nix path value: interpolating one copies the file
-  # into the world-readable store.
-  secretPath = types.addCheck types.str (s: lib.hasPrefix "/" s) // {
+  # A secret is named by path and read by systemd at start, so it must never
+  # be a Nix path value: interpolating one copies the file into the
+  # world-readable store.
+  absolutePath = types.addCheck types.str (lib.hasPrefix "/") // {
+    description = "absolute path (a string, not a Nix path)";
+  };
+  secretPath = absolutePath // {
     description = "absolute path to a secret file outside the Nix store (a string, not a Nix path)";
   };
 
-  credentials = pure.credentialsOf cfg.settings;
   rendered = pure.renderSettings cfg.settings;
+  referenced = pure.referencedCredentials rendered;
+  directives = pure.credentialDirectives cfg.credentials cfg.importCredentials;
 
   uncheckedConfig = format.generate "govnode-unchecked.yaml" rendered;
 
   # A config the daemon would reject fails the system build, not the service:
-  # `govnode check-config` runs on the generated file with stand-ins of the
-  # right shape for the secrets, which never enter the store.
-  configFile = pkgs.runCommand "govnode.yaml"
-    {
-      nativeBuildInputs = [ cfg.package ];
-      preferLocalBuild = true;
-    }
-    ''
-      creds="$(mktemp -d)"
-      ${lib.concatMapStrings (c: ''
-        printf '%s' ${lib.escapeShellArg (pure.dummyCredential c)} > "$creds"/${lib.escapeShellArg c.id}
-      '') credentials}
-      CREDENTIALS_DIRECTORY="$creds" govnode check-config --config ${uncheckedConfig}
-      cp ${uncheckedConfig} "$out"
-    '';
+  # `govnode check-config` of the build platform runs on the generated file,
+  # with stand-ins of the right shape for the secrets, which never enter the
+  # store.
+  configFile =
+    if cfg.checkConfig then
+      pkgs.runCommand "govnode.yaml"
+        {
+          nativeBuildInputs = [ cfg.checkPackage ];
+          preferLocalBuild = true;
+        }
+        ''
+          creds="$(mktemp -d)"
+          ${lib.concatMapStrings (c: ''
+            printf '%s' ${lib.escapeShellArg (pure.dummyCredential c)} > "$creds"/${lib.escapeShellArg c.id}
+          '') referenced}
+          CREDENTIALS_DIRECTORY="$creds" govnode check-config --config ${uncheckedConfig}
+          cp ${uncheckedConfig} "$out"
+        ''
+    else
+      uncheckedConfig;
 
   govnode = lib.getExe cfg.package;
   stopTimeout = pure.stopTimeoutSec cfg.settings;
   apiPort = pure.listenPort cfg.settings.api.listen;
+
+  nullOrStr =
+    example: description:
+    mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      inherit example description;
+    };
 in
 {
+  imports = [
+    (lib.mkRenamedOptionModule
+      [ "services" "govnode" "logLevel" ]
+      [ "services" "govnode" "settings" "log" "level" ]
+    )
+    (lib.mkRenamedOptionModule
+      [ "services" "govnode" "schedule" ]
+      [ "services" "govnode" "timer" "onCalendar" ]
+    )
+    (lib.mkRenamedOptionModule
+      [ "services" "govnode" "randomizedDelay" ]
+      [ "services" "govnode" "timer" "randomizedDelaySec" ]
+    )
+  ];
+
   options.services.govnode = {
     enable = lib.mkEnableOption "govnode, the DAO governance daemon, and its voting round timer";
 
     package = lib.mkPackageOption pkgs "govnode" { };
 
-    logLevel = mkOption {
-      type = types.enum [ "trace" "debug" "info" "warn" "error" ];
-      default = pure.defaultLogLevel;
-      description = "Default for `settings.log.level`.";
-    };
-
-    schedule = mkOption {
-      type = types.nullOr types.str;
-      default = pure.timer.OnCalendar;
-      example = "hourly";
+    checkConfig = mkOption {
+      type = types.bool;
+      default = true;
       description = ''
-        When voting rounds run, as a {manpage}`systemd.time(7)` calendar event
-        (`OnCalendar=` of govnode-round.timer). `null` disables the timer;
-        rounds then run only when started, e.g. `systemctl start govnode-round`.
+        Whether to run `govnode check-config` on the generated configuration
+        at build time, so that a configuration the daemon would refuse fails
+        the system build instead of the service. Secrets are replaced by
+        stand-ins of the right shape; they never enter the store.
       '';
     };
 
-    randomizedDelay = mkOption {
-      type = types.str;
-      default = pure.timer.RandomizedDelaySec;
-      example = "10min";
-      description = "Random delay before each scheduled round (`RandomizedDelaySec=`), to spread machines on the same schedule.";
+    checkPackage = lib.mkPackageOption pkgs.buildPackages "govnode" { pkgsText = "pkgs.buildPackages"; } // {
+      description = ''
+        govnode for the build platform, which runs the build-time
+        {option}`services.govnode.checkConfig` (so cross builds check with a
+        binary the build machine can run). It must understand the same
+        configuration as {option}`services.govnode.package`.
+      '';
+    };
+
+    timer = {
+      enable = mkOption {
+        type = types.bool;
+        default = true;
+        description = ''
+          Whether govnode-round.timer starts voting rounds. Without it, rounds
+          run only when started, e.g. `systemctl start govnode-round`.
+        '';
+      };
+      onCalendar = mkOption {
+        type = types.either types.str (types.listOf types.str);
+        default = pure.timer.OnCalendar;
+        example = "hourly";
+        description = ''
+          When voting rounds run: `OnCalendar=` of govnode-round.timer, one
+          {manpage}`systemd.time(7)` calendar event or a list of them. Replaces
+          the packaged unit's schedule.
+        '';
+      };
+      persistent = mkOption {
+        type = types.bool;
+        default = pure.timer.Persistent;
+        description = ''
+          `Persistent=` of govnode-round.timer: when the timer starts (at
+          boot) and a scheduled round was missed while the machine was off or
+          the timer stopped, run it at once.
+        '';
+      };
+      randomizedDelaySec = mkOption {
+        type = types.str;
+        default = pure.timer.RandomizedDelaySec;
+        example = "10min";
+        description = ''
+          `RandomizedDelaySec=` of govnode-round.timer: a random delay before
+          each scheduled round, to spread machines on the same schedule over
+          the RPC providers. `"0"` runs rounds on the schedule exactly.
+        '';
+      };
+    };
+
+    credentials = mkOption {
+      default = { };
+      example = lib.literalExpression ''
+        {
+          # systemd-creds encrypt --name=node-ai-gov-01 key /etc/credstore.encrypted/node-ai-gov-01
+          node-ai-gov-01 = { file = "/etc/credstore.encrypted/node-ai-gov-01"; encrypted = true; };
+          # From /etc/credstore or /run/credstore, found by its id.
+          rpc-primary = { };
+        }
+      '';
+      description = ''
+        systemd credentials of govnode.service, by id: each becomes one
+        `LoadCredential=` line, or `LoadCredentialEncrypted=` when
+        `encrypted` is set. The configuration refers to them by id in its
+        `*_credential` keys (`settings.nodes.<name>.key_credential`,
+        `settings.rpc.endpoints.<name>.url_credential`,
+        `settings.api.token_credential`); the daemon reads them from
+        `$CREDENTIALS_DIRECTORY`, where systemd puts them, decrypted,
+        readable only by the service.
+
+        The path shorthands `keyFile`, `urlFile` and `tokenFile` define the
+        entries `node-<name>`, `rpc-<name>` and `api-token` here; set
+        `encrypted = true` on such an entry to load its file with
+        `LoadCredentialEncrypted=`.
+      '';
+      type = types.attrsOf (
+        types.submodule {
+          options.file = mkOption {
+            type = types.nullOr absolutePath;
+            default = null;
+            example = "/run/keys/ai-gov-01.key";
+            description = ''
+              The file systemd reads at start. `null`: the credential of this
+              id from systemd's credential store (`/etc/credstore`,
+              `/run/credstore`, and their `.encrypted` twins when encrypted)
+              or passed to the system by its invoker. A plain file must be
+              outside the Nix store; an encrypted one may be anywhere.
+            '';
+          };
+          options.encrypted = mkOption {
+            type = types.bool;
+            default = false;
+            description = ''
+              Whether the file is encrypted with {manpage}`systemd-creds(1)`
+              (`LoadCredentialEncrypted=`), by the host key and/or the TPM.
+            '';
+          };
+        }
+      );
+    };
+
+    importCredentials = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [ "govnode.*" ];
+      description = ''
+        `ImportCredential=` globs of govnode.service: system credentials
+        (from the credential store or passed to the system) imported under
+        their own names, for the configuration's `*_credential` keys to
+        name.
+      '';
     };
 
     openFirewall = mkOption {
@@ -85,18 +221,46 @@ in
     extraArgs = mkOption {
       type = types.listOf types.str;
       default = [ ];
-      description = "Extra arguments for `govnode run`.";
+      description = "Extra arguments for `govnode run`; changing them restarts the daemon.";
     };
 
     settings = mkOption {
       default = { };
+      example = lib.literalExpression ''
+        {
+          chain = { id = 11155111; name = "sepolia"; };
+          dao = { kind = "assetdao"; address = "0x5FbDB2315678afecb367f032d93F642f64180aa3"; };
+          rpc.endpoints = {
+            local = { url = "http://127.0.0.1:8545"; priority = 0; };
+            backup = { urlFile = "/run/keys/govnode-rpc-backup.url"; priority = 1; };
+          };
+          nodes.ai-gov-01 = { keyFile = "/run/keys/ai-gov-01.key"; strategy = "conservative"; };
+          api.tokenFile = "/run/keys/govnode-api-token";
+        }
+      '';
       description = ''
-        govnode configuration, written as YAML into the store (see
-        docs/configuration.md). Any key the daemon knows may be set; the keys
-        below are typed. Secrets are paths (`nodes.<name>.keyFile`,
-        `api.tokenFile`, `rpc.endpoints.<name>.urlFile`) handed to the daemon
-        as systemd credentials; they never enter the store. Nodes and RPC
-        endpoints are attribute sets keyed by name here and lists in the YAML.
+        govnode configuration (see docs/configuration.md), written as YAML
+        into the store and linked to `/etc/govnode/config.yaml`, where the
+        daemon and `govnode round` read it. Any key the daemon knows may be
+        set; the keys below are typed.
+
+        The YAML follows these settings key for key, except:
+        - `nodes.<name>` becomes an entry `{ name = "<name>"; ... }` of the
+          list `nodes`, ordered by name;
+        - `rpc.endpoints.<name>` likewise of the list `rpc.endpoints`,
+          ordered by `priority`, then name;
+        - the path shorthands become credentials: `nodes.<name>.keyFile` is
+          `key_credential: node-<name>`, `rpc.endpoints.<name>.urlFile` is
+          `url_credential: rpc-<name>`, `api.tokenFile` is
+          `token_credential: api-token`, each file loaded by
+          {option}`services.govnode.credentials`;
+        - unset (`null`) options are left out.
+
+        A change that the daemon can take over while it runs (strategies,
+        nodes, log level, round and API limits) reloads it (SIGHUP) without
+        interrupting a round; a change of the chain, the RPC endpoints, the
+        DAO contract, the API address, the ledger, the control socket, the
+        log format or target, or of the credentials restarts it.
       '';
       type = types.submodule {
         freeformType = format.type;
@@ -110,12 +274,7 @@ in
                 example = 11155111;
                 description = "EIP-155 chain id; the daemon refuses an RPC endpoint that reports another.";
               };
-              options.name = mkOption {
-                type = types.nullOr types.str;
-                default = null;
-                example = "sepolia";
-                description = "Label for logs and metrics.";
-              };
+              options.name = nullOrStr "sepolia" "Label for logs and metrics.";
             };
           };
 
@@ -124,7 +283,10 @@ in
             type = types.submodule {
               freeformType = format.type;
               options.kind = mkOption {
-                type = types.enum [ "assetdao" "governor" ];
+                type = types.enum [
+                  "assetdao"
+                  "governor"
+                ];
                 description = "`assetdao` (DLoop AssetDAO) or `governor` (OpenZeppelin Governor).";
               };
               options.address = mkOption {
@@ -141,48 +303,58 @@ in
               freeformType = format.type;
               options.endpoints = mkOption {
                 default = { };
-                description = "JSON-RPC endpoints by name; the name labels logs and metrics, never the URL.";
-                type = types.attrsOf (types.submodule {
-                  freeformType = format.type;
-                  options.url = mkOption {
-                    type = types.nullOr types.str;
-                    default = null;
-                    example = "http://127.0.0.1:8545";
-                    description = "URL without secrets in it (it ends up in the store).";
-                  };
-                  options.urlFile = mkOption {
-                    type = types.nullOr secretPath;
-                    default = null;
-                    example = "/run/keys/rpc-primary.url";
-                    description = "File holding a URL with credentials in it, passed as credential `rpc-<name>`.";
-                  };
-                  options.priority = mkOption {
-                    type = types.int;
-                    default = 0;
-                    description = "Lower is tried first.";
-                  };
-                });
+                description = ''
+                  JSON-RPC endpoints by name, written as the list
+                  `rpc.endpoints` ordered by `priority`, then name; the name
+                  labels logs and metrics, never the URL. Set exactly one of
+                  `url`, `urlFile` and `url_credential`.
+                '';
+                type = types.attrsOf (
+                  types.submodule {
+                    freeformType = format.type;
+                    options.url = nullOrStr "http://127.0.0.1:8545" "URL without secrets in it (it ends up in the store).";
+                    options.urlFile = mkOption {
+                      type = types.nullOr secretPath;
+                      default = null;
+                      example = "/run/keys/rpc-primary.url";
+                      description = "File holding a URL with credentials in it, loaded as credential `rpc-<name>`.";
+                    };
+                    options.url_credential = nullOrStr "rpc-primary" "Id of a credential holding the URL (see {option}`services.govnode.credentials`).";
+                    options.priority = mkOption {
+                      type = types.int;
+                      default = 0;
+                      description = "Lower is tried first.";
+                    };
+                  }
+                );
               };
             };
           };
 
           nodes = mkOption {
             default = { };
-            description = "The governance nodes (voters) this daemon signs for, by name.";
-            type = types.attrsOf (types.submodule {
-              freeformType = format.type;
-              options.keyFile = mkOption {
-                type = types.nullOr secretPath;
-                default = null;
-                example = "/run/keys/ai-gov-01.key";
-                description = "File holding the node's hex private key, passed as credential `node-<name>`.";
-              };
-              options.strategy = mkOption {
-                type = types.str;
-                default = "conservative";
-                description = "`conservative`, `aggressive`, or the name of a rules strategy.";
-              };
-            });
+            description = ''
+              The governance nodes (voters) this daemon signs for, by name,
+              written as the list `nodes` ordered by name. Set exactly one of
+              `keyFile` and `key_credential`.
+            '';
+            type = types.attrsOf (
+              types.submodule {
+                freeformType = format.type;
+                options.keyFile = mkOption {
+                  type = types.nullOr secretPath;
+                  default = null;
+                  example = "/run/keys/ai-gov-01.key";
+                  description = "File holding the node's hex private key, loaded as credential `node-<name>`.";
+                };
+                options.key_credential = nullOrStr "node-ai-gov-01" "Id of a credential holding the key (see {option}`services.govnode.credentials`).";
+                options.strategy = mkOption {
+                  type = types.str;
+                  default = "conservative";
+                  description = "`conservative`, `aggressive`, or the name of a rules strategy.";
+                };
+              }
+            );
           };
 
           api = mkOption {
@@ -199,7 +371,22 @@ in
                 type = types.nullOr secretPath;
                 default = null;
                 example = "/run/keys/govnode-api-token";
-                description = "File holding the bearer token for the write API, passed as credential `api-token`.";
+                description = "File holding the bearer token for the write API, loaded as credential `api-token`.";
+              };
+              options.token_credential = nullOrStr "api-token" "Id of a credential holding the token (see {option}`services.govnode.credentials`).";
+            };
+          };
+
+          log = mkOption {
+            default = { };
+            description = "Logging.";
+            type = types.submodule {
+              freeformType = format.type;
+              options.level = mkOption {
+                type = types.str;
+                default = pure.defaultSettings.log.level;
+                example = "govnode=debug,info";
+                description = "A tracing filter: a level (`trace` … `error`) or per-module levels. Reloads.";
               };
             };
           };
@@ -210,35 +397,61 @@ in
 
   config = lib.mkIf cfg.enable {
     assertions =
-      map (message: { assertion = false; inherit message; }) (pure.settingsProblems cfg.settings)
+      map
+        (message: {
+          assertion = false;
+          inherit message;
+        })
+        (
+          pure.problems {
+            inherit (cfg) settings credentials importCredentials;
+          }
+        )
       ++ [
         {
-          assertion = cfg.openFirewall -> (apiPort != null && !pure.isLoopbackListen cfg.settings.api.listen);
+          assertion =
+            cfg.openFirewall -> (apiPort != null && !pure.isLoopbackListen cfg.settings.api.listen);
           message = "services.govnode.openFirewall is set but settings.api.listen = \"${cfg.settings.api.listen}\" is not reachable from outside; listen on e.g. \"0.0.0.0:5001\" or leave openFirewall off.";
         }
       ];
 
-    services.govnode.settings = lib.mapAttrsRecursive (_: lib.mkDefault) pure.defaultSettings
-      // { log = lib.mapAttrs (_: lib.mkDefault) (pure.defaultSettings.log // { level = cfg.logLevel; }); };
+    services.govnode.settings = lib.mapAttrsRecursive (_: lib.mkDefault) pure.defaultSettings;
 
-    # For the CLI (`govnode round`, `govnode check-config`), whose default
-    # config path this is.
+    services.govnode.credentials = pure.shorthandCredentials cfg.settings;
+
+    # Where the daemon and the CLI (`govnode round`, `govnode check-config`)
+    # read the configuration: switching the system relinks it, and the
+    # reload trigger below makes the daemon read it again.
     environment.etc."govnode/config.yaml".source = configFile;
 
     systemd.packages = [ cfg.package ];
 
     systemd.services.govnode = {
       wantedBy = [ "multi-user.target" ];
+      # A new configuration file alone reloads the daemon (SIGHUP), which
+      # takes it over between rounds. What it cannot take over while running
+      # changes the unit (the hash below, credentials, arguments) and so
+      # restarts it.
+      reloadTriggers = [ configFile ];
+      restartTriggers = [ (pure.restartHash rendered) ];
       serviceConfig = {
         # NixOS' systemd has notify-reload (253+): `systemctl reload` then
-        # waits for the daemon's READY=1 instead of returning at once.
+        # waits for the daemon's READY=1 instead of returning once the
+        # signal is sent.
         Type = "notify-reload";
+        ReloadSignal = "SIGHUP";
         ExecReload = [ "" ];
+        # The stable path, not the store path: a new file alone must not
+        # change the unit.
         ExecStart = [
           ""
-          "${govnode} run --config ${configFile}${lib.optionalString (cfg.extraArgs != [ ]) " ${lib.escapeShellArgs cfg.extraArgs}"}"
+          "${govnode} run --config ${pure.configPath}${
+            lib.optionalString (cfg.extraArgs != [ ]) " ${lib.escapeShellArgs cfg.extraArgs}"
+          }"
         ];
-        LoadCredential = map (c: "${c.id}:${c.path}") credentials;
+        LoadCredential = directives.LoadCredential;
+        LoadCredentialEncrypted = directives.LoadCredentialEncrypted;
+        ImportCredential = directives.ImportCredential;
         TimeoutStopSec = lib.mkIf (stopTimeout != null) "${toString stopTimeout}s";
       };
     };
@@ -246,15 +459,19 @@ in
     systemd.services.govnode-round = {
       # Switching the system must not cast votes.
       restartIfChanged = false;
-      serviceConfig.ExecStart = [ "" "${govnode} round --config ${configFile}" ];
+      serviceConfig.ExecStart = [
+        ""
+        "${govnode} round --config ${pure.configPath}"
+      ];
     };
 
-    systemd.timers.govnode-round = lib.mkIf (cfg.schedule != null) {
+    systemd.timers.govnode-round = lib.mkIf cfg.timer.enable {
       wantedBy = [ "timers.target" ];
       timerConfig = {
-        # The packaged timer has its own OnCalendar=; an empty one resets it.
-        OnCalendar = [ "" cfg.schedule ];
-        RandomizedDelaySec = cfg.randomizedDelay;
+        # An empty OnCalendar= first resets the packaged timer's schedule.
+        OnCalendar = [ "" ] ++ lib.toList cfg.timer.onCalendar;
+        Persistent = cfg.timer.persistent;
+        RandomizedDelaySec = cfg.timer.randomizedDelaySec;
       };
     };
 

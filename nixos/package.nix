@@ -1,26 +1,39 @@
 # The govnode package: the binary, its systemd units (from systemd/, with the
-# binary's store path substituted) and the operator docs.
-{ lib
-, rustPlatform
-, coreutils
+# store paths substituted for the FHS ones) and the operator docs.
+{
+  lib,
+  rustPlatform,
+  coreutils,
   # Builds the `fail` failpoints in; only for tests that inject faults (the
   # VM test's watchdog check). Never for deployments.
-, withFailpoints ? false
+  withFailpoints ? false,
 }:
 let
   root = ../.;
-  cargoToml = builtins.fromTOML (builtins.readFile (root + "/Cargo.toml"));
-  # Build outputs, the cached test rootfs and npm tools are not sources.
-  excluded = [ "target" "result" "tests/systemd/.rootfs" "tools/node_modules" ".git" ];
-  relative = path: lib.removePrefix (toString root + "/") (toString path);
+  inherit (lib.importTOML (root + "/Cargo.toml")) package;
+  fs = lib.fileset;
 in
 rustPlatform.buildRustPackage {
   pname = if withFailpoints then "govnode-failpoints" else "govnode";
-  inherit (cargoToml.package) version;
+  inherit (package) version;
 
-  src = lib.cleanSourceWith {
-    src = root;
-    filter = path: _type: !(builtins.elem (relative path) excluded);
+  # What the build reads and what it installs (units, docs), nothing else:
+  # an edit of a Nix file, a test, a script, an example or the contracts'
+  # Solidity leaves the package as it is. The contract artifacts are compiled into the binary (`govnode
+  # devnet`); the bench target must exist for cargo to read the manifest.
+  src = fs.toSource {
+    inherit root;
+    fileset = fs.unions [
+      (root + "/Cargo.toml")
+      (root + "/Cargo.lock")
+      (root + "/src")
+      (root + "/benches")
+      (root + "/contracts/artifacts/TestToken.json")
+      (root + "/contracts/artifacts/TestAssetDAO.json")
+      (fs.fileFilter (file: file.hasExt "service" || file.hasExt "timer") (root + "/systemd"))
+      (root + "/docs")
+      (root + "/README.md")
+    ];
   };
 
   cargoLock.lockFile = root + "/Cargo.lock";
@@ -29,7 +42,7 @@ rustPlatform.buildRustPackage {
 
   # Only the unit tests run in the build sandbox: the integration tests under
   # tests/ start anvil and the daemon and talk to them over the network,
-  # which the sandbox does not have. The flake's VM test covers that ground.
+  # which the sandbox does not have. The flake's VM tests cover that ground.
   cargoTestFlags = [ "--lib" ];
   checkFeatures = lib.optionals withFailpoints [ "failpoints" ];
 
@@ -37,25 +50,31 @@ rustPlatform.buildRustPackage {
     for unit in systemd/*.service systemd/*.timer; do
       install -Dm444 "$unit" "$out/lib/systemd/system/$(basename "$unit")"
     done
-    # The units name the FHS paths of a distribution package.
+    # The units name the FHS paths of a distribution package; the timer
+    # links the docs too.
     substituteInPlace "$out"/lib/systemd/system/*.service \
       --replace-fail /usr/bin/govnode "$out/bin/govnode" \
-      --replace-quiet /usr/share/doc/govnode "$out/share/doc/govnode" \
       --replace-quiet "ExecReload=kill " "ExecReload=${coreutils}/bin/kill "
+    substituteInPlace "$out"/lib/systemd/system/* \
+      --replace-fail /usr/share/doc/govnode "$out/share/doc/govnode"
 
-    if [ -d docs ]; then
-      mkdir -p "$out/share/doc/govnode"
-      cp -r docs/. "$out/share/doc/govnode/"
-    fi
-    for doc in README.md CHANGELOG.md LICENSE; do
-      if [ -f "$doc" ]; then install -Dm444 "$doc" "$out/share/doc/govnode/$doc"; fi
-    done
+    mkdir -p "$out/share/doc/govnode"
+    cp -r docs/. "$out/share/doc/govnode/"
+    install -Dm444 README.md "$out/share/doc/govnode/README.md"
   '';
 
+  # homepage and changelog come from Cargo.toml's `homepage` and
+  # `repository` (with the changelog of the release's tag), so the package
+  # and the crate name one place; a Cargo.toml without them leaves them out
+  # rather than naming a guessed address.
   meta = {
-    description = cargoToml.package.description;
+    inherit (package) description;
     license = lib.licenses.asl20;
     mainProgram = "govnode";
     platforms = lib.platforms.linux;
+  }
+  // lib.optionalAttrs (package ? homepage) { inherit (package) homepage; }
+  // lib.optionalAttrs (package ? repository) {
+    changelog = "${package.repository}/blob/v${package.version}/CHANGELOG.md";
   };
 }

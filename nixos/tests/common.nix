@@ -4,11 +4,18 @@
 # services.govnode configured for that deployment.
 #
 # The module writes the config at build time, but the DAO is deployed at run
-# time. `govnode devnet` deploys deterministically (fixed deployer, fixed
-# order), so the same deployment run once in the build sandbox tells the
-# addresses and node names up front; the tests check that the deployment in
-# the VM landed on the same addresses.
-{ pkgs, self, package ? self.packages.${pkgs.stdenv.hostPlatform.system}.default }:
+# time. `govnode devnet` deploys deterministically (fixed deployer, keys and
+# order), so the addresses and node names are known up front: ./devnet.json
+# holds them, read as a plain source file (no import-from-derivation). The
+# derivation `reference` checks them: it deploys in the build sandbox and
+# fails when the deployment differs from ./devnet.json; the machine links it
+# into /etc, so every VM test depends on it, and the tests check that the
+# deployment in the VM agrees too.
+{
+  pkgs,
+  self,
+  package ? self.packages.${pkgs.stdenv.hostPlatform.system}.default,
+}:
 let
   inherit (pkgs) lib;
 
@@ -19,7 +26,17 @@ let
   # (small and large investments, a divestment, a parameter change that
   # AssetDAO strategies skip); the devnet adds expired, executed and canceled
   # ones that must not be voted.
-  devnetArgs = [ "--setup-only" "--nodes" "3" "--proposals" "6" ];
+  devnetArgs = [
+    "--setup-only"
+    "--nodes"
+    "3"
+    "--proposals"
+    "6"
+  ];
+
+  # The parts of devnet.json that do not depend on the run (its RPC URL, API
+  # address and config path do).
+  stable = ''del(.rpc_url, .api, .config)'';
 
   waitForAnvil = ''
     for _ in $(seq 200); do
@@ -29,97 +46,121 @@ let
     cast chain-id --rpc-url ${rpcUrl} >/dev/null
   '';
 
-  reference = pkgs.runCommand "govnode-devnet-reference"
-    { nativeBuildInputs = [ pkgs.foundry package pkgs.yq-go ]; }
-    ''
-      anvil --host 127.0.0.1 --port ${toString port} --silent &
-      anvil=$!
-      trap 'kill $anvil' EXIT
-      ${waitForAnvil}
-      govnode devnet --rpc-url ${rpcUrl} --dir "$TMPDIR/devnet" ${lib.escapeShellArgs devnetArgs}
-      mkdir -p "$out"
-      cp "$TMPDIR/devnet/devnet.json" "$out/devnet.json"
-      # Paths in the generated config become relative to the devnet dir, as
-      # they will be in the VM.
-      yq -o=json '.' "$TMPDIR/devnet/config.yaml" \
-        | sed "s|$TMPDIR/devnet/||g" > "$out/config.json"
-    '';
+  devnet = lib.importJSON ./devnet.json;
 
-  devnet = lib.importJSON "${reference}/devnet.json";
-  devnetConfig = lib.importJSON "${reference}/config.json";
-
-  keyPath = node:
-    if node ? key_file then
-      (if lib.hasPrefix "/" node.key_file then node.key_file else "${devnetDir}/${node.key_file}")
-    else throw "govnode devnet wrote node ${node.name} without key_file; the VM test needs the key as a file";
+  reference =
+    pkgs.runCommand "govnode-devnet-reference"
+      {
+        nativeBuildInputs = [
+          pkgs.foundry
+          package
+          pkgs.jq
+        ];
+      }
+      ''
+        export HOME="$TMPDIR"
+        anvil --host 127.0.0.1 --port ${toString port} --silent &
+        anvil=$!
+        trap 'kill $anvil' EXIT
+        ${waitForAnvil}
+        govnode devnet --rpc-url ${rpcUrl} --dir "$TMPDIR/devnet" ${lib.escapeShellArgs devnetArgs}
+        jq -S '${stable}' "$TMPDIR/devnet/devnet.json" > deployed.json
+        if ! diff -u ${./devnet.json} deployed.json; then
+          echo "govnode devnet no longer deploys what nixos/tests/devnet.json says; update that file" >&2
+          exit 1
+        fi
+        cp deployed.json "$out"
+      '';
 in
 {
   inherit rpcUrl devnetDir devnet;
+  inherit (import ../lib.nix) configPath;
 
   cast = "${pkgs.foundry}/bin/cast";
 
   # The NixOS configuration of the machine under test.
-  machine = { ... }: {
-    imports = [ self.nixosModules.default ];
+  machine =
+    { ... }:
+    {
+      imports = [ self.nixosModules.default ];
 
-    virtualisation.memorySize = 2048;
-    # sqlite: the test reads the ledger.
-    environment.systemPackages = [ pkgs.foundry package pkgs.jq pkgs.sqlite ];
+      virtualisation.memorySize = 2048;
+      # sqlite: the tests read the ledger; curl: the API.
+      environment.systemPackages = [
+        pkgs.foundry
+        package
+        pkgs.curl
+        pkgs.jq
+        pkgs.sqlite
+      ];
+      environment.etc."govnode-devnet/expected.json".source = reference;
 
-    systemd.services.anvil = {
-      description = "anvil test chain";
-      wantedBy = [ "multi-user.target" ];
-      path = [ pkgs.foundry ];
-      serviceConfig = {
-        ExecStart = "${pkgs.foundry}/bin/anvil --host 127.0.0.1 --port ${toString port} --chain-id ${toString devnet.chain_id}";
-        DynamicUser = true;
-        # anvil keeps a cache under $HOME.
-        StateDirectory = "anvil";
-        Environment = "HOME=/var/lib/anvil";
+      systemd.services.anvil = {
+        description = "anvil test chain";
+        wantedBy = [ "multi-user.target" ];
+        path = [ pkgs.foundry ];
+        serviceConfig = {
+          ExecStart = "${pkgs.foundry}/bin/anvil --host 127.0.0.1 --port ${toString port} --chain-id ${toString devnet.chain_id}";
+          DynamicUser = true;
+          # anvil keeps a cache under $HOME.
+          StateDirectory = "anvil";
+          Environment = "HOME=/var/lib/anvil";
+        };
+        # Ready only once it answers, so what comes After= can deploy at once.
+        postStart = waitForAnvil;
       };
-      # Ready only once it answers, so what comes After= can deploy at once.
-      postStart = waitForAnvil;
-    };
 
-    systemd.services.govnode-devnet = {
-      description = "deploy the govnode test AssetDAO";
-      requires = [ "anvil.service" ];
-      after = [ "anvil.service" ];
-      before = [ "govnode.service" ];
-      requiredBy = [ "govnode.service" ];
-      path = [ package pkgs.coreutils ];
-      serviceConfig = {
-        Type = "oneshot";
-        RemainAfterExit = true;
-        StateDirectory = "govnode-devnet";
-        UMask = "0077";
+      systemd.services.govnode-devnet = {
+        description = "deploy the govnode test AssetDAO";
+        requires = [ "anvil.service" ];
+        after = [ "anvil.service" ];
+        before = [ "govnode.service" ];
+        requiredBy = [ "govnode.service" ];
+        path = [
+          package
+          pkgs.coreutils
+        ];
+        serviceConfig = {
+          Type = "oneshot";
+          RemainAfterExit = true;
+          StateDirectory = "govnode-devnet";
+          UMask = "0077";
+        };
+        script = ''
+          govnode devnet --rpc-url ${rpcUrl} --dir ${devnetDir} ${lib.escapeShellArgs devnetArgs}
+        '';
       };
-      script = ''
-        govnode devnet --rpc-url ${rpcUrl} --dir ${devnetDir} ${lib.escapeShellArgs devnetArgs}
-      '';
-    };
 
-    services.govnode = {
-      enable = true;
-      inherit package;
-      logLevel = "debug";
-      settings = {
-        chain = devnetConfig.chain;
-        dao = devnetConfig.dao;
-        rpc.endpoints.anvil.url = rpcUrl;
-        nodes = lib.listToAttrs (map
-          (node: {
-            inherit (node) name;
-            value = {
-              keyFile = keyPath node;
-            } // lib.optionalAttrs (node ? strategy) { inherit (node) strategy; };
-          })
-          devnetConfig.nodes);
-        # Written by the devnet next to the node keys.
-        api.tokenFile = "${devnetDir}/keys/api-token";
-      } // lib.optionalAttrs (devnetConfig ? strategies) { inherit (devnetConfig) strategies; };
+      services.govnode = {
+        enable = true;
+        inherit package;
+        settings = {
+          chain = {
+            id = devnet.chain_id;
+            name = "devnet";
+          };
+          dao = {
+            kind = "assetdao";
+            address = devnet.asset_dao;
+            vote_margin = "60s";
+          };
+          rpc.endpoints.anvil.url = rpcUrl;
+          nodes = lib.listToAttrs (
+            map (node: {
+              inherit (node) name;
+              value = {
+                # Where `govnode devnet` writes the keys.
+                keyFile = "${devnetDir}/keys/${node.name}";
+                inherit (node) strategy;
+              };
+            }) devnet.nodes
+          );
+          # Written by the devnet next to the node keys.
+          api.tokenFile = "${devnetDir}/keys/api-token";
+          log.level = "debug";
+        };
+      };
     };
-  };
 
   # Python helpers for the test scripts.
   pythonHelpers = ''
@@ -129,13 +170,14 @@ in
 
     RPC = "${rpcUrl}"
     CAST = "${pkgs.foundry}/bin/cast"
-    EXPECTED_DAO = "${devnet.asset_dao}".lower()
 
     def read_devnet(machine):
         d = json.loads(machine.succeed("cat ${devnetDir}/devnet.json"))
-        assert d["asset_dao"].lower() == EXPECTED_DAO, (
-            f"devnet deployed the DAO at {d['asset_dao']}, the build-time deployment at "
-            f"{EXPECTED_DAO}: govnode devnet must deploy deterministically"
+        deployed = json.loads(machine.succeed("jq -S '${stable}' ${devnetDir}/devnet.json"))
+        expected = json.loads(machine.succeed("cat /etc/govnode-devnet/expected.json"))
+        assert deployed == expected, (
+            f"the deployment in the VM ({deployed}) differs from the build-time one ({expected}): "
+            "govnode devnet must deploy deterministically"
         )
         return d
 
@@ -163,6 +205,26 @@ in
         nodes = {n["address"].lower(): n["name"] for n in d["nodes"]}
         rows = json.loads(out) if out.strip() else []
         return [(int(r["proposal_id"]), nodes.get(r["voter"].lower(), r["voter"]), r["decision"], r["state"]) for r in rows]
+
+    def finished_rounds(machine):
+        """How many starts of govnode-round.service ended well: systemd logs
+        one "Finished ... govnode voting round." line for each (a failed one
+        logs "Failed to start" instead)."""
+        out = machine.succeed(
+            "journalctl -u govnode-round.service -o cat --no-pager | grep -c 'Finished.*govnode voting round' || true"
+        )
+        return int(out.strip() or 0)
+
+    def wait_for_round(machine, after, timeout):
+        """Waits until more than `after` rounds have finished well, started
+        by the timer (the tests start none), and checks the last one."""
+        machine.wait_until_succeeds(
+            "test \"$(journalctl -u govnode-round.service -o cat --no-pager | "
+            f"grep -c 'Finished.*govnode voting round')\" -gt {after}",
+            timeout=timeout,
+        )
+        props = show(machine, "govnode-round.service", "Result", "ExecMainStatus")
+        assert props == {"Result": "success", "ExecMainStatus": "0"}, props
 
     def show(machine, unit, *props):
         out = machine.succeed(f"systemctl show {unit} " + " ".join(f"-p {p}" for p in props))
