@@ -549,3 +549,70 @@ async fn after_the_re_vote_window_an_emptied_ledger_sends_nothing() {
     assert_eq!(nonces(&env, &nodes).await, before, "nothing re-sent");
     assert_each_pair_voted_once(&env).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_without_voting_power_is_a_warning_not_a_failed_round() {
+    let env = RoundEnv::new(PROPOSALS, NODES).await;
+    let envs = vote_on_everything(&env);
+    let nodes = env.node_addresses();
+    // Node 1 gives all its voting tokens away.
+    let token = env.devnet["voting_token"].as_str().expect("voting_token");
+    let holder = format!("{:#x}", nodes[1]);
+    let balance = env
+        .anvil
+        .rpc(
+            "eth_call",
+            json!([{ "to": token, "data": format!("0x70a08231{:0>64}", &holder[2..]) }, "latest"]),
+        )
+        .await;
+    let amount = balance.as_str().expect("balance").trim_start_matches("0x");
+    env.anvil
+        .rpc("anvil_impersonateAccount", json!([holder]))
+        .await;
+    env.anvil
+        .rpc(
+            "eth_sendTransaction",
+            json!([{
+                "from": holder,
+                "to": token,
+                "data": format!("0xa9059cbb{:0>64}{:0>64}", &OWNER[2..], amount),
+            }]),
+        )
+        .await;
+    let d = daemon(&env, &envs);
+    let before = nonces(&env, &nodes[1..]).await;
+
+    let (code, report) = round_json(&env);
+    assert_eq!(code, 0, "not the operator's failure to act on: {report:#}");
+    assert_eq!(
+        report["votes"]["not_votable_by"]["no_voting_power"],
+        u64::from(PROPOSALS),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["votes"]["confirmed"],
+        u64::from(PROPOSALS),
+        "{report:#}"
+    );
+    assert_counts_add_up(&report, PAIRS as u64);
+    let node1 = env.devnet["nodes"][1]["name"].as_str().expect("name");
+    assert!(report["warnings"].to_string().contains(node1), "{report:#}");
+    assert_eq!(
+        nonces(&env, &nodes[1..]).await,
+        before,
+        "its vote is not burned"
+    );
+    let metrics = reqwest::get(d.url("/metrics"))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("text");
+    let line = format!("govnode_node_without_voting_power{{node=\"{node1}\"}} 1");
+    assert!(metrics.contains(&line), "{line} in {metrics}");
+    assert!(
+        d.output().contains("has no voting power"),
+        "a log line names it: {}",
+        d.output()
+    );
+}

@@ -153,8 +153,14 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
                     plan.waiting.push(r.row);
                 }
                 Action::Mined(m) if m.success => plan.counts.confirmed_earlier += 1,
-                // Reverted: the chain did not count it; judged with the other retries.
-                Action::Mined(_) => retry.push(r.row),
+                // Reverted: the chain did not count it; retried while the proposal is open.
+                Action::Mined(_) => match listed.get(&r.row.proposal_id) {
+                    Some((_, o)) => match o.not_votable() {
+                        None => retry.push(r.row),
+                        Some(why) => plan.counts.not_votable(why),
+                    },
+                    None => plan.counts.not_votable(NotVotable::Ended),
+                },
                 Action::External => plan.counts.already_voted += 1,
             }
         }

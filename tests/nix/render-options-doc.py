@@ -3,8 +3,11 @@
 tests/nix/eval-module.nix takes from the module (lib.optionAttrSetToDocList,
 the list nixosOptionsDoc renders too)."""
 import json
+import os
 import re
 import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def anchor(name):
@@ -57,7 +60,8 @@ def main(path):
         if "example" in o:
             out.append("*Example:*" + block(value(o["example"])))
         decls = [d if isinstance(d, str) else d.get("name", "") for d in o.get("declarations", [])]
-        decls = [d.split("/wt-nixos/")[-1] for d in decls]
+        # Paths relative to the repository, wherever it is checked out.
+        decls = [os.path.relpath(d, ROOT) if os.path.isabs(d) else d for d in decls]
         if decls:
             out.append("*Declared in:* " + ", ".join(f"`{d}`" for d in sorted(set(decls))))
             out.append("")
