@@ -24,7 +24,7 @@ enum Command {
     /// Validate the configuration and every secret it names; list all problems.
     CheckConfig,
     /// Ask the running daemon for a voting round, wait for it and print its
-    /// report (what the systemd timer runs). Exit 0 only if every decided vote landed.
+    /// report (what the systemd timer runs). Exit 0 unless a vote failed or was unmined at the deadline (1).
     Round {
         /// Control socket; default: `control.socket` from the configuration.
         #[arg(long)]
