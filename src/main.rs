@@ -49,6 +49,13 @@ enum Command {
     },
     /// Print the version.
     Version,
+    /// Print a shell completion script for SHELL to standard output.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output.
+    Man,
     /// Copy the vote ledger to FILE (safe while the daemon runs; no keys needed).
     Backup {
         /// Where to write the backup (replaced atomically if it exists).
@@ -125,6 +132,21 @@ fn run(cli: Cli) -> i32 {
             }
         },
         Command::Run => run_daemon(&cli.config),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "govnode", &mut std::io::stdout());
+            exit::OK
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(command).render(&mut std::io::stdout()) {
+                Ok(()) => exit::OK,
+                Err(e) => {
+                    eprintln!("govnode man: cannot write the manual page: {e}");
+                    exit::FAILURE
+                }
+            }
+        }
         Command::Round {
             socket,
             json,
