@@ -112,7 +112,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Version => {
-            println!("govnode {}", env!("CARGO_PKG_VERSION"));
+            println!(
+                "govnode {} (commit {})",
+                env!("CARGO_PKG_VERSION"),
+                env!("GOVNODE_COMMIT")
+            );
             exit::OK
         }
         Command::CheckConfig => match config::load(&cli.config, &LoadEnv::from_process()) {
