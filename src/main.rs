@@ -22,7 +22,12 @@ enum Command {
     /// Run the daemon (systemd Type=notify).
     Run,
     /// Validate the configuration and every secret it names; list all problems.
-    CheckConfig,
+    CheckConfig {
+        /// Also ask the chain: every endpoint's chain id, the DAO's code and
+        /// kind, each node's ETH balance and voting power (reads only).
+        #[arg(long)]
+        online: bool,
+    },
     /// Ask the running daemon for a voting round, wait for it and print its
     /// report (what the systemd timer runs). Exit 0 only if every decided vote landed.
     Round {
@@ -119,22 +124,28 @@ fn run(cli: Cli) -> i32 {
             );
             exit::OK
         }
-        Command::CheckConfig => match config::load(&cli.config, &LoadEnv::from_process()) {
-            Ok(s) => {
-                println!(
-                    "{}: OK ({} node(s), {} RPC endpoint(s), chain {})",
-                    cli.config.display(),
-                    s.config.nodes.len(),
-                    s.config.rpc.endpoints.len(),
-                    s.config.chain.id
-                );
-                exit::OK
+        Command::CheckConfig { online } => {
+            match config::load(&cli.config, &LoadEnv::from_process()) {
+                Ok(s) => {
+                    println!(
+                        "{}: OK ({} node(s), {} RPC endpoint(s), chain {})",
+                        cli.config.display(),
+                        s.config.nodes.len(),
+                        s.config.rpc.endpoints.len(),
+                        s.config.chain.id
+                    );
+                    if online {
+                        govnode::cli::online::run(&s)
+                    } else {
+                        exit::OK
+                    }
+                }
+                Err(e) => {
+                    eprintln!("{}", e.report());
+                    exit::CONFIG
+                }
             }
-            Err(e) => {
-                eprintln!("{}", e.report());
-                exit::CONFIG
-            }
-        },
+        }
         Command::Run => run_daemon(&cli.config),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

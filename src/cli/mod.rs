@@ -1,6 +1,7 @@
 //! The operator commands that talk to a running daemon over its control
 //! socket: `govnode round` (with its progress line) and `govnode plan`.
 
+pub mod online;
 pub mod plan;
 pub mod progress;
 pub mod round;
