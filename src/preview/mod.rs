@@ -105,7 +105,11 @@ impl Preview {
         ] {
             let n = self.count(a);
             if n > 0 {
-                parts.push(format!("{n} {}", a.as_str().replace('_', " ")));
+                let label = match a {
+                    Action::Skip => "skipped".to_owned(),
+                    other => other.as_str().replace('_', " "),
+                };
+                parts.push(format!("{n} {label}"));
             }
         }
         format!(
