@@ -8,7 +8,12 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+if [ ! -x tools/node_modules/.bin/anvil ] || [ ! -x target/debug/govnode ]; then
+    echo "devnet: first run: installing the chain tooling into tools/ (npm) and building govnode;" \
+        "this takes a few minutes once" >&2
+fi
 scripts/setup-tools.sh --quiet
+echo "devnet: building govnode (cargo build)" >&2
 cargo build --quiet
 # shellcheck source=lib/tools-env.sh
 source scripts/lib/tools-env.sh

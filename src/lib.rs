@@ -6,11 +6,13 @@
 
 pub mod api;
 pub mod chain;
+pub mod cli;
 pub mod config;
 pub mod dao;
 pub mod devnet;
 pub mod exit;
 pub mod ledger;
+pub mod preview;
 pub mod round;
 pub mod service;
 pub mod state;

@@ -22,7 +22,12 @@ enum Command {
     /// Run the daemon (systemd Type=notify).
     Run,
     /// Validate the configuration and every secret it names; list all problems.
-    CheckConfig,
+    CheckConfig {
+        /// Also ask the chain: every endpoint's chain id, the DAO's code and
+        /// kind, each node's ETH balance and voting power (reads only).
+        #[arg(long)]
+        online: bool,
+    },
     /// Ask the running daemon for a voting round, wait for it and print its
     /// report (what the systemd timer runs). Exit 0 unless a vote failed or was unmined at the deadline (1).
     Round {
@@ -32,9 +37,30 @@ enum Command {
         /// Print the report as JSON instead of a summary.
         #[arg(long)]
         json: bool,
+        /// Plan the round and estimate each vote on the chain instead: nothing
+        /// is signed, sent or recorded (exit 1 if the chain would refuse a vote).
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show what each node would vote on each open proposal and why, at the
+    /// current block, as the running daemon sees it; nothing is sent or recorded.
+    Plan {
+        /// Control socket; default: `control.socket` from the configuration.
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// Print the plan as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the version.
     Version,
+    /// Print a shell completion script for SHELL to standard output.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output.
+    Man,
     /// Copy the vote ledger to FILE (safe while the daemon runs; no keys needed).
     Backup {
         /// Where to write the backup (replaced atomically if it exists).
@@ -91,27 +117,57 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Version => {
-            println!("govnode {}", env!("CARGO_PKG_VERSION"));
+            println!(
+                "govnode {} (commit {})",
+                env!("CARGO_PKG_VERSION"),
+                env!("GOVNODE_COMMIT")
+            );
             exit::OK
         }
-        Command::CheckConfig => match config::load(&cli.config, &LoadEnv::from_process()) {
-            Ok(s) => {
-                println!(
-                    "{}: OK ({} node(s), {} RPC endpoint(s), chain {})",
-                    cli.config.display(),
-                    s.config.nodes.len(),
-                    s.config.rpc.endpoints.len(),
-                    s.config.chain.id
-                );
-                exit::OK
+        Command::CheckConfig { online } => {
+            match config::load(&cli.config, &LoadEnv::from_process()) {
+                Ok(s) => {
+                    println!(
+                        "{}: OK ({} node(s), {} RPC endpoint(s), chain {})",
+                        cli.config.display(),
+                        s.config.nodes.len(),
+                        s.config.rpc.endpoints.len(),
+                        s.config.chain.id
+                    );
+                    if online {
+                        govnode::cli::online::run(&s)
+                    } else {
+                        exit::OK
+                    }
+                }
+                Err(e) => {
+                    eprintln!("{}", e.report());
+                    exit::CONFIG
+                }
             }
-            Err(e) => {
-                eprintln!("{}", e.report());
-                exit::CONFIG
-            }
-        },
+        }
         Command::Run => run_daemon(&cli.config),
-        Command::Round { socket, json } => round(&cli.config, socket, json),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "govnode", &mut std::io::stdout());
+            exit::OK
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(command).render(&mut std::io::stdout()) {
+                Ok(()) => exit::OK,
+                Err(e) => {
+                    eprintln!("govnode man: cannot write the manual page: {e}");
+                    exit::FAILURE
+                }
+            }
+        }
+        Command::Round {
+            socket,
+            json,
+            dry_run,
+        } => govnode::cli::round::run(&cli.config, socket, json, dry_run),
+        Command::Plan { socket, json } => govnode::cli::plan::run(&cli.config, socket, json, false),
         Command::Devnet(args) => govnode::devnet::main(args),
         Command::Backup { to } => govnode::state::backup_command(&cli.config, &to),
         Command::Restore { file, force } => {
@@ -120,73 +176,6 @@ fn run(cli: Cli) -> i32 {
         Command::Ledger {
             command: LedgerCommand::Export { format, to },
         } => govnode::state::export_command(&cli.config, format, to.as_deref()),
-    }
-}
-
-fn round(config: &std::path::Path, socket: Option<PathBuf>, json: bool) -> i32 {
-    use std::io::IsTerminal;
-    let socket = match socket {
-        Some(s) => s,
-        None => match config::control_socket_path(config, &LoadEnv::from_process()) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("{}", e.report());
-                return exit::CONFIG;
-            }
-        },
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("govnode round: cannot start the async runtime: {e}");
-            return exit::SOFTWARE;
-        }
-    };
-    let tty = std::io::stderr().is_terminal();
-    let result = runtime.block_on(govnode::api::control::request_round(&socket, |p| {
-        if tty {
-            eprint!("\r\x1b[K{} {}/{}", p.phase, p.done, p.total);
-        }
-    }));
-    if tty {
-        eprint!("\r\x1b[K");
-    }
-    match result {
-        Ok((joined, report)) => {
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).unwrap_or_default()
-                );
-            } else {
-                if joined {
-                    println!("joined the round that was already running");
-                }
-                println!("{}", report.summary());
-                for left in &report.left {
-                    println!(
-                        "  not done: node {} proposal {}: {}",
-                        left.node, left.proposal_id, left.reason
-                    );
-                }
-            }
-            if report.is_success() {
-                exit::OK
-            } else {
-                exit::FAILURE
-            }
-        }
-        Err(e @ govnode::api::control::ControlError::Unreachable { .. }) => {
-            eprintln!("govnode round: {e}");
-            exit::UNAVAILABLE
-        }
-        Err(e) => {
-            eprintln!("govnode round: {e}");
-            exit::FAILURE
-        }
     }
 }
 

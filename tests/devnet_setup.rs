@@ -39,6 +39,11 @@ async fn setup_only_builds_the_scenario_on_chain() {
         stdout.contains("/api/v1/proposals"),
         "no curl hint in the summary:\n{stdout}"
     );
+    let config = dir.path().join("config.yaml");
+    assert!(
+        stdout.contains(&format!(" run --config {}", config.display())),
+        "no `govnode run` line after --setup-only:\n{stdout}"
+    );
 
     let d = devnet_json(dir.path());
     assert_eq!(d["chain_id"], 31337);

@@ -8,7 +8,12 @@
 //! → {"command":"round"}
 //! ← {"event":"progress","phase":"sending","done":12,"total":245}
 //! ← {"event":"report","joined":false,"report":{…RoundReport…}}
+//! → {"command":"plan","simulate":false}
+//! ← {"event":"plan","plan":{…Preview…}}
 //! ```
+//!
+//! `plan` (`govnode plan`, and `govnode round --dry-run` with `simulate`)
+//! is read-only: it takes no key, records nothing and sends nothing.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -19,7 +24,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::round::{Coordinator, Progress, RoundReport, Trigger};
+use crate::preview::Preview;
+use crate::round::{Progress, RoundReport, Trigger};
+use crate::service::Daemon;
 
 /// Requests larger than this are refused: the protocol has only tiny ones.
 const MAX_REQUEST_BYTES: u64 = 4096;
@@ -28,6 +35,10 @@ const MAX_REQUEST_BYTES: u64 = 4096;
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum ControlRequest {
     Round,
+    Plan {
+        #[serde(default)]
+        simulate: bool,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -37,6 +48,9 @@ pub enum ControlEvent {
     Report {
         joined: bool,
         report: Box<RoundReport>,
+    },
+    Plan {
+        plan: Box<Preview>,
     },
     Error {
         message: String,
@@ -91,7 +105,7 @@ impl ControlServer {
         })
     }
 
-    pub async fn serve(self, rounds: Coordinator, cancel: CancellationToken) {
+    pub async fn serve(self, daemon: Daemon, cancel: CancellationToken) {
         tracing::info!(socket = %self.path.display(), "control socket listening");
         loop {
             let stream = tokio::select! {
@@ -105,10 +119,10 @@ impl ControlServer {
                     }
                 },
             };
-            let rounds = rounds.clone();
+            let daemon = daemon.clone();
             let cancel = cancel.clone();
             tokio::spawn(async move {
-                if let Err(e) = handle(stream, rounds, cancel).await {
+                if let Err(e) = handle(stream, daemon, cancel).await {
                     tracing::debug!(error = %e, "control connection ended");
                 }
             });
@@ -119,7 +133,7 @@ impl ControlServer {
 
 async fn handle(
     stream: UnixStream,
-    rounds: Coordinator,
+    daemon: Daemon,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
@@ -139,7 +153,27 @@ async fn handle(
         }
     };
     match request {
+        ControlRequest::Plan { simulate } => {
+            let event = match crate::preview::preview(&daemon.voting(), simulate).await {
+                Ok(mut plan) => {
+                    for v in &mut plan.votes {
+                        if let Some(note) = v.note.take() {
+                            v.note = Some(crate::api::v1::redacted(&daemon, &note).into_owned());
+                        }
+                    }
+                    ControlEvent::Plan {
+                        plan: Box::new(plan),
+                    }
+                }
+                Err(e) => ControlEvent::Error {
+                    message: crate::api::v1::redacted(&daemon, &format!("cannot plan: {e}"))
+                        .into_owned(),
+                },
+            };
+            send(&mut write, &event).await
+        }
         ControlRequest::Round => {
+            let rounds = daemon.rounds();
             if cancel.is_cancelled() {
                 return send(
                     &mut write,
@@ -188,6 +222,43 @@ pub async fn request_round(
     path: &Path,
     mut on_progress: impl FnMut(&Progress),
 ) -> Result<(bool, RoundReport), ControlError> {
+    let mut lines = ask(path, &ControlRequest::Round).await?;
+    loop {
+        match next_event(path, &mut lines).await? {
+            ControlEvent::Progress(p) => on_progress(&p),
+            ControlEvent::Report { joined, report } => return Ok((joined, *report)),
+            ControlEvent::Error { message } => return Err(protocol(path, message)),
+            ControlEvent::Plan { .. } => {
+                return Err(protocol(path, "a plan answered a round request".into()));
+            }
+        }
+    }
+}
+
+/// Client side of `govnode plan` and `govnode round --dry-run`.
+pub async fn request_plan(path: &Path, simulate: bool) -> Result<Preview, ControlError> {
+    let mut lines = ask(path, &ControlRequest::Plan { simulate }).await?;
+    match next_event(path, &mut lines).await? {
+        ControlEvent::Plan { plan } => Ok(*plan),
+        ControlEvent::Error { message } => Err(protocol(path, message)),
+        _ => Err(protocol(
+            path,
+            "an unexpected answer to a plan request".into(),
+        )),
+    }
+}
+
+fn protocol(path: &Path, reason: String) -> ControlError {
+    ControlError::Protocol {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+type EventLines = tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>;
+
+/// Connects and sends one request line.
+async fn ask(path: &Path, request: &ControlRequest) -> Result<EventLines, ControlError> {
     let stream = UnixStream::connect(path)
         .await
         .map_err(|e| ControlError::Unreachable {
@@ -195,30 +266,29 @@ pub async fn request_round(
             reason: e.to_string(),
         })?;
     let (read, mut write) = stream.into_split();
-    let protocol = |reason: String| ControlError::Protocol {
-        path: path.to_owned(),
-        reason,
-    };
-    let mut req =
-        serde_json::to_vec(&ControlRequest::Round).map_err(|e| protocol(e.to_string()))?;
+    let mut req = serde_json::to_vec(request).map_err(|e| protocol(path, e.to_string()))?;
     req.push(b'\n');
     write
         .write_all(&req)
         .await
-        .map_err(|e| protocol(e.to_string()))?;
-    let mut lines = BufReader::new(read).lines();
-    loop {
-        let line = lines
-            .next_line()
-            .await
-            .map_err(|e| protocol(e.to_string()))?
-            .ok_or_else(|| protocol("the daemon closed the connection before the round ended (stopped or restarted?)".into()))?;
-        match serde_json::from_str::<ControlEvent>(&line)
-            .map_err(|e| protocol(format!("unreadable event: {e}")))?
-        {
-            ControlEvent::Progress(p) => on_progress(&p),
-            ControlEvent::Report { joined, report } => return Ok((joined, *report)),
-            ControlEvent::Error { message } => return Err(protocol(message)),
-        }
-    }
+        .map_err(|e| protocol(path, e.to_string()))?;
+    // Dropping the write half only half-closes the stream: the daemon has
+    // read its one request line and answers on the other half.
+    drop(write);
+    Ok(BufReader::new(read).lines())
+}
+
+async fn next_event(path: &Path, lines: &mut EventLines) -> Result<ControlEvent, ControlError> {
+    let line = lines
+        .next_line()
+        .await
+        .map_err(|e| protocol(path, e.to_string()))?
+        .ok_or_else(|| {
+            protocol(
+                path,
+                "the daemon closed the connection before answering (stopped or restarted?)".into(),
+            )
+        })?;
+    serde_json::from_str::<ControlEvent>(&line)
+        .map_err(|e| protocol(path, format!("unreadable event: {e}")))
 }

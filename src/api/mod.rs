@@ -13,6 +13,7 @@ mod router;
 mod server;
 mod state;
 mod status_page;
+mod status_votes;
 mod v1;
 
 pub use router::{Route, RouteSpec, TABLE as ROUTES};

@@ -1,6 +1,7 @@
 //! `GET /status`: one self-contained HTML page for operators — health, the
-//! running round, nodes, recent rounds and RPC endpoints with their breaker
-//! states. Inline CSS only, no script, no external asset; the CSP header
+//! DAO's paused state, the running round, nodes, the open proposals with each
+//! node's decision and reason, each node's vote history, recent rounds and
+//! RPC endpoints with their breaker states. Inline CSS only, no script, no external asset; the CSP header
 //! forbids anything else. It refreshes itself every 30 s.
 
 use std::fmt::Write as _;
@@ -22,7 +23,7 @@ const RECENT_ROUNDS: u32 = 10;
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:0;padding:1.5rem 2rem;\
 color:#1d2430;background:#f6f7f9}h1{font-size:1.4rem;margin:0 0 .6rem}h2{font-size:1.05rem;\
-margin:1.6rem 0 .5rem}table{border-collapse:collapse;width:100%;background:#fff;\
+margin:1.6rem 0 .5rem}h3{font-size:.95rem;margin:1rem 0 .4rem}table{border-collapse:collapse;width:100%;background:#fff;\
 box-shadow:0 1px 2px #0001}th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid \
 #e3e6ea;vertical-align:top}th{background:#eef0f3;font-weight:600;white-space:nowrap}\
 code{font:12px/1.3 ui-monospace,monospace}.badge{display:inline-block;padding:0 .45rem;\
@@ -50,6 +51,15 @@ pub async fn get(state: &ApiState) -> Response<Body> {
     }
     let nodes = match nodes::collect(state).await {
         Ok(n) => n,
+        Err(e) => return ledger_error(daemon, &e),
+    };
+    let voting_sections = match super::status_votes::render(
+        state,
+        nodes.voting_token.as_ref().and_then(|t| t.decimals),
+    )
+    .await
+    {
+        Ok(v) => v,
         Err(e) => return ledger_error(daemon, &e),
     };
     let health = status::health(daemon);
@@ -98,6 +108,14 @@ pub async fn get(state: &ApiState) -> Response<Body> {
                     },
                     super::v1::checksum(voting.dao.address())
                 )),
+            ),
+            (
+                "DAO paused",
+                match voting_sections.paused {
+                    Some(true) => Cell::Badge("paused".into(), Tone::Bad),
+                    Some(false) => Cell::Badge("no".into(), Tone::Good),
+                    None => Cell::text("unknown (chain unreadable)"),
+                },
             ),
             (
                 "mode",
@@ -203,6 +221,7 @@ pub async fn get(state: &ApiState) -> Response<Body> {
         &node_rows,
         "No nodes are configured.",
     );
+    page.push_str(voting_sections.html());
 
     let round_rows: Vec<Vec<Cell>> = rows
         .iter()

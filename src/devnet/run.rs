@@ -64,13 +64,18 @@ struct Setup {
 
 pub async fn run(args: &DevnetArgs, session: &mut Session) -> Result<Finish, DevnetError> {
     let setup = set_up(args, session).await?;
-    if args.setup_only {
-        return Ok(Finish::SetupOnly);
-    }
     let exe = std::env::current_exe().map_err(|e| DevnetError::DaemonSpawn {
         exe: PathBuf::from("govnode"),
         reason: e.to_string(),
     })?;
+    if args.setup_only {
+        say!(
+            "set up; start the daemon on it with: {} run --config {}",
+            exe.display(),
+            setup.config.display()
+        );
+        return Ok(Finish::SetupOnly);
+    }
     say!(
         "starting the daemon: {} run --config {}\n",
         exe.display(),

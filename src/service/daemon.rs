@@ -183,7 +183,7 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
 
     let settings = daemon.settings();
     let control = crate::api::control::ControlServer::bind(&settings.control_socket).await?;
-    tasks.spawn(control.serve(daemon.rounds().clone(), daemon.shutdown_token()));
+    tasks.spawn(control.serve(daemon.clone(), daemon.shutdown_token()));
     let stuck_grace = Duration::from_secs(60);
     let watched = daemon.clone();
     daemon.heartbeat().add_check(

@@ -19,7 +19,7 @@ use super::nodes::TokenView;
 use super::rounds::ledger_error;
 use super::{Amount, checksum, redacted};
 use crate::dao::{DaoError, Listing, Proposal, ProposalStatus, Timepoint, TokenInfo};
-use crate::ledger::VoteRow;
+use crate::ledger::{LedgerError, VoteRow};
 use crate::round::Voting;
 
 /// Listing every proposal of a large DAO over a public endpoint takes a while.
@@ -32,82 +32,94 @@ pub struct ProposalSnapshot {
 }
 
 #[derive(Serialize)]
-struct ProposalsBody {
-    block: u64,
-    block_timestamp: u64,
-    paused: bool,
+pub struct ProposalsBody {
+    pub block: u64,
+    pub block_timestamp: u64,
+    pub paused: bool,
     /// Proposals the DAO has ever had.
-    total_proposals: u64,
+    pub total_proposals: u64,
     /// Length of `proposals`.
-    open: usize,
+    pub open: usize,
     /// Seconds since the listing was read (it is cached briefly).
-    age_seconds: u64,
-    proposals: Vec<ProposalView>,
+    pub age_seconds: u64,
+    pub proposals: Vec<ProposalView>,
 }
 
 #[derive(Serialize)]
-struct ProposalView {
-    id: String,
+pub struct ProposalView {
+    pub id: String,
     #[serde(rename = "type")]
-    kind: &'static str,
-    status: &'static str,
-    asset: Option<TokenView>,
-    amount: Amount,
-    description: String,
-    proposer: String,
-    created_at: Timepoint,
-    deadline: Timepoint,
-    yes_votes: String,
-    no_votes: String,
-    abstain_votes: String,
-    nodes: Vec<ProposalNode>,
+    pub kind: &'static str,
+    pub status: &'static str,
+    pub asset: Option<TokenView>,
+    pub amount: Amount,
+    pub description: String,
+    pub proposer: String,
+    pub created_at: Timepoint,
+    pub deadline: Timepoint,
+    pub yes_votes: String,
+    pub no_votes: String,
+    pub abstain_votes: String,
+    pub nodes: Vec<ProposalNode>,
 }
 
 /// One node's standing on one proposal; all but name and address are
 /// `null` when the ledger has no row (not decided yet).
 #[derive(Serialize)]
-struct ProposalNode {
-    name: String,
-    address: String,
-    state: Option<&'static str>,
-    decision: Option<&'static str>,
-    reason: Option<String>,
-    strategy: Option<String>,
-    rule: Option<String>,
-    tx_hash: Option<String>,
-    block_number: Option<u64>,
-    error: Option<String>,
+pub struct ProposalNode {
+    pub name: String,
+    pub address: String,
+    pub state: Option<&'static str>,
+    pub decision: Option<&'static str>,
+    pub reason: Option<String>,
+    pub strategy: Option<String>,
+    pub rule: Option<String>,
+    pub tx_hash: Option<String>,
+    pub block_number: Option<u64>,
+    pub error: Option<String>,
+}
+
+/// Why [`collect`] has no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// Already redacted: it may carry an endpoint's error text.
+    #[error("cannot list the DAO's proposals: {0}")]
+    Chain(String),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
 }
 
 pub async fn get(state: &ApiState) -> Response<Body> {
+    match collect(state).await {
+        Ok(body) => response::json(StatusCode::OK, &body),
+        Err(CollectError::Ledger(e)) => ledger_error(&state.daemon, &e),
+        Err(e @ CollectError::Chain(_)) => response::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "chain_unavailable",
+            &e.to_string(),
+        ),
+    }
+}
+
+/// The open proposals with each node's standing, as `GET /api/v1/proposals`
+/// and the status page show them.
+pub async fn collect(state: &ApiState) -> Result<ProposalsBody, CollectError> {
     let daemon = &state.daemon;
     let voting = daemon.voting();
     let dao = voting.dao.address();
-    let fetched = state
+    let (snapshot, age) = state
         .proposals
         .get_or_fetch(|cached| cached.dao == dao, || fetch(&voting))
-        .await;
-    let (snapshot, age) = match fetched {
-        Ok(v) => v,
-        Err(e) => {
-            return response::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "chain_unavailable",
-                &redacted(daemon, &format!("cannot list the DAO's proposals: {e}")),
-            );
-        }
-    };
+        .await
+        .map_err(|e| CollectError::Chain(redacted(daemon, &e.to_string()).into_owned()))?;
     let open = voting.dao.open_proposals(&snapshot.listing, voting.margin);
     let mut proposals = Vec::with_capacity(open.len());
     for p in open {
-        let rows = match voting.ledger.votes_by_proposal(dao, p.id).await {
-            Ok(r) => r,
-            Err(e) => return ledger_error(daemon, &e),
-        };
+        let rows = voting.ledger.votes_by_proposal(dao, p.id).await?;
         proposals.push(view(state, &voting, &snapshot, p, &rows));
     }
     let listing = &snapshot.listing;
-    let body = ProposalsBody {
+    Ok(ProposalsBody {
         block: listing.head.number,
         block_timestamp: listing.head.timestamp,
         paused: listing.paused,
@@ -115,8 +127,7 @@ pub async fn get(state: &ApiState) -> Response<Body> {
         open: proposals.len(),
         age_seconds: age.as_secs(),
         proposals,
-    };
-    response::json(StatusCode::OK, &body)
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,91 @@
+//! `govnode round`: asks the daemon for a round (joining a running one),
+//! shows its progress while it runs and prints its report. Exit 0 only if
+//! every decided vote landed; `--dry-run` plans and simulates instead.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::progress::{PlainLines, line};
+use crate::api::control::request_round;
+use crate::exit;
+use crate::round::Progress;
+
+/// How often the terminal line is redrawn while no event arrives.
+const TICK: Duration = Duration::from_millis(200);
+
+pub fn run(config: &Path, socket: Option<PathBuf>, json: bool, dry_run: bool) -> i32 {
+    if dry_run {
+        return super::plan::run(config, socket, json, true);
+    }
+    let socket = match super::control_socket(config, socket) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let runtime = match super::runtime("round") {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let tty = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let latest: Arc<Mutex<Option<Progress>>> = Arc::new(Mutex::new(None));
+    let draw = |p: &Progress| {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[K{}", line(p, started.elapsed()));
+        let _ = err.flush();
+    };
+    let mut plain = PlainLines::default();
+    let result = runtime.block_on(async {
+        let request = request_round(&socket, |p| {
+            if tty {
+                draw(p);
+                *latest.lock().unwrap_or_else(|e| e.into_inner()) = Some(p.clone());
+            } else if let Some(text) = plain.next(p, started.elapsed()) {
+                eprintln!("{text}");
+            }
+        });
+        tokio::pin!(request);
+        let mut tick = tokio::time::interval(TICK);
+        loop {
+            tokio::select! {
+                r = &mut request => break r,
+                _ = tick.tick(), if tty => {
+                    if let Some(p) = latest.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                        draw(p);
+                    }
+                }
+            }
+        }
+    });
+    if tty {
+        eprint!("\r\x1b[K");
+    }
+    match result {
+        Ok((joined, report)) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            } else {
+                if joined {
+                    println!("joined the round that was already running");
+                }
+                println!("{}", report.summary());
+                for left in &report.left {
+                    println!(
+                        "  not done: node {} proposal {}: {}",
+                        left.node, left.proposal_id, left.reason
+                    );
+                }
+            }
+            if report.is_success() {
+                exit::OK
+            } else {
+                exit::FAILURE
+            }
+        }
+        Err(e) => super::control_failed("round", &e),
+    }
+}
