@@ -246,6 +246,16 @@ impl Ledger {
             .await
     }
 
+    /// The latest strategy decision per node on one proposal, skips included.
+    pub async fn decisions_by_proposal(
+        &self,
+        dao: Address,
+        proposal_id: U256,
+    ) -> Result<Vec<DecisionRecord>, LedgerError> {
+        self.with_connection(move |c| queries::decisions_by_proposal(c, dao, proposal_id))
+            .await
+    }
+
     pub async fn vote(&self, id: i64) -> Result<Option<VoteRow>, LedgerError> {
         self.with_connection(move |c| votes::get(c, id)).await
     }

@@ -60,6 +60,49 @@ pub fn by_proposal(
     )
 }
 
+/// The latest strategy decision per node on one proposal (skips included).
+pub fn decisions_by_proposal(
+    conn: &Connection,
+    dao: Address,
+    proposal_id: U256,
+) -> Result<Vec<super::votes::DecisionRecord>, LedgerError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT voter, node, round_id, decision, reason, strategy, rule FROM decisions
+         WHERE dao = ?1 AND proposal_id = ?2 ORDER BY node",
+    )?;
+    let rows = stmt.query_map(params![addr(dao), proposal_id.to_string()], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<i64>>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, Option<String>>(6)?,
+        ))
+    })?;
+    let corrupt = |what: &str, raw: &str| LedgerError::Corrupt {
+        what: format!("decisions.{what}"),
+        detail: raw.to_owned(),
+    };
+    rows.map(|row| {
+        let (voter, node, round_id, decision, reason, strategy, rule) = row?;
+        Ok(super::votes::DecisionRecord {
+            dao,
+            proposal_id,
+            voter: voter.parse().map_err(|_| corrupt("voter", &voter))?,
+            node,
+            round_id,
+            decision: crate::strategy::VoteChoice::parse(&decision)
+                .ok_or_else(|| corrupt("decision", &decision))?,
+            reason,
+            strategy,
+            rule,
+        })
+    })
+    .collect()
+}
+
 pub fn by_round(conn: &Connection, round_id: i64) -> Result<Vec<VoteRow>, LedgerError> {
     votes_where(conn, "WHERE round_id = ?1 ORDER BY id", [round_id])
 }

@@ -19,7 +19,7 @@ use super::nodes::TokenView;
 use super::rounds::ledger_error;
 use super::{Amount, checksum, redacted};
 use crate::dao::{DaoError, Listing, Proposal, ProposalStatus, Timepoint, TokenInfo};
-use crate::ledger::{LedgerError, VoteRow};
+use crate::ledger::{DecisionRecord, LedgerError, VoteRow};
 use crate::round::Voting;
 
 /// Listing every proposal of a large DAO over a public endpoint takes a while.
@@ -64,7 +64,8 @@ pub struct ProposalView {
 }
 
 /// One node's standing on one proposal; all but name and address are
-/// `null` when the ledger has no row (not decided yet).
+/// `null` when nothing was decided yet. A strategy's `skip` shows with
+/// `decision: "skip"`, its reason and rule, and `state: null` (nothing sent).
 #[derive(Serialize)]
 pub struct ProposalNode {
     pub name: String,
@@ -116,7 +117,8 @@ pub async fn collect(state: &ApiState) -> Result<ProposalsBody, CollectError> {
     let mut proposals = Vec::with_capacity(open.len());
     for p in open {
         let rows = voting.ledger.votes_by_proposal(dao, p.id).await?;
-        proposals.push(view(state, &voting, &snapshot, p, &rows));
+        let decided = voting.ledger.decisions_by_proposal(dao, p.id).await?;
+        proposals.push(view(state, &voting, &snapshot, p, &rows, &decided));
     }
     let listing = &snapshot.listing;
     Ok(ProposalsBody {
@@ -166,18 +168,25 @@ fn view(
     snapshot: &ProposalSnapshot,
     p: &Proposal,
     rows: &[VoteRow],
+    decided: &[DecisionRecord],
 ) -> ProposalView {
     let token = p.asset.and_then(|a| snapshot.tokens.get(&a));
     let mut nodes: Vec<ProposalNode> = voting
         .voters
         .iter()
         .map(|v| {
-            node(
-                state,
-                &v.name,
-                v.address,
-                rows.iter().find(|r| r.voter == v.address),
-            )
+            let row = rows.iter().find(|r| r.voter == v.address);
+            let mut n = node(state, &v.name, v.address, row);
+            // A skip has no vote row: its decision is shown from the round's record.
+            if row.is_none()
+                && let Some(d) = decided.iter().find(|d| d.voter == v.address)
+            {
+                n.decision = Some(d.decision.as_str());
+                n.reason = Some(d.reason.clone());
+                n.strategy = Some(d.strategy.clone());
+                n.rule = d.rule.clone();
+            }
+            n
         })
         .collect();
     // Rows of nodes no longer configured still show what was sent.
