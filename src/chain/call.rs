@@ -14,6 +14,9 @@
 //! - After a failure the call moves at once to an endpoint not yet tried in
 //!   this round; when every candidate has been tried it waits (exponential
 //!   backoff with full jitter) and starts a new round.
+//! - When every endpoint's breaker is open, the call waits (within its
+//!   deadline) for the first cool-down to end or a probe to find an endpoint
+//!   answering, instead of failing at once.
 //! - JSON-RPC error answers are returned as they are, never retried.
 //! - A call that must not run twice (`eth_sendTransaction`, dev-chain
 //!   controls) is not repeated after a failure that may have executed it
@@ -127,6 +130,9 @@ impl<'a> Call<'a> {
                     continue;
                 }
                 Pick::Nothing(why) => {
+                    if self.wait_for_recovery().await {
+                        continue;
+                    }
                     return Err(PoolError::NoHealthyEndpoint {
                         method: self.method.clone(),
                         why,
@@ -218,6 +224,33 @@ impl<'a> Call<'a> {
                 }
             }
         }
+    }
+
+    /// Every breaker is open: waits until the soonest cool-down ends, a probe
+    /// finds an endpoint answering, or the deadline. False when waiting
+    /// cannot help (only quarantined endpoints, or no time left).
+    async fn wait_for_recovery(&self) -> bool {
+        let now = Instant::now();
+        let soonest = self
+            .shared
+            .endpoints
+            .iter()
+            .filter_map(|ep| ep.open_until())
+            .min();
+        let Some(soonest) = soonest else {
+            return false;
+        };
+        if now >= self.deadline {
+            return false;
+        }
+        // A wake-up missed between the check and the wait costs at most one
+        // probe interval.
+        let until = soonest
+            .min(self.deadline)
+            .min(now + self.shared.probe.interval);
+        let recovered = self.shared.recovered.notified();
+        let _ = tokio::time::timeout_at(tokio::time::Instant::from_std(until), recovered).await;
+        true
     }
 
     fn note_failure(&mut self, index: usize, failure: EndpointFailure) {
