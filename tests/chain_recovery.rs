@@ -44,7 +44,9 @@ async fn both_endpoints_down_then_back_the_next_call_succeeds_within_a_probe_int
     b.set_fault(Fault::Http500);
     let both_open = wait_until(Duration::from_secs(10), || {
         let snap = pool.snapshot();
-        snap.endpoints.iter().all(|e| e.state == EndpointState::Open)
+        snap.endpoints
+            .iter()
+            .all(|e| e.state == EndpointState::Open)
     });
     // Calls during the outage drive the breakers open as well.
     let _ = provider.get_block_number().await;
@@ -87,7 +89,9 @@ async fn both_endpoints_down_then_back_the_next_call_succeeds_within_a_probe_int
     );
     let snap = pool.snapshot();
     assert!(
-        snap.endpoints.iter().any(|e| e.state == EndpointState::Closed),
+        snap.endpoints
+            .iter()
+            .any(|e| e.state == EndpointState::Closed),
         "a probe closed a breaker: {snap:?}"
     );
     stop.cancel();
@@ -120,6 +124,9 @@ async fn a_call_while_all_breakers_are_open_gives_up_at_its_deadline() {
         "{:?}",
         started.elapsed()
     );
-    assert!(err.contains("no healthy") || err.contains("deadline"), "{err}");
+    assert!(
+        err.contains("no healthy") || err.contains("deadline"),
+        "{err}"
+    );
     stop.cancel();
 }
