@@ -84,3 +84,60 @@ fn wedged_heartbeat_withholds_watchdog() {
         "the wedge is logged: {log}"
     );
 }
+
+/// A round that finishes while the daemon is wedged does not make `STATUS=`
+/// say ready: the line keeps the failing heartbeat first and names the round.
+#[test]
+fn a_round_finishing_during_a_wedge_keeps_status_unhealthy() {
+    let work = Workdir::new();
+    let port = free_port();
+    let config = work.write(
+        "config.yaml",
+        &base_config(
+            port,
+            "http://127.0.0.1:9",
+            "api:\n  listen: 127.0.0.1:API_PORT\nwatchdog:\n  heartbeat_timeout: 150ms\nrpc:\n  endpoints:\n    - name: primary\n      url: http://127.0.0.1:9\n  retry:\n    call_deadline: 1s\n",
+        )
+        .replacen(
+            "rpc:\n  endpoints:\n    - name: primary\n      url: http://127.0.0.1:9\n",
+            "",
+            1,
+        ),
+    );
+    let notify = NotifySocket::new();
+    let socket = notify.path.to_string_lossy().into_owned();
+    let daemon = Daemon::spawn(
+        &config,
+        ([127, 0, 0, 1], port).into(),
+        &[
+            ("NOTIFY_SOCKET", &socket),
+            ("WATCHDOG_USEC", "400000"),
+            ("FAILPOINTS", "heartbeat-wedge=3*off->sleep(600000)"),
+        ],
+    );
+    notify
+        .until(Duration::from_secs(10), |m| m.contains("STATUS=unhealthy"))
+        .unwrap_or_else(|seen| panic!("no unhealthy STATUS: {seen:?}: {}", daemon.output()));
+
+    // The control socket is served outside the wedged loop: a round runs
+    // (and fails, there is no chain) while the heartbeat fails.
+    let round = std::process::Command::new(support::daemon::binary())
+        .args(["round", "--config"])
+        .arg(&config)
+        .output()
+        .expect("govnode round");
+    let round_out = String::from_utf8_lossy(&round.stdout).into_owned()
+        + &String::from_utf8_lossy(&round.stderr);
+    assert!(round_out.contains("round 1"), "{round_out}");
+    let after = notify.drain(Duration::from_millis(500));
+    let statuses: Vec<&String> = after.iter().filter(|m| m.contains("STATUS=")).collect();
+    let last = statuses
+        .last()
+        .unwrap_or_else(|| panic!("the round's end sends a STATUS line: {after:?}"));
+    assert!(
+        last.contains("STATUS=unhealthy: runtime: the supervisor loop did not answer")
+            || last.contains("STATUS=unhealthy: the supervisor loop did not answer"),
+        "{last}"
+    );
+    assert!(last.contains("; last round 1"), "{last}");
+}

@@ -30,7 +30,7 @@ pub fn runner(
         let cancel = cancel.clone();
         async move {
             let report = run_round(&v, trigger, &progress, &cancel).await;
-            notifier.status(&format!("ready; last {}", report.summary()));
+            notifier.event(&report.summary());
             report
         }
         .boxed()

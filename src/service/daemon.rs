@@ -115,7 +115,7 @@ impl Daemon {
 /// Runs the daemon until SIGTERM/SIGINT. Returns once everything is drained
 /// (or the drain timeout passed).
 pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), DaemonError> {
-    let notifier = Notifier;
+    let notifier = Notifier::default();
     notifier.status("starting");
     // Before the chain or the ledger is touched: a second daemon leaves both alone.
     let _state_lock = super::lock::StateLock::acquire(&settings.ledger_path)?;
