@@ -14,8 +14,9 @@ use std::time::Duration;
 use support::daemon::{Daemon, Workdir, base_config, free_port};
 use support::notify::NotifySocket;
 
-#[test]
-fn wedged_heartbeat_withholds_watchdog() {
+/// A daemon whose supervisor loop answers three heartbeats and then blocks
+/// for ten minutes; `envs` are added to its environment.
+fn wedged_daemon(envs: &[(&str, &str)]) -> (Workdir, Daemon, NotifySocket, std::path::PathBuf) {
     let work = Workdir::new();
     let port = free_port();
     let config = work.write(
@@ -28,16 +29,20 @@ fn wedged_heartbeat_withholds_watchdog() {
     );
     let notify = NotifySocket::new();
     let socket = notify.path.to_string_lossy().into_owned();
-    let mut daemon = Daemon::spawn(
-        &config,
-        ([127, 0, 0, 1], port).into(),
-        &[
-            ("NOTIFY_SOCKET", &socket),
-            ("WATCHDOG_USEC", "400000"),
-            // Three good heartbeats, then the supervisor loop blocks for 10 minutes.
-            ("FAILPOINTS", "heartbeat-wedge=3*off->sleep(600000)"),
-        ],
-    );
+    let mut all = vec![
+        ("NOTIFY_SOCKET", socket.as_str()),
+        ("WATCHDOG_USEC", "400000"),
+        // Three good heartbeats, then the supervisor loop blocks for 10 minutes.
+        ("FAILPOINTS", "heartbeat-wedge=3*off->sleep(600000)"),
+    ];
+    all.extend_from_slice(envs);
+    let daemon = Daemon::spawn(&config, ([127, 0, 0, 1], port).into(), &all);
+    (work, daemon, notify, config)
+}
+
+#[test]
+fn wedged_heartbeat_withholds_watchdog() {
+    let (_work, mut daemon, notify, _config) = wedged_daemon(&[]);
     notify
         .until(Duration::from_secs(10), |m| m.contains("READY=1"))
         .unwrap_or_else(|seen| panic!("no READY=1: {seen:?}: {}", daemon.output()));
@@ -89,32 +94,9 @@ fn wedged_heartbeat_withholds_watchdog() {
 /// say ready: the line keeps the failing heartbeat first and names the round.
 #[test]
 fn a_round_finishing_during_a_wedge_keeps_status_unhealthy() {
-    let work = Workdir::new();
-    let port = free_port();
-    let config = work.write(
-        "config.yaml",
-        &base_config(
-            port,
-            "http://127.0.0.1:9",
-            "api:\n  listen: 127.0.0.1:API_PORT\nwatchdog:\n  heartbeat_timeout: 150ms\nrpc:\n  endpoints:\n    - name: primary\n      url: http://127.0.0.1:9\n  retry:\n    call_deadline: 1s\n",
-        )
-        .replacen(
-            "rpc:\n  endpoints:\n    - name: primary\n      url: http://127.0.0.1:9\n",
-            "",
-            1,
-        ),
-    );
-    let notify = NotifySocket::new();
-    let socket = notify.path.to_string_lossy().into_owned();
-    let daemon = Daemon::spawn(
-        &config,
-        ([127, 0, 0, 1], port).into(),
-        &[
-            ("NOTIFY_SOCKET", &socket),
-            ("WATCHDOG_USEC", "400000"),
-            ("FAILPOINTS", "heartbeat-wedge=3*off->sleep(600000)"),
-        ],
-    );
+    // The round fails fast: no chain, and calls give up after a second.
+    let (_work, daemon, notify, config) =
+        wedged_daemon(&[("GOVNODE__RPC__RETRY__CALL_DEADLINE", "1s")]);
     notify
         .until(Duration::from_secs(10), |m| m.contains("STATUS=unhealthy"))
         .unwrap_or_else(|seen| panic!("no unhealthy STATUS: {seen:?}: {}", daemon.output()));
