@@ -152,6 +152,11 @@ impl Endpoint {
         }
     }
 
+    /// The median of the recent answers' latencies, once there are some.
+    pub fn median_latency(&self) -> Option<Duration> {
+        self.lock().stats.quantile(0.5)
+    }
+
     pub fn last_error(&self) -> Option<EndpointFailure> {
         self.lock().last_error.as_ref().map(|(f, _)| f.clone())
     }
