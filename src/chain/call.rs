@@ -25,6 +25,8 @@
 //!   too, the first good answer wins and the other attempt is dropped
 //!   (cancelled). A slow primary thus costs a read a few fast round trips,
 //!   not its own latency; a hedge that wins counts as a failover.
+//! - A raw transaction one endpoint accepted is copied, in the background,
+//!   to every other healthy endpoint this call has not tried.
 //! - JSON-RPC error answers are returned as they are, never retried.
 //! - A call that must not run twice (`eth_sendTransaction`, dev-chain
 //!   controls) is not repeated after a failure that may have executed it
@@ -51,11 +53,50 @@ pub(crate) async fn call(
     req: RequestPacket,
 ) -> Result<ResponsePacket, TransportError> {
     let method = describe(&req);
-    let result = Call::new(&shared, &req, method.clone()).run().await;
+    let mut call = Call::new(&shared, &req, method.clone());
+    let result = call.run().await;
+    let answered_by = call.answered_by;
+    // Endpoints this call tried were given the bytes already.
+    let tried = std::mem::take(&mut call.tried);
     if let Err(e) = &result {
         tracing::warn!(method = %method, error = %e, "RPC call failed");
     }
+    if let (Ok(_), Some(index)) = (&result, answered_by)
+        && RawTx::from_request(&req).is_some()
+    {
+        spread_send(&shared, &req, index, &tried);
+    }
     result.map_err(TransportError::from)
+}
+
+/// A sent transaction goes to every other healthy endpoint too, in the
+/// background: a provider that drops it from its pool (or never gossips it)
+/// no longer decides whether the vote is mined. Copies are the same signed
+/// bytes, so at most one is mined; their answers ("already known" included)
+/// only go to the debug log and the request metrics.
+fn spread_send(shared: &Arc<Shared>, req: &RequestPacket, answered_by: usize, tried: &[usize]) {
+    let Ok(body) = serde_json::to_vec(req).map(Bytes::from) else {
+        return;
+    };
+    let now = Instant::now();
+    let views = shared.views(now);
+    let best = best_head(&views);
+    for (index, view) in views.iter().enumerate() {
+        if index == answered_by || tried.contains(&index) || !shared.is_healthy(view, best) {
+            continue;
+        }
+        if shared.endpoints[index].try_permit(1).is_err() {
+            continue;
+        }
+        let (shared, req, body) = (shared.clone(), req.clone(), body.clone());
+        tokio::spawn(async move {
+            let ep = &shared.endpoints[index];
+            let copy = ep
+                .exchange(&req, body, "eth_sendRawTransaction", ep.timeout)
+                .await;
+            tracing::debug!(endpoint = %ep.name, ok = copy.is_ok(), "copy of a sent transaction delivered");
+        });
+    }
 }
 
 struct Call<'a> {
@@ -70,6 +111,8 @@ struct Call<'a> {
     tried: Vec<usize>,
     last: Option<AttemptFailure>,
     last_failed_on: Option<usize>,
+    /// The endpoint whose answer the call returned.
+    answered_by: Option<usize>,
 }
 
 enum Attempt {
@@ -107,10 +150,11 @@ impl<'a> Call<'a> {
             tried: Vec::new(),
             last: None,
             last_failed_on: None,
+            answered_by: None,
         }
     }
 
-    async fn run(mut self) -> Result<ResponsePacket, PoolError> {
+    async fn run(&mut self) -> Result<ResponsePacket, PoolError> {
         let body =
             serde_json::to_vec(self.req)
                 .map(Bytes::from)
@@ -179,7 +223,10 @@ impl<'a> Call<'a> {
                 }
             }
             let (failure, sent) = match self.attempt(index, &body, raw_tx.as_ref()).await {
-                Attempt::Answered(packet) => return Ok(packet),
+                Attempt::Answered(packet) => {
+                    self.answered_by = Some(index);
+                    return Ok(packet);
+                }
                 Attempt::Quarantined => {
                     self.tried.push(index);
                     continue;
