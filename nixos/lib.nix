@@ -152,7 +152,7 @@ let
     RemoveIPC = "yes";
     UMask = "0077";
     CapabilityBoundingSet = "";
-    RestartPreventExitStatus = "78";
+    RestartPreventExitStatus = "73 78";
   };
 
   # Where the daemon and `govnode round` read the configuration. A stable

@@ -1,5 +1,5 @@
 //! Process exit codes (sysexits.h where one fits). Documented in
-//! docs/operations.md; systemd's `RestartPreventExitStatus=78` relies on them.
+//! docs/operations.md; systemd's `RestartPreventExitStatus=73 78` relies on them.
 
 /// Success.
 pub const OK: i32 = 0;
@@ -11,5 +11,8 @@ pub const USAGE: i32 = 2;
 pub const UNAVAILABLE: i32 = 69;
 /// EX_SOFTWARE: an internal error, including a panic.
 pub const SOFTWARE: i32 = 70;
+/// EX_CANTCREAT: another govnode holds the state directory's lock;
+/// restarting will not help while it runs (`RestartPreventExitStatus=`).
+pub const LOCKED: i32 = 73;
 /// EX_CONFIG: the configuration is invalid; restarting will not help.
 pub const CONFIG: i32 = 78;

@@ -88,6 +88,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum LedgerCommand {
+    /// Create the ledger (or check an existing one). The only way to start
+    /// afresh where an empty (0-byte) ledger file lies: the daemon refuses one.
+    Init,
     /// Write every vote (reason, transaction hash, block, …) as JSON lines or CSV.
     Export {
         #[arg(long, value_enum)]
@@ -174,6 +177,9 @@ fn run(cli: Cli) -> i32 {
             govnode::state::restore_command(&cli.config, &file, force)
         }
         Command::Ledger {
+            command: LedgerCommand::Init,
+        } => govnode::state::init_command(&cli.config),
+        Command::Ledger {
             command: LedgerCommand::Export { format, to },
         } => govnode::state::export_command(&cli.config, format, to.as_deref()),
     }
@@ -223,6 +229,15 @@ fn run_daemon(path: &std::path::Path) -> i32 {
             tracing::error!(error = %e, "cannot start");
             eprintln!("govnode: {e}");
             exit::CONFIG
+        }
+        Err(
+            e @ govnode::service::DaemonError::Locked(govnode::service::lock::LockError::Held {
+                ..
+            }),
+        ) => {
+            tracing::error!(error = %e, "cannot start");
+            eprintln!("govnode: {e}");
+            exit::LOCKED
         }
         Err(e) => {
             tracing::error!(error = %e, "daemon failed");

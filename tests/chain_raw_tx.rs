@@ -143,3 +143,45 @@ async fn nonce_too_low_counts_as_sent_only_for_our_own_mined_hash() {
     }
     assert_eq!(raw_tx_requests(&registry, "only", lookup, "ok"), 2.0);
 }
+
+/// A sent transaction reaches every healthy endpoint, not only the one that
+/// answered: a provider that drops it does not decide whether it is mined.
+#[tokio::test]
+async fn a_sent_transaction_is_copied_to_every_healthy_endpoint() {
+    let node = Anvil::start_with(AnvilOptions {
+        no_mining: true,
+        ..AnvilOptions::default()
+    })
+    .await;
+    let first = FaultProxy::start(&node.url()).await;
+    let second = FaultProxy::start(&node.url()).await;
+    let rpc = rpc_config(vec![endpoint("first", 0), endpoint("second", 1)]);
+    let (pool, registry) = pool(&rpc, &[first.url(), second.url()]);
+    pool.probe_all().await;
+
+    let raw = signed_transfer(0, 1).await;
+    let pending = pool.provider().send_raw_transaction(&raw).await.unwrap();
+    assert_eq!(*pending.tx_hash(), keccak256(&raw));
+    let copied = support::wait_until(Duration::from_secs(5), || {
+        second.count_method("eth_sendRawTransaction") == 1
+    })
+    .await;
+    assert!(copied, "the second endpoint got the copy");
+    assert_eq!(first.count_method("eth_sendRawTransaction"), 1);
+    // The copy meets the same node: "already known", an error answer, not a failure.
+    let send = "eth_sendRawTransaction";
+    assert!(
+        support::wait_until(Duration::from_secs(5), || raw_tx_requests(
+            &registry,
+            "second",
+            send,
+            "rpc_error"
+        ) == 1.0)
+        .await
+    );
+    assert_eq!(
+        pool.snapshot().endpoint("second").unwrap().failed,
+        0,
+        "a copy's refusal does not count against the endpoint"
+    );
+}

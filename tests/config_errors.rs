@@ -205,7 +205,9 @@ fn environment_override_is_validated_like_the_file() {
     let (code, out) = check_config(&path, &[("GOVNODE__RPC__ENDPOINTS__0__URL", "gopher://x")]);
     assert_eq!(code, EX_CONFIG, "{out}");
     assert!(
-        out.contains("rpc.endpoints[0].url: scheme must be http or https"),
+        out.contains(
+            "env GOVNODE__RPC__ENDPOINTS__0__URL (rpc.endpoints[0].url): scheme must be http or https"
+        ),
         "{out}"
     );
     let (code, out) = check_config(&path, &[("GOVNODE__ROUND__CONCURRENCY", "3")]);

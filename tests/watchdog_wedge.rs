@@ -14,8 +14,9 @@ use std::time::Duration;
 use support::daemon::{Daemon, Workdir, base_config, free_port};
 use support::notify::NotifySocket;
 
-#[test]
-fn wedged_heartbeat_withholds_watchdog() {
+/// A daemon whose supervisor loop answers three heartbeats and then blocks
+/// for ten minutes; `envs` are added to its environment.
+fn wedged_daemon(envs: &[(&str, &str)]) -> (Workdir, Daemon, NotifySocket, std::path::PathBuf) {
     let work = Workdir::new();
     let port = free_port();
     let config = work.write(
@@ -28,16 +29,20 @@ fn wedged_heartbeat_withholds_watchdog() {
     );
     let notify = NotifySocket::new();
     let socket = notify.path.to_string_lossy().into_owned();
-    let mut daemon = Daemon::spawn(
-        &config,
-        ([127, 0, 0, 1], port).into(),
-        &[
-            ("NOTIFY_SOCKET", &socket),
-            ("WATCHDOG_USEC", "400000"),
-            // Three good heartbeats, then the supervisor loop blocks for 10 minutes.
-            ("FAILPOINTS", "heartbeat-wedge=3*off->sleep(600000)"),
-        ],
-    );
+    let mut all = vec![
+        ("NOTIFY_SOCKET", socket.as_str()),
+        ("WATCHDOG_USEC", "400000"),
+        // Three good heartbeats, then the supervisor loop blocks for 10 minutes.
+        ("FAILPOINTS", "heartbeat-wedge=3*off->sleep(600000)"),
+    ];
+    all.extend_from_slice(envs);
+    let daemon = Daemon::spawn(&config, ([127, 0, 0, 1], port).into(), &all);
+    (work, daemon, notify, config)
+}
+
+#[test]
+fn wedged_heartbeat_withholds_watchdog() {
+    let (_work, mut daemon, notify, _config) = wedged_daemon(&[]);
     notify
         .until(Duration::from_secs(10), |m| m.contains("READY=1"))
         .unwrap_or_else(|seen| panic!("no READY=1: {seen:?}: {}", daemon.output()));
@@ -83,4 +88,38 @@ fn wedged_heartbeat_withholds_watchdog() {
         log.contains("heartbeat failed"),
         "the wedge is logged: {log}"
     );
+}
+
+/// A round that finishes while the daemon is wedged does not make `STATUS=`
+/// say ready: the line keeps the failing heartbeat first and names the round.
+#[test]
+fn a_round_finishing_during_a_wedge_keeps_status_unhealthy() {
+    // The round fails fast: no chain, and calls give up after a second.
+    let (_work, daemon, notify, config) =
+        wedged_daemon(&[("GOVNODE__RPC__RETRY__CALL_DEADLINE", "1s")]);
+    notify
+        .until(Duration::from_secs(10), |m| m.contains("STATUS=unhealthy"))
+        .unwrap_or_else(|seen| panic!("no unhealthy STATUS: {seen:?}: {}", daemon.output()));
+
+    // The control socket is served outside the wedged loop: a round runs
+    // (and fails, there is no chain) while the heartbeat fails.
+    let round = std::process::Command::new(support::daemon::binary())
+        .args(["round", "--config"])
+        .arg(&config)
+        .output()
+        .expect("govnode round");
+    let round_out = String::from_utf8_lossy(&round.stdout).into_owned()
+        + &String::from_utf8_lossy(&round.stderr);
+    assert!(round_out.contains("round 1"), "{round_out}");
+    let after = notify.drain(Duration::from_millis(500));
+    let statuses: Vec<&String> = after.iter().filter(|m| m.contains("STATUS=")).collect();
+    let last = statuses
+        .last()
+        .unwrap_or_else(|| panic!("the round's end sends a STATUS line: {after:?}"));
+    assert!(
+        last.contains("STATUS=unhealthy: runtime: the supervisor loop did not answer")
+            || last.contains("STATUS=unhealthy: the supervisor loop did not answer"),
+        "{last}"
+    );
+    assert!(last.contains("; last round 1"), "{last}");
 }

@@ -139,6 +139,21 @@ impl Breaker {
         }
     }
 
+    /// A good answer to a probe sent by the prober: unlike a late answer to
+    /// a call, it was asked after the breaker opened, so it closes the
+    /// breaker from any state — the endpoint answers well now.
+    pub fn on_probe_success(&mut self, now: Instant) -> Option<Transition> {
+        match self.state(now).0 {
+            BreakerState::Closed => self.on_success(now),
+            BreakerState::Open | BreakerState::HalfOpen => {
+                self.inner = Inner::Closed;
+                self.window.clear();
+                self.consecutive_failures = 0;
+                Some(Transition::Closed)
+            }
+        }
+    }
+
     pub fn on_failure(&mut self, now: Instant) -> Option<Transition> {
         match self.state(now).0 {
             BreakerState::Open => None,
@@ -327,6 +342,22 @@ mod tests {
             b.on_failure(now);
         }
         assert_eq!(b.open_until(), Some(now + Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn a_good_probe_closes_an_open_breaker_at_once() {
+        let t0 = Instant::now();
+        let mut b = Breaker::new(cfg());
+        for _ in 0..3 {
+            b.on_failure(t0);
+        }
+        assert_eq!(b.on_probe_success(t0), Some(Transition::Closed));
+        assert_eq!(b.peek(), BreakerState::Closed);
+        // And the next outage starts again from the base cool-down.
+        for _ in 0..3 {
+            b.on_failure(t0);
+        }
+        assert_eq!(b.open_until(), Some(t0 + Duration::from_secs(2)));
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! Rules:
 //! - Candidates: endpoints that are not quarantined and whose breaker is not
 //!   open. Closed, non-lagging endpoints come first, half-open and lagging
-//!   ones are a last resort. Within a rank: lower `priority` first, then
-//!   round-robin among equals.
+//!   ones are a last resort, and so are endpoints whose median latency is
+//!   more than `HEDGE_FACTOR` times the fastest healthy endpoint's (a slow
+//!   primary is left for a fast fallback). Within a rank: lower `priority`
+//!   first, the faster before the slow ones, then round-robin among equals.
 //! - An endpoint is used only once its `eth_chainId` has been checked (by the
 //!   prober, or inline before its first use).
 //! - Each attempt needs a permit of the endpoint's rate limiter; the call
@@ -14,6 +16,17 @@
 //! - After a failure the call moves at once to an endpoint not yet tried in
 //!   this round; when every candidate has been tried it waits (exponential
 //!   backoff with full jitter) and starts a new round.
+//! - When every endpoint's breaker is open, the call waits (within its
+//!   deadline) for the first cool-down to end or a probe to find an endpoint
+//!   answering, instead of failing at once.
+//! - A read (a repeatable call, not a send) that its endpoint has not
+//!   answered within `HEDGE_FACTOR` × the fastest healthy endpoint's median
+//!   latency is hedged: the same request goes to the next healthy endpoint
+//!   too, the first good answer wins and the other attempt is dropped
+//!   (cancelled). A slow primary thus costs a read a few fast round trips,
+//!   not its own latency; a hedge that wins counts as a failover.
+//! - A raw transaction one endpoint accepted is copied, in the background,
+//!   to every other healthy endpoint this call has not tried.
 //! - JSON-RPC error answers are returned as they are, never retried.
 //! - A call that must not run twice (`eth_sendTransaction`, dev-chain
 //!   controls) is not repeated after a failure that may have executed it
@@ -30,7 +43,7 @@ use bytes::Bytes;
 
 use super::backoff::Backoff;
 use super::classify::{FailureClass, is_repeatable, method_label};
-use super::endpoint::{EndpointState, View};
+use super::endpoint::{ChainCheck, EndpointState, View};
 use super::error::{AttemptFailure, EndpointFailure, PoolError};
 use super::pool::{Shared, best_head};
 use super::raw_tx::RawTx;
@@ -40,11 +53,50 @@ pub(crate) async fn call(
     req: RequestPacket,
 ) -> Result<ResponsePacket, TransportError> {
     let method = describe(&req);
-    let result = Call::new(&shared, &req, method.clone()).run().await;
+    let mut call = Call::new(&shared, &req, method.clone());
+    let result = call.run().await;
+    let answered_by = call.answered_by;
+    // Endpoints this call tried were given the bytes already.
+    let tried = std::mem::take(&mut call.tried);
     if let Err(e) = &result {
         tracing::warn!(method = %method, error = %e, "RPC call failed");
     }
+    if let (Ok(_), Some(index)) = (&result, answered_by)
+        && RawTx::from_request(&req).is_some()
+    {
+        spread_send(&shared, &req, index, &tried);
+    }
     result.map_err(TransportError::from)
+}
+
+/// A sent transaction goes to every other healthy endpoint too, in the
+/// background: a provider that drops it from its pool (or never gossips it)
+/// no longer decides whether the vote is mined. Copies are the same signed
+/// bytes, so at most one is mined; their answers ("already known" included)
+/// only go to the debug log and the request metrics.
+fn spread_send(shared: &Arc<Shared>, req: &RequestPacket, answered_by: usize, tried: &[usize]) {
+    let Ok(body) = serde_json::to_vec(req).map(Bytes::from) else {
+        return;
+    };
+    let now = Instant::now();
+    let views = shared.views(now);
+    let best = best_head(&views);
+    for (index, view) in views.iter().enumerate() {
+        if index == answered_by || tried.contains(&index) || !shared.is_healthy(view, best) {
+            continue;
+        }
+        if shared.endpoints[index].try_permit(1).is_err() {
+            continue;
+        }
+        let (shared, req, body) = (shared.clone(), req.clone(), body.clone());
+        tokio::spawn(async move {
+            let ep = &shared.endpoints[index];
+            let copy = ep
+                .exchange(&req, body, "eth_sendRawTransaction", ep.timeout)
+                .await;
+            tracing::debug!(endpoint = %ep.name, ok = copy.is_ok(), "copy of a sent transaction delivered");
+        });
+    }
 }
 
 struct Call<'a> {
@@ -59,6 +111,8 @@ struct Call<'a> {
     tried: Vec<usize>,
     last: Option<AttemptFailure>,
     last_failed_on: Option<usize>,
+    /// The endpoint whose answer the call returned.
+    answered_by: Option<usize>,
 }
 
 enum Attempt {
@@ -96,10 +150,11 @@ impl<'a> Call<'a> {
             tried: Vec::new(),
             last: None,
             last_failed_on: None,
+            answered_by: None,
         }
     }
 
-    async fn run(mut self) -> Result<ResponsePacket, PoolError> {
+    async fn run(&mut self) -> Result<ResponsePacket, PoolError> {
         let body =
             serde_json::to_vec(self.req)
                 .map(Bytes::from)
@@ -127,6 +182,9 @@ impl<'a> Call<'a> {
                     continue;
                 }
                 Pick::Nothing(why) => {
+                    if self.wait_for_recovery().await {
+                        continue;
+                    }
                     return Err(PoolError::NoHealthyEndpoint {
                         method: self.method.clone(),
                         why,
@@ -142,9 +200,33 @@ impl<'a> Call<'a> {
             };
             if self.last_failed_on.is_some_and(|prev| prev != index) {
                 self.shared.metrics.failover();
+            } else if self.attempts == 0 && self.passes_over_slow(index) {
+                // Moved off a preferred endpoint because it is slow: a failover too.
+                self.shared.metrics.failover();
+            }
+            if raw_tx.is_none()
+                && self.repeatable
+                && let Some((partner, delay)) = self.hedge_partner(index)
+                && self.shared.endpoints[index].view(Instant::now()).chain == ChainCheck::Verified
+            {
+                match self.hedged(index, partner, delay, &body).await {
+                    Ok(packet) => return Ok(packet),
+                    Err(failure) => {
+                        self.note_failure(index, failure);
+                        self.tried.push(index);
+                        self.tried.push(partner);
+                        if self.attempts >= self.shared.retry.max_attempts {
+                            return Err(self.exhausted());
+                        }
+                        continue;
+                    }
+                }
             }
             let (failure, sent) = match self.attempt(index, &body, raw_tx.as_ref()).await {
-                Attempt::Answered(packet) => return Ok(packet),
+                Attempt::Answered(packet) => {
+                    self.answered_by = Some(index);
+                    return Ok(packet);
+                }
                 Attempt::Quarantined => {
                     self.tried.push(index);
                     continue;
@@ -220,6 +302,127 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// Every breaker is open: waits until the soonest cool-down ends, a probe
+    /// finds an endpoint answering, or the deadline. False when waiting
+    /// cannot help (no endpoint ever verified, only quarantined ones, or no
+    /// time left).
+    async fn wait_for_recovery(&self) -> bool {
+        let now = Instant::now();
+        // Only endpoints that have answered on this chain before are worth
+        // waiting for; one never reached fails the call at once.
+        let soonest = self
+            .shared
+            .endpoints
+            .iter()
+            .filter(|ep| ep.view(now).chain == ChainCheck::Verified)
+            .filter_map(|ep| ep.open_until())
+            .min();
+        let Some(soonest) = soonest else {
+            return false;
+        };
+        if now >= self.deadline {
+            return false;
+        }
+        // A wake-up missed between the check and the wait costs at most one
+        // probe interval.
+        let until = soonest
+            .min(self.deadline)
+            .min(now + self.shared.probe.interval);
+        let recovered = self.shared.recovered.notified();
+        let _ = tokio::time::timeout_at(tokio::time::Instant::from_std(until), recovered).await;
+        true
+    }
+
+    /// Whether a slow endpoint of better priority was passed over for `index`.
+    fn passes_over_slow(&self, index: usize) -> bool {
+        let views = self.shared.views(Instant::now());
+        let priority = self.shared.endpoints[index].priority;
+        self.rank(&views)
+            .iter()
+            .any(|r| r.slow && r.priority < priority && r.index != index)
+    }
+
+    /// The endpoint to hedge a read on `index` with, and after how long:
+    /// the best-ranked other healthy, verified endpoint, once latencies are known.
+    fn hedge_partner(&self, index: usize) -> Option<(usize, Duration)> {
+        let now = Instant::now();
+        let views = self.shared.views(now);
+        let best = best_head(&views);
+        let fastest = self
+            .shared
+            .endpoints
+            .iter()
+            .zip(&views)
+            .filter(|(_, v)| self.shared.is_healthy(v, best))
+            .filter_map(|(ep, _)| ep.median_latency())
+            .min()?;
+        let delay = (fastest * HEDGE_FACTOR)
+            .max(HEDGE_MIN_DELAY)
+            .min(self.shared.endpoints[index].timeout);
+        let partner = self
+            .rank(&views)
+            .into_iter()
+            .find(|r| r.index != index && r.tier == 0 && !self.tried.contains(&r.index))?
+            .index;
+        Some((partner, delay))
+    }
+
+    /// Sends to `first` and, unless it answered within `delay`, to `second`
+    /// as well; the first good answer wins and the other attempt is dropped.
+    async fn hedged(
+        &mut self,
+        first: usize,
+        second: usize,
+        delay: Duration,
+        body: &Bytes,
+    ) -> Result<ResponsePacket, EndpointFailure> {
+        use futures::future::{Either, select};
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        self.attempts += 1;
+        let a = Box::pin(plain_attempt(
+            self.shared,
+            first,
+            self.req,
+            body.clone(),
+            self.label,
+            left,
+        ));
+        let shared = self.shared;
+        let (req, label, calls) = (self.req, self.label, self.calls());
+        let b = Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            // The hedge takes a permit like any attempt; without one it waits out the first.
+            if shared.endpoints[second].try_permit(calls).is_err() {
+                return std::future::pending().await;
+            }
+            let left = left.saturating_sub(delay);
+            plain_attempt(shared, second, req, body.clone(), label, left).await
+        });
+        match select(a, b).await {
+            Either::Left((Ok(packet), _)) => Ok(packet),
+            Either::Right((Ok(packet), _)) => {
+                self.attempts += 1;
+                self.shared.metrics.failover();
+                tracing::debug!(slow = %self.shared.endpoints[first].name, answered = %self.shared.endpoints[second].name, "hedged read answered by the second endpoint");
+                Ok(packet)
+            }
+            // One failed: the other may still answer.
+            Either::Left((Err(f), other)) => {
+                self.attempts += 1;
+                self.note_failure(first, f.clone());
+                let answer = settle_other(f, tokio::time::timeout(left, other).await);
+                if answer.is_ok() {
+                    self.shared.metrics.failover();
+                }
+                answer
+            }
+            Either::Right((Err(f), other)) => {
+                self.attempts += 1;
+                settle_other(f, tokio::time::timeout(left, other).await)
+            }
+        }
+    }
+
     fn note_failure(&mut self, index: usize, failure: EndpointFailure) {
         let ep = &self.shared.endpoints[index];
         self.last = Some(AttemptFailure {
@@ -279,25 +482,42 @@ impl<'a> Call<'a> {
     fn rank(&self, views: &[View]) -> Vec<Rank> {
         let n = views.len();
         let best = best_head(views);
+        let medians: Vec<Option<Duration>> = self
+            .shared
+            .endpoints
+            .iter()
+            .map(|ep| ep.median_latency())
+            .collect();
+        let fastest = medians
+            .iter()
+            .zip(views)
+            .filter(|(_, v)| self.shared.is_healthy(v, best))
+            .filter_map(|(m, _)| *m)
+            .min();
         let mut ranked: Vec<Rank> = views
             .iter()
             .enumerate()
             .filter_map(|(index, v)| {
+                let slow = is_slow(medians[index], fastest);
                 let tier = match v.state {
                     EndpointState::Quarantined | EndpointState::Open => return None,
                     EndpointState::HalfOpen => 1,
                     EndpointState::Closed if self.shared.lagging(v, best) => 1,
+                    // Much slower than the fastest healthy endpoint: used after
+                    // the fast ones, whatever its priority.
+                    EndpointState::Closed if slow => 1,
                     EndpointState::Closed => 0,
                 };
                 Some(Rank {
                     index,
                     tier,
+                    slow,
                     priority: self.shared.endpoints[index].priority,
                     turn: (index + n - self.rotation % n) % n,
                 })
             })
             .collect();
-        ranked.sort_by_key(|r| (r.tier, r.priority, r.turn));
+        ranked.sort_by_key(|r| (r.tier, r.priority, r.slow, r.turn));
         ranked
     }
 
@@ -349,9 +569,62 @@ impl<'a> Call<'a> {
     }
 }
 
+/// The outcome of a hedge whose first finisher failed: the other's answer,
+/// or the first failure when the other ran out of time too.
+fn settle_other(
+    first: EndpointFailure,
+    other: Result<Result<ResponsePacket, EndpointFailure>, tokio::time::error::Elapsed>,
+) -> Result<ResponsePacket, EndpointFailure> {
+    match other {
+        Ok(result) => result,
+        Err(_) => Err(first),
+    }
+}
+
+/// A read is hedged after this many times the fastest endpoint's median latency.
+const HEDGE_FACTOR: u32 = 4;
+/// ...but never sooner than this (local nodes answer in microseconds).
+const HEDGE_MIN_DELAY: Duration = Duration::from_millis(25);
+
+/// One attempt on an endpoint already verified, its permit taken; the
+/// breaker is told. Dropping it cancels the request.
+async fn plain_attempt(
+    shared: &Shared,
+    index: usize,
+    req: &RequestPacket,
+    body: Bytes,
+    label: &'static str,
+    left: Duration,
+) -> Result<ResponsePacket, EndpointFailure> {
+    let ep = &shared.endpoints[index];
+    let timeout = ep.timeout.min(left);
+    match ep.exchange(req, body, label, timeout).await {
+        Ok(packet) => {
+            ep.record_success(Instant::now());
+            Ok(packet)
+        }
+        Err(f) => {
+            if !(f.class == FailureClass::Timeout && timeout < ep.timeout) {
+                ep.record_failure(&f, Instant::now());
+            }
+            Err(f)
+        }
+    }
+}
+
+/// An endpoint whose median latency is more than `HEDGE_FACTOR` times the
+/// fastest healthy one's (and not just by a few milliseconds).
+fn is_slow(median: Option<Duration>, fastest: Option<Duration>) -> bool {
+    match (median, fastest) {
+        (Some(m), Some(f)) => m > f * HEDGE_FACTOR && m > f + HEDGE_MIN_DELAY,
+        _ => false,
+    }
+}
+
 struct Rank {
     index: usize,
     tier: u8,
+    slow: bool,
     priority: u32,
     turn: usize,
 }

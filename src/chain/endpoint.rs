@@ -152,6 +152,11 @@ impl Endpoint {
         }
     }
 
+    /// The median of the recent answers' latencies, once there are some.
+    pub fn median_latency(&self) -> Option<Duration> {
+        self.lock().stats.quantile(0.5)
+    }
+
     pub fn last_error(&self) -> Option<EndpointFailure> {
         self.lock().last_error.as_ref().map(|(f, _)| f.clone())
     }
@@ -270,6 +275,21 @@ impl Endpoint {
             tracing::info!(endpoint = %self.name, url = %self.url(), "RPC endpoint breaker closed: endpoint answers again");
         }
         self.publish(&mut live);
+    }
+
+    /// A good probe: closes the breaker whatever its state (see
+    /// [`Breaker::on_probe_success`]).
+    pub fn record_probe_success(&self, now: Instant) {
+        let mut live = self.lock();
+        if let Some(Transition::Closed) = live.breaker.on_probe_success(now) {
+            tracing::info!(endpoint = %self.name, url = %self.url(), "RPC endpoint breaker closed: a probe was answered well");
+        }
+        self.publish(&mut live);
+    }
+
+    /// When an open breaker's cool-down ends.
+    pub fn open_until(&self) -> Option<Instant> {
+        self.lock().breaker.open_until()
     }
 
     pub fn record_failure(&self, failure: &EndpointFailure, now: Instant) {

@@ -38,6 +38,9 @@ pub(crate) struct Shared {
     pub metrics: PoolMetrics,
     /// Advances once per call to rotate among endpoints of equal rank.
     pub rotation: AtomicUsize,
+    /// Woken when a probe finds an endpoint answering, for calls waiting
+    /// while every breaker is open.
+    pub recovered: tokio::sync::Notify,
     is_local: bool,
 }
 
@@ -119,6 +122,7 @@ impl Pool {
                 probe: rpc.probe.clone(),
                 metrics,
                 rotation: AtomicUsize::new(0),
+                recovered: tokio::sync::Notify::new(),
                 is_local,
             }),
         })
@@ -251,6 +255,14 @@ impl Shared {
             (Some(h), Some(b)) => b.saturating_sub(h) > self.probe.max_head_lag,
             _ => false,
         }
+    }
+
+    /// Whether some endpoint could take a call now (breaker not open, not
+    /// quarantined).
+    pub fn any_usable(&self, now: Instant) -> bool {
+        self.views(now)
+            .iter()
+            .any(|v| matches!(v.state, EndpointState::Closed | EndpointState::HalfOpen))
     }
 
     pub fn is_healthy(&self, view: &View, best: Option<u64>) -> bool {

@@ -1,7 +1,11 @@
 //! The prober: every `rpc.probe.interval`, each endpoint is asked for its
 //! chain id (a wrong one quarantines it) and its head block (too far behind
-//! the best endpoint makes it a last resort). The results feed the breaker,
-//! so an open breaker closes again once a probe succeeds after the cool-down.
+//! the best endpoint makes it a last resort). The results feed the breaker:
+//! a probe is due the moment a cool-down ends (not at the next tick), and a
+//! good probe closes the breaker at once. While no endpoint is usable at all,
+//! open endpoints are probed every interval despite their cool-down, so the
+//! pool recovers within one interval of a provider's return instead of
+//! waiting out a cool-down that doubled during the outage.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,9 +22,14 @@ pub(crate) async fn run_prober(shared: Arc<Shared>, index: usize, shutdown: Canc
     let mut ticker = tokio::time::interval(shared.probe.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
+        // The cool-down's end is a probe time of its own.
+        let trial = shared.endpoints[index]
+            .open_until()
+            .map(tokio::time::Instant::from_std);
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
+            _ = sleep_until_some(trial) => {}
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -29,12 +38,20 @@ pub(crate) async fn run_prober(shared: Arc<Shared>, index: usize, shutdown: Canc
     }
 }
 
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// One probe of one endpoint.
 pub(crate) async fn probe_endpoint(shared: &Shared, index: usize) {
     let ep = &shared.endpoints[index];
-    // An open breaker's cool-down is respected by the prober too: a failing
-    // provider gets no traffic from us until its trial is due.
-    if ep.view(Instant::now()).state == EndpointState::Open {
+    // An open breaker's cool-down is respected by the prober too — a failing
+    // provider gets no traffic from us until its trial is due — unless no
+    // endpoint can take a call at all: then finding one that is back matters more.
+    if ep.view(Instant::now()).state == EndpointState::Open && shared.any_usable(Instant::now()) {
         return;
     }
     match ep.check_chain(shared.chain_id).await {
@@ -61,8 +78,9 @@ pub(crate) async fn probe_endpoint(shared: &Shared, index: usize) {
         Err(failure) => ep.record_failure(&failure, Instant::now()),
         Ok(head) => {
             ep.set_head(head);
-            ep.record_success(Instant::now());
+            ep.record_probe_success(Instant::now());
             update_lags(shared);
+            shared.recovered.notify_waiters();
         }
     }
 }

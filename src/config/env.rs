@@ -7,9 +7,29 @@ use super::issues::Issues;
 
 pub const PREFIX: &str = "GOVNODE__";
 
+/// One value an environment variable set: problems found later at `path`
+/// (or inside it) are the variable's, not the file's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    pub var: String,
+    /// The path as issues print it (`rpc.endpoints[0].url`).
+    pub path: String,
+}
+
+impl Override {
+    /// The issue path naming the variable, with the setting it overrode.
+    pub fn label(&self, issue_path: &str) -> Option<String> {
+        let inside = issue_path == self.path
+            || issue_path
+                .strip_prefix(self.path.as_str())
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['));
+        inside.then(|| format!("env {} ({issue_path})", self.var))
+    }
+}
+
 /// Applies every `GOVNODE__…` variable to `doc`. List elements are addressed
-/// by index (`GOVNODE__RPC__ENDPOINTS__0__URL_FILE`).
-pub fn apply_overrides<I>(doc: &mut Value, vars: I, issues: &mut Issues)
+/// by index (`GOVNODE__RPC__ENDPOINTS__0__URL_FILE`). Returns what was set.
+pub fn apply_overrides<I>(doc: &mut Value, vars: I, issues: &mut Issues) -> Vec<Override>
 where
     I: IntoIterator<Item = (String, String)>,
 {
@@ -19,6 +39,7 @@ where
         .collect();
     // Deterministic order, so that the same environment always yields the same config.
     vars.sort();
+    let mut applied = Vec::new();
     for (name, raw) in vars {
         let segments: Vec<String> = name[PREFIX.len()..]
             .split("__")
@@ -29,14 +50,40 @@ where
             continue;
         }
         let value = scalar(&raw);
-        if let Err(message) = set_path(doc, &segments, value) {
-            issues.push(format!("env {name}"), message);
+        match set_path(doc, &segments, value) {
+            Err(message) => issues.push(format!("env {name}"), message),
+            Ok(()) => applied.push(Override {
+                path: issue_path(&segments),
+                var: name,
+            }),
         }
     }
+    applied
+}
+
+/// `["rpc", "endpoints", "0", "url"]` → `rpc.endpoints[0].url`.
+fn issue_path(segments: &[String]) -> String {
+    let mut out = String::new();
+    for s in segments {
+        if s.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{s}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(s);
+        }
+    }
+    out
 }
 
 /// Values are read as YAML scalars so that `5001` is a number and `true` a bool.
+/// `0x…` stays a string: it is an address or a hash, never meant as a number
+/// (YAML would read `0x00…00` as the integer 0).
 fn scalar(raw: &str) -> Value {
+    if raw.starts_with("0x") || raw.starts_with("0X") {
+        return Value::String(raw.to_owned());
+    }
     match serde_norway::from_str::<Value>(raw) {
         Ok(v @ (Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Null)) => v,
         _ => Value::String(raw.to_owned()),
@@ -81,7 +128,7 @@ mod tests {
             serde_norway::from_str("api: {listen: '127.0.0.1:1'}\nrpc: {endpoints: [{name: a}]}")
                 .unwrap();
         let mut issues = Issues::default();
-        apply_overrides(
+        let applied = apply_overrides(
             &mut doc,
             [
                 ("GOVNODE__API__LISTEN".to_string(), "0.0.0.0:9".to_string()),
@@ -101,6 +148,16 @@ mod tests {
             Value::Number(3.into())
         );
         assert_eq!(doc["round"]["dry_run"], Value::Bool(true));
+        let paths: Vec<&str> = applied.iter().map(|o| o.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["api.listen", "round.dry_run", "rpc.endpoints[0].priority"]
+        );
+        assert_eq!(
+            applied[2].label("rpc.endpoints[0].priority").as_deref(),
+            Some("env GOVNODE__RPC__ENDPOINTS__0__PRIORITY (rpc.endpoints[0].priority)")
+        );
+        assert_eq!(applied[0].label("api.listener"), None);
     }
 
     #[test]

@@ -47,6 +47,16 @@ impl Issues {
         self.list.iter()
     }
 
+    /// Rewrites issue paths (e.g. to name the environment variable that set
+    /// a value); `f` returns the new path or `None` to keep it.
+    pub fn relabel(&mut self, f: impl Fn(&str) -> Option<String>) {
+        for issue in &mut self.list {
+            if let Some(path) = f(&issue.path) {
+                issue.path = path;
+            }
+        }
+    }
+
     pub fn into_vec(self) -> Vec<ConfigIssue> {
         self.list
     }

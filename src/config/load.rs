@@ -8,7 +8,7 @@ use alloy::signers::local::PrivateKeySigner;
 use serde::de::DeserializeOwned;
 use serde_norway::Value;
 
-use super::env::apply_overrides;
+use super::env::{Override, apply_overrides};
 use super::issues::{ConfigIssue, Issues, Validate, field, index};
 use super::schema::Config;
 use super::secret::{Secret, SecretSource, pick_source};
@@ -37,7 +37,12 @@ impl ConfigError {
             ConfigError::Invalid { path, issues } => {
                 let mut out = format!("{}:\n", self);
                 for i in issues {
-                    out.push_str(&format!("  {}: {}\n", path.display(), i));
+                    // A value from the environment is not the file's fault.
+                    if i.path.starts_with("env ") {
+                        out.push_str(&format!("  {i}\n"));
+                    } else {
+                        out.push_str(&format!("  {}: {}\n", path.display(), i));
+                    }
                 }
                 out.trim_end().to_owned()
             }
@@ -122,13 +127,25 @@ pub fn load(path: &Path, env: &LoadEnv) -> Result<Settings, ConfigError> {
         issues: issues.into_vec(),
     };
     let mut issues = Issues::default();
-    let config = parse(&text, env, &mut issues).ok_or_else(|| invalid(issues.clone()))?;
+    let (config, overrides) = parse_with(&text, env, &mut issues);
+    let Some(config) = config else {
+        return Err(invalid(name_overrides(issues, &overrides)));
+    };
     config.validate("", &mut issues);
+    check_env_log_filter(env, &mut issues);
     let base = path
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
     let settings = resolve(config, path, &base, env, &mut issues);
+    super::paths::check(
+        &settings.config,
+        &settings.ledger_path,
+        &settings.control_socket,
+        &mut issues,
+    );
+    super::paths::check_distinct_keys(&settings.config, &settings.node_keys, &mut issues);
+    let issues = name_overrides(issues, &overrides);
     if issues.is_empty() {
         Ok(settings)
     } else {
@@ -136,15 +153,47 @@ pub fn load(path: &Path, env: &LoadEnv) -> Result<Settings, ConfigError> {
     }
 }
 
+/// Issues at a path an environment variable set are labelled with it.
+fn name_overrides(mut issues: Issues, overrides: &[Override]) -> Issues {
+    issues.relabel(|path| overrides.iter().find_map(|o| o.label(path)));
+    issues
+}
+
+/// `RUST_LOG` wins over `log.level` at start, so it is checked like the file.
+fn check_env_log_filter(env: &LoadEnv, issues: &mut Issues) {
+    let Some((_, filter)) = env
+        .vars
+        .iter()
+        .find(|(k, v)| k == "RUST_LOG" && !v.is_empty())
+    else {
+        return;
+    };
+    if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(filter) {
+        issues.push(
+            "env RUST_LOG",
+            format!("invalid log filter {filter:?}: {e}"),
+        );
+    }
+}
+
 /// Parses and deserializes; returns `None` when a structural problem prevents
 /// building a [`Config`] (the problems are in `issues`).
 pub fn parse(text: &str, env: &LoadEnv, issues: &mut Issues) -> Option<Config> {
+    let mut own = Issues::default();
+    let (config, overrides) = parse_with(text, env, &mut own);
+    for i in name_overrides(own, &overrides).into_vec() {
+        issues.push(i.path, i.message);
+    }
+    config
+}
+
+fn parse_with(text: &str, env: &LoadEnv, issues: &mut Issues) -> (Option<Config>, Vec<Override>) {
     if text.trim().is_empty() {
         issues.push(
             "",
             "the file is empty; see examples/config.yaml for a complete configuration",
         );
-        return None;
+        return (None, Vec::new());
     }
     let mut doc: Value = match serde_norway::from_str(text) {
         Ok(v) => v,
@@ -154,7 +203,7 @@ pub fn parse(text: &str, env: &LoadEnv, issues: &mut Issues) -> Option<Config> {
                 .map(|l| format!("line {} column {}", l.line(), l.column()))
                 .unwrap_or_default();
             issues.push(at, format!("YAML syntax error: {e}"));
-            return None;
+            return (None, Vec::new());
         }
     };
     if !doc.is_mapping() {
@@ -162,9 +211,9 @@ pub fn parse(text: &str, env: &LoadEnv, issues: &mut Issues) -> Option<Config> {
             "",
             "the top level must be a mapping of sections (chain, rpc, dao, …)",
         );
-        return None;
+        return (None, Vec::new());
     }
-    apply_overrides(&mut doc, env.vars.iter().cloned(), issues);
+    let overrides = apply_overrides(&mut doc, env.vars.iter().cloned(), issues);
     reject_inline_secrets(&mut doc, issues);
 
     let before = issues.len();
@@ -190,13 +239,13 @@ pub fn parse(text: &str, env: &LoadEnv, issues: &mut Issues) -> Option<Config> {
         }
     }
     if issues.len() > before {
-        return None;
+        return (None, overrides);
     }
     match deserialize_at::<Config>("", doc) {
-        Ok(c) => Some(c),
+        Ok(c) => (Some(c), overrides),
         Err(issue) => {
             issues.push(issue.path, issue.message);
-            None
+            (None, overrides)
         }
     }
 }
@@ -329,8 +378,12 @@ pub fn load_unresolved(path: &Path, env: &LoadEnv) -> Result<Unresolved, ConfigE
         issues: issues.into_vec(),
     };
     let mut issues = Issues::default();
-    let config = parse(&text, env, &mut issues).ok_or_else(|| invalid(issues.clone()))?;
+    let (config, overrides) = parse_with(&text, env, &mut issues);
+    let Some(config) = config else {
+        return Err(invalid(name_overrides(issues, &overrides)));
+    };
     config.validate("", &mut issues);
+    let issues = name_overrides(issues, &overrides);
     if !issues.is_empty() {
         return Err(invalid(issues));
     }

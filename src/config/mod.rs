@@ -4,6 +4,7 @@
 mod env;
 mod issues;
 mod load;
+mod paths;
 mod schema;
 mod secret;
 mod validate;

@@ -189,11 +189,8 @@ pub fn url_has_credentials(raw: &str) -> bool {
 
 impl Validate for DaoConfig {
     fn validate(&self, path: &str, issues: &mut Issues) {
-        if self.address.parse::<alloy::primitives::Address>().is_err() {
-            issues.push(
-                field(path, "address"),
-                "must be a 0x-prefixed 20-byte hex address",
-            );
+        if let Some(problem) = contract_address_problem(&self.address) {
+            issues.push(field(path, "address"), problem);
         }
         if self.kind == DaoKind::Assetdao && self.start_block.is_some() {
             issues.push(
@@ -202,6 +199,28 @@ impl Validate for DaoConfig {
             );
         }
     }
+}
+
+/// What is wrong with a contract address, if anything: not 20 hex bytes, the
+/// zero address, or mixed case that fails its EIP-55 checksum (a typo in a
+/// checksummed address). All-lower or all-upper case carries no checksum.
+pub fn contract_address_problem(raw: &str) -> Option<String> {
+    let Ok(address) = raw.parse::<alloy::primitives::Address>() else {
+        return Some("must be a 0x-prefixed 20-byte hex address".into());
+    };
+    if address.is_zero() {
+        return Some("is the zero address, which holds no contract".into());
+    }
+    let hex = raw.strip_prefix("0x").unwrap_or(raw);
+    let mixed =
+        hex.chars().any(|c| c.is_ascii_lowercase()) && hex.chars().any(|c| c.is_ascii_uppercase());
+    let checksummed = address.to_checksum(None);
+    if mixed && checksummed[2..] != *hex {
+        return Some(format!(
+            "fails its EIP-55 checksum (a mistyped character?); the checksummed form of these bytes is {checksummed}"
+        ));
+    }
+    None
 }
 
 fn validate_nodes(nodes: &[NodeConfig], config: &Config, issues: &mut Issues) {
@@ -365,6 +384,24 @@ mod tests {
             "https://eth.example/v3/0123456789abcdef0123456789abcdef"
         ));
         assert!(!url_has_credentials("http://127.0.0.1:8545"));
+    }
+
+    #[test]
+    fn contract_addresses() {
+        let good = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+        assert_eq!(contract_address_problem(good), None);
+        assert_eq!(contract_address_problem(&good.to_lowercase()), None);
+        assert!(
+            contract_address_problem("0x5FbDB2315678afecb367f032d93F642f64180aA3")
+                .unwrap()
+                .contains("EIP-55")
+        );
+        assert!(
+            contract_address_problem("0x0000000000000000000000000000000000000000")
+                .unwrap()
+                .contains("zero")
+        );
+        assert!(contract_address_problem("0x12").is_some());
     }
 
     #[test]

@@ -14,6 +14,10 @@ pub enum LedgerError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error(
+        "the ledger {path} is empty (0 bytes): a govnode ledger is never empty, so this file was truncated or made by hand; restore a backup, or run `govnode ledger init` to start a fresh ledger"
+    )]
+    Empty { path: PathBuf },
     #[error("{path} is not a govnode ledger ({detail}); refusing to touch it")]
     Foreign { path: PathBuf, detail: String },
     #[error(

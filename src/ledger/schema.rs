@@ -145,6 +145,14 @@ pub(crate) fn open_with(
             reason: e.to_string(),
         })?;
     }
+    // SQLite treats a 0-byte file as a new database; a ledger that lost its
+    // contents must not silently become a fresh one (every vote would be
+    // decided again). `govnode ledger init` removes such a file on purpose.
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        return Err(LedgerError::Empty {
+            path: path.to_owned(),
+        });
+    }
     let open_err = |source| LedgerError::Open {
         path: path.to_owned(),
         source,

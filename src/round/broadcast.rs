@@ -1,5 +1,14 @@
 //! One transaction on its way out: signing with a voter's key, recording a
 //! fee-bumped replacement, and broadcasting signed bytes (safe to repeat).
+//!
+//! A broadcast that fails on the way (every endpoint failed, timed out or
+//! was unreachable) is repeated inside the round with exponential backoff
+//! and full jitter, with the *same* signed bytes, until the round's deadline:
+//! the bytes carry one nonce and one hash, so however many copies reach the
+//! nodes, at most one is mined. A node's refusal (a JSON-RPC error answer,
+//! e.g. insufficient funds) is not repeated: the same bytes get the same answer.
+
+use std::time::{Duration, Instant};
 
 use alloy::eips::eip2718::Encodable2718;
 use alloy::network::NetworkTransactionBuilder;
@@ -7,7 +16,16 @@ use alloy::primitives::{B256, Bytes};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 
+use tokio_util::sync::CancellationToken;
+
 use super::context::Voting;
+use crate::chain::Backoff;
+
+/// Waits between repeated broadcasts of one transaction.
+const SEND_RETRY: Backoff = Backoff {
+    base: Duration::from_millis(200),
+    max: Duration::from_secs(5),
+};
 
 /// A fee bump: signs `request` (same nonce, higher fees), records the
 /// replacement next to the earlier attempts, and broadcasts it.
@@ -50,6 +68,67 @@ pub async fn broadcast(
     hash: B256,
     raw: &Bytes,
 ) -> Result<(), String> {
+    broadcast_once(v, voter_idx, vote_id, hash, raw)
+        .await
+        .map_err(|f| f.reason)
+}
+
+/// [`broadcast`], repeated after failures on the way until `deadline` or
+/// `cancel`; the reason of a vote left unsent says how often it was tried.
+pub async fn broadcast_until(
+    v: &Voting,
+    voter_idx: usize,
+    vote_id: i64,
+    hash: B256,
+    raw: &Bytes,
+    deadline: Instant,
+    cancel: &CancellationToken,
+) -> Result<(), String> {
+    let voter = &v.voters[voter_idx];
+    let mut tries: u32 = 0;
+    loop {
+        tries += 1;
+        let failed = match broadcast_once(v, voter_idx, vote_id, hash, raw).await {
+            Ok(()) => return Ok(()),
+            Err(f) if f.refused => return Err(f.reason),
+            Err(f) => f,
+        };
+        let wait = SEND_RETRY.delay(tries, &mut rand::rng());
+        let why_stop = if cancel.is_cancelled() {
+            Some("daemon stopping")
+        } else if Instant::now() + wait >= deadline {
+            Some("round deadline reached")
+        } else {
+            None
+        };
+        if let Some(why) = why_stop {
+            return Err(format!(
+                "{} (tried {tries} time(s) this round; {why})",
+                failed.reason
+            ));
+        }
+        tracing::info!(NODE = %voter.name, TX_HASH = %hash, vote_id, retry = tries, wait_ms = wait.as_millis() as u64, "broadcasting the same signed transaction again");
+        tokio::select! {
+            _ = cancel.cancelled() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Why one broadcast did not go out; `refused` when a node answered with an
+/// error (repeating the same bytes gets the same answer).
+struct SendFailure {
+    reason: String,
+    refused: bool,
+}
+
+async fn broadcast_once(
+    v: &Voting,
+    voter_idx: usize,
+    vote_id: i64,
+    hash: B256,
+    raw: &Bytes,
+) -> Result<(), SendFailure> {
     let voter = &v.voters[voter_idx];
     match v.provider.send_raw_transaction(raw).await {
         Ok(_) => {
@@ -67,7 +146,10 @@ pub async fn broadcast(
                 crate::telemetry::redact::redact_text(&e.to_string(), &[])
             );
             tracing::warn!(NODE = %voter.name, TX_HASH = %hash, vote_id, %reason, "vote not sent");
-            Err(reason)
+            Err(SendFailure {
+                reason,
+                refused: e.as_error_resp().is_some(),
+            })
         }
     }
 }

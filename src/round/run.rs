@@ -33,7 +33,7 @@ pub fn runner(
         let dao_health = dao_health.clone();
         async move {
             let report = run_round(&v, trigger, &progress, &cancel).await;
-            notifier.status(&format!("ready; last {}", report.summary()));
+            notifier.event(&report.summary());
             if report.state != RoundState::Failed {
                 dao_health.set(dao_report(&report));
             }

@@ -20,7 +20,7 @@ use futures::future::join_all;
 use std::future::IntoFuture;
 use tokio_util::sync::CancellationToken;
 
-use super::broadcast::{broadcast, sign};
+use super::broadcast::{broadcast_until, sign};
 use super::context::Voting;
 use super::fees::{Fees, Pricing, price};
 use super::plan::{Job, whole_tokens};
@@ -360,7 +360,7 @@ async fn send_for_voter(
         }
         // Crash-safety tests stop the process here: signed and recorded, not broadcast.
         fail::fail_point!("round-after-signed");
-        match broadcast(v, voter_idx, s.vote_id, s.hash, &s.raw).await {
+        match broadcast_until(v, voter_idx, s.vote_id, s.hash, &s.raw, deadline, cancel).await {
             Ok(()) => out.in_flight.push(InFlight {
                 voter: voter_idx,
                 vote_id: s.vote_id,

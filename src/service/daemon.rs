@@ -34,6 +34,8 @@ pub enum DaemonError {
     Voting(#[from] crate::round::ContextError),
     #[error("{0}")]
     Control(#[from] crate::api::control::ControlError),
+    #[error("{0}")]
+    Locked(#[from] super::lock::LockError),
 }
 
 /// Shared state every component reaches through. Cheap to clone.
@@ -113,8 +115,10 @@ impl Daemon {
 /// Runs the daemon until SIGTERM/SIGINT. Returns once everything is drained
 /// (or the drain timeout passed).
 pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), DaemonError> {
-    let notifier = Notifier;
+    let notifier = Notifier::default();
     notifier.status("starting");
+    // Before the chain or the ledger is touched: a second daemon leaves both alone.
+    let _state_lock = super::lock::StateLock::acquire(&settings.ledger_path)?;
     let metrics = Metrics::new()?;
     let (heartbeat, pings) = Heartbeat::new(settings.config.watchdog.heartbeat_timeout);
     // The pool starts without any chain reachable; its health component

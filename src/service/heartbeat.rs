@@ -110,6 +110,7 @@ pub async fn run_watchdog(
                 }
                 if failing {
                     tracing::info!("heartbeat recovered");
+                    notifier.health(None);
                     failing = false;
                 }
                 component.set(ComponentReport::up());
@@ -117,7 +118,7 @@ pub async fn run_watchdog(
             Err(why) => {
                 if !failing {
                     tracing::error!(reason = %why, "heartbeat failed; withholding WATCHDOG=1");
-                    notifier.status(&format!("unhealthy: {why}"));
+                    notifier.health(Some(why.clone()));
                     failing = true;
                 }
                 component.set(ComponentReport {

@@ -3,6 +3,7 @@
 pub mod daemon;
 pub mod health;
 pub mod heartbeat;
+pub mod lock;
 pub mod notify;
 
 pub use daemon::{Daemon, DaemonError, run};

@@ -1,16 +1,69 @@
 //! sd_notify messages. Without `NOTIFY_SOCKET` (not started by systemd) every
 //! call is a no-op, so the daemon runs the same way by hand.
+//!
+//! The `STATUS=` line is composed from the daemon's health and its last
+//! event, not overwritten by whichever message came last: while the heartbeat
+//! fails it starts with `unhealthy: …` even when a round finishes meanwhile,
+//! and it says `ready` again once the heartbeat recovers.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sd_notify::NotifyState;
 
 /// Sends lifecycle messages to systemd. Failures are logged, never fatal:
-/// systemd going away must not take the daemon down with it.
+/// systemd going away must not take the daemon down with it. Clones share
+/// one status line.
 #[derive(Debug, Clone, Default)]
-pub struct Notifier;
+pub struct Notifier {
+    line: Arc<Mutex<StatusLine>>,
+}
+
+/// What `STATUS=` is made of.
+#[derive(Debug, Default)]
+struct StatusLine {
+    /// `ready: 1 node(s), …` as the daemon last announced itself.
+    ready: Option<String>,
+    /// Why the heartbeat fails, while it does.
+    unhealthy: Option<String>,
+    /// The last event worth showing (a round's summary).
+    last: Option<String>,
+}
+
+impl StatusLine {
+    fn render(&self) -> String {
+        let last = self
+            .last
+            .as_deref()
+            .map(|l| format!("; last {l}"))
+            .unwrap_or_default();
+        match (&self.unhealthy, &self.ready) {
+            (Some(why), _) => format!("unhealthy: {why}{last}"),
+            (None, Some(ready)) => format!("{ready}{last}"),
+            (None, None) => format!("starting{last}"),
+        }
+    }
+}
 
 impl Notifier {
+    fn update(&self, f: impl FnOnce(&mut StatusLine)) -> String {
+        let mut line = self.line.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut line);
+        line.render()
+    }
+
+    /// Records the last event (e.g. a round's summary) and sends the line.
+    pub fn event(&self, what: &str) {
+        let status = self.update(|l| l.last = Some(what.to_owned()));
+        self.status(&status);
+    }
+
+    /// The heartbeat's verdict: `Some(why)` while it fails, `None` once it passes.
+    pub fn health(&self, unhealthy: Option<String>) {
+        let status = self.update(|l| l.unhealthy = unhealthy);
+        self.status(&status);
+    }
+
     fn send(&self, states: &[NotifyState<'_>]) {
         if std::env::var_os("NOTIFY_SOCKET").is_none() {
             return;
@@ -20,8 +73,11 @@ impl Notifier {
         }
     }
 
+    /// `READY=1` with `status` as the daemon's ready line (health and the
+    /// last event still shape what `STATUS=` shows).
     pub fn ready(&self, status: &str) {
-        self.send(&[NotifyState::Ready, NotifyState::Status(status)]);
+        let line = self.update(|l| l.ready = Some(status.to_owned()));
+        self.send(&[NotifyState::Ready, NotifyState::Status(&line)]);
     }
 
     pub fn status(&self, status: &str) {
@@ -60,4 +116,27 @@ impl Notifier {
 /// The watchdog interval systemd expects, if it enabled one for this process.
 pub fn watchdog_interval() -> Option<Duration> {
     sd_notify::watchdog_enabled()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_wins_over_the_last_event_until_it_recovers() {
+        let n = Notifier::default();
+        n.ready("ready: 1 node(s)");
+        assert_eq!(n.update(|_| {}), "ready: 1 node(s)");
+        n.health(Some("the supervisor loop did not answer".into()));
+        n.event("round 3 success: 2 confirmed");
+        assert_eq!(
+            n.update(|_| {}),
+            "unhealthy: the supervisor loop did not answer; last round 3 success: 2 confirmed"
+        );
+        n.health(None);
+        assert_eq!(
+            n.update(|_| {}),
+            "ready: 1 node(s); last round 3 success: 2 confirmed"
+        );
+    }
 }

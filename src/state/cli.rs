@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{ExportFormat, StateError, Target, backup, describe, export, restore};
+use super::{ExportFormat, StateError, Target, backup, describe, export, init, restore};
 use crate::config::LoadEnv;
 use crate::exit;
 
@@ -87,4 +87,25 @@ pub fn export_command(config: &Path, format: ExportFormat, to: Option<&Path>) ->
         }
         Err(e) => fail("ledger export", &e),
     }
+}
+
+/// `govnode ledger init`.
+pub fn init_command(config: &Path) -> i32 {
+    let report = match target(config).and_then(|t| init(&t)) {
+        Ok(r) => r,
+        Err(e) => return fail("ledger init", &e),
+    };
+    let what = match (report.existed, report.replaced_empty) {
+        (true, _) => "is already a govnode ledger; checked, nothing changed",
+        (false, true) => "was an empty file; replaced by a fresh ledger",
+        (false, false) => "created",
+    };
+    println!(
+        "{} {what} (schema {}, {}, {} votes)",
+        report.ledger.display(),
+        report.info.schema_version,
+        describe(report.info.identity),
+        report.info.votes
+    );
+    exit::OK
 }

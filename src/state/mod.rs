@@ -19,6 +19,7 @@ mod error;
 mod export;
 mod files;
 mod in_use;
+mod init;
 mod restore;
 
 use std::path::{Path, PathBuf};
@@ -29,10 +30,11 @@ use crate::config::{self, ConfigError, ConfigIssue, LoadEnv};
 use crate::ledger::LedgerIdentity;
 
 pub use backup::{BACKUP_META_TABLE, BackupReport, backup, read_header};
-pub use cli::{backup_command, export_command, restore_command};
+pub use cli::{backup_command, export_command, init_command, restore_command};
 pub use error::StateError;
 pub use export::{COLUMNS, ExportFormat, csv_field, export};
 pub use in_use::evidence as in_use_evidence;
+pub use init::{InitReport, init};
 pub use restore::{RestoreReport, restore};
 
 /// What the state tools need from a configuration.

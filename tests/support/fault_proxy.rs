@@ -76,6 +76,9 @@ struct State {
     /// One-shot faults, used (in order) before the standing one.
     queued: Mutex<VecDeque<Fault>>,
     seen: Mutex<Vec<Seen>>,
+    /// (method, n, seen so far): every n-th single request of the method
+    /// answers HTTP 500, whatever the standing fault.
+    method_fault: Mutex<Option<(String, usize, usize)>>,
     client: reqwest::Client,
 }
 
@@ -99,6 +102,7 @@ impl FaultProxy {
             standing: Mutex::new(Fault::PassThrough),
             queued: Mutex::new(VecDeque::new()),
             seen: Mutex::new(Vec::new()),
+            method_fault: Mutex::new(None),
             client: reqwest::Client::new(),
         });
         let shared = state.clone();
@@ -140,6 +144,12 @@ impl FaultProxy {
     /// Faults for the next requests, one each, before the standing behaviour.
     pub fn queue_faults(&self, faults: impl IntoIterator<Item = Fault>) {
         lock(&self.state.queued).extend(faults);
+    }
+
+    /// Every `n`-th request of `method` (the first included) fails with
+    /// HTTP 500 before reaching the node; other requests are unaffected.
+    pub fn fail_every(&self, method: &str, n: usize) {
+        *lock(&self.state.method_fault) = Some((method.to_owned(), n.max(1), 0));
     }
 
     pub fn set_upstream(&self, upstream: &str) {
@@ -214,9 +224,20 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         methods: methods.clone(),
         batch,
     });
-    let fault = lock(&state.queued)
-        .pop_front()
-        .unwrap_or_else(|| lock(&state.standing).clone());
+    let method_hit = match &mut *lock(&state.method_fault) {
+        Some((method, n, count)) if !batch && methods.first() == Some(method) => {
+            *count += 1;
+            (*count - 1) % *n == 0
+        }
+        _ => false,
+    };
+    let fault = if method_hit {
+        Fault::Http500
+    } else {
+        lock(&state.queued)
+            .pop_front()
+            .unwrap_or_else(|| lock(&state.standing).clone())
+    };
     match fault {
         Fault::PassThrough => forward(&state, body).await,
         Fault::Delay(d) => {

@@ -1,0 +1,71 @@
+//! Liveness of a round under flaky sends: with every other
+//! `eth_sendRawTransaction` failing on both endpoints (and no retries in the
+//! pool), the round re-broadcasts the same signed bytes with backoff until
+//! they go out, so every vote lands in one round — each exactly once.
+
+#[allow(dead_code)]
+mod support {
+    pub mod anvil;
+    pub mod daemon;
+    pub mod fault_proxy;
+    pub mod round_env;
+}
+
+use support::fault_proxy::FaultProxy;
+use support::round_env::RoundEnv;
+
+const PROPOSALS: u32 = 8;
+
+/// Two endpoints instead of the devnet's one: `a` and `b`, both proxies.
+fn two_endpoints(env: &RoundEnv, a: &str, b: &str) {
+    let path = env.config();
+    let text = std::fs::read_to_string(&path).expect("config");
+    let mut out = String::new();
+    let mut replaced = false;
+    for line in text.lines() {
+        if !replaced && line.trim_start().starts_with("url:") {
+            out.push_str(&format!(
+                "      url: {a}\n    - name: second\n      url: {b}\n"
+            ));
+            replaced = true;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(replaced, "no url line in {text}");
+    out.push_str(
+        "\nstrategies:\n  everything:\n    rules: []\n    default:\n      vote: for\n      reason: test votes on everything\n",
+    );
+    std::fs::write(&path, out).expect("write config");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_the_sends_failing_on_both_endpoints_all_votes_land_in_one_round() {
+    let env = RoundEnv::new(PROPOSALS, 1).await;
+    let a = FaultProxy::start(&env.anvil.url()).await;
+    let b = FaultProxy::start(&env.anvil.url()).await;
+    two_endpoints(&env, &a.url(), &b.url());
+    a.fail_every("eth_sendRawTransaction", 2);
+    b.fail_every("eth_sendRawTransaction", 2);
+    let _daemon = env.daemon(&[
+        ("GOVNODE__NODES__0__STRATEGY", "everything"),
+        ("GOVNODE__ROUND__RECEIPT_POLL", "200ms"),
+        // One attempt per call: the pool's own failover does not hide the fault.
+        ("GOVNODE__RPC__RETRY__MAX_ATTEMPTS", "1"),
+        ("GOVNODE__ROUND__BATCH_SIZE", "1"),
+    ]);
+    let (code, out) = env.round();
+    assert_eq!(code, 0, "one round lands every vote: {out}");
+    let rows = env.ledger_rows();
+    assert_eq!(rows.len(), PROPOSALS as usize, "{rows:?}");
+    assert!(rows.iter().all(|r| r.2 == "confirmed"), "{rows:?}");
+    let casts = env.vote_casts().await;
+    assert_eq!(casts.len(), PROPOSALS as usize, "{casts:?}");
+    assert!(casts.values().all(|&n| n == 1), "a double vote: {casts:?}");
+    let sends = a.count_method("eth_sendRawTransaction") + b.count_method("eth_sendRawTransaction");
+    assert!(
+        sends > PROPOSALS as usize,
+        "the fault was met and sends were repeated: {sends} sends"
+    );
+}
