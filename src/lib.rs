@@ -13,6 +13,7 @@ pub mod exit;
 pub mod ledger;
 pub mod round;
 pub mod service;
+pub mod signer;
 pub mod state;
 pub mod strategy;
 pub mod telemetry;
