@@ -102,7 +102,7 @@ fn read(
     }
 }
 
-fn parse_key(raw: &str) -> Result<PrivateKeySigner, ()> {
+pub(super) fn parse_key(raw: &str) -> Result<PrivateKeySigner, ()> {
     let hex = raw.strip_prefix("0x").unwrap_or(raw);
     if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(());

@@ -7,6 +7,7 @@
 //! failure while signing fails only that node's votes.
 
 mod build;
+pub mod cli;
 mod config;
 mod error;
 pub mod keystore;
