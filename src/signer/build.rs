@@ -8,6 +8,7 @@ use std::sync::Arc;
 use alloy::signers::local::PrivateKeySigner;
 
 use super::config::{SignerConfig, effective};
+use super::pkcs11::{Pkcs11Error, Pkcs11Signer};
 use super::{LocalKeySigner, Signer, keystore};
 use crate::config::{Issues, NodeConfig, SecretSource, field, pick_source};
 
@@ -62,6 +63,28 @@ pub fn node_signer(
                 Ok(key) => Some(Arc::new(LocalKeySigner::new("keystore", key))),
                 Err(e) => {
                     issues.push(field(&at, "path"), e.to_string());
+                    None
+                }
+            }
+        }
+        SignerConfig::Pkcs11(k) => {
+            let (_, pin, _) = read(
+                &at,
+                "pin",
+                k.pin_file.as_ref().map(abs),
+                k.pin_credential.as_ref(),
+                credentials_dir,
+                issues,
+            )?;
+            match Pkcs11Signer::open(&abs(&k.module), &k.token_label, &k.key_label, pin.expose()) {
+                Ok(signer) => Some(Arc::new(signer)),
+                Err(e) => {
+                    let at_field = match e {
+                        Pkcs11Error::Module { .. } => "module",
+                        Pkcs11Error::NoToken { .. } | Pkcs11Error::Login { .. } => "token_label",
+                        Pkcs11Error::NoKey { .. } | Pkcs11Error::Key { .. } => "key_label",
+                    };
+                    issues.push(field(&at, at_field), e.to_string());
                     None
                 }
             }

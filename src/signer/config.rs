@@ -16,6 +16,8 @@ pub enum SignerConfig {
     Key(KeySignerConfig),
     /// A Web3 Secret Storage (v3) keystore and the password that unlocks it.
     Keystore(KeystoreSignerConfig),
+    /// A secp256k1 key in an HSM, through a PKCS#11 module.
+    Pkcs11(Pkcs11SignerConfig),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -42,11 +44,29 @@ pub struct KeystoreSignerConfig {
     pub password_credential: Option<String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pkcs11SignerConfig {
+    /// The PKCS#11 module (shared library) of the HSM.
+    pub module: PathBuf,
+    /// The token's label (`CKA_LABEL` of the token, e.g. `softhsm2-util --label`).
+    pub token_label: String,
+    /// The label of the key pair on the token.
+    pub key_label: String,
+    /// File holding the user PIN.
+    #[serde(default)]
+    pub pin_file: Option<PathBuf>,
+    /// systemd credential holding the user PIN.
+    #[serde(default)]
+    pub pin_credential: Option<String>,
+}
+
 impl SignerConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             SignerConfig::Key(_) => "key",
             SignerConfig::Keystore(_) => "keystore",
+            SignerConfig::Pkcs11(_) => "pkcs11",
         }
     }
 }
@@ -105,6 +125,21 @@ pub fn validate_node(node: &NodeConfig, path: &str, issues: &mut Issues) {
                 "password",
                 k.password_file.as_ref(),
                 k.password_credential.as_ref(),
+                true,
+                issues,
+            );
+        }
+        SignerConfig::Pkcs11(k) => {
+            for (name, value) in [("token_label", &k.token_label), ("key_label", &k.key_label)] {
+                if value.trim().is_empty() {
+                    issues.push(field(&at, name), "must not be empty");
+                }
+            }
+            pick_source(
+                &at,
+                "pin",
+                k.pin_file.as_ref(),
+                k.pin_credential.as_ref(),
                 true,
                 issues,
             );
