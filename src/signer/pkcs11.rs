@@ -112,12 +112,17 @@ impl Pkcs11Signer {
             });
         };
         let session = context.open_ro_session(slot).map_err(module_err)?;
-        session
-            .login(UserType::User, Some(&AuthPin::new(pin.into())))
-            .map_err(|e| Pkcs11Error::Login {
-                token: token.to_owned(),
-                reason: e.to_string(),
-            })?;
+        match session.login(UserType::User, Some(&AuthPin::new(pin.into()))) {
+            // Login state is per token and application: another node on the
+            // same token (or the settings before a reload) logged in already.
+            Ok(()) | Err(cryptoki::error::Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+            Err(e) => {
+                return Err(Pkcs11Error::Login {
+                    token: token.to_owned(),
+                    reason: e.to_string(),
+                });
+            }
+        }
         let key_err = |reason: String| Pkcs11Error::Key {
             token: token.to_owned(),
             label: label.to_owned(),
