@@ -3,6 +3,7 @@
 //! HTTP response, through start, reload and stop; so are every signer
 //! backend's secrets (keystore password, HSM PIN and the keys behind them).
 
+#[allow(dead_code)]
 mod support {
     pub mod daemon;
     pub mod softhsm;
@@ -16,6 +17,37 @@ use support::daemon::{DEV_KEY, Daemon, Workdir, base_config, free_port};
 
 const URL_KEY: &str = "f00dfacecafe0123456789abcdef4242";
 const API_TOKEN: &str = "tok_live_9f8e7d6c5b4a";
+
+/// Fetches `paths`, waits `settle`, reloads (SIGHUP) and stops (SIGTERM,
+/// exit 0): every response body and the whole log.
+fn serve_reload_stop(daemon: &mut Daemon, paths: &[&str], settle: Duration) -> (String, String) {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut bodies = String::new();
+    for path in paths {
+        let r = client.get(daemon.url(path)).send().unwrap();
+        bodies.push_str(&r.text().unwrap_or_default());
+    }
+    std::thread::sleep(settle);
+    daemon.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(500));
+    daemon.signal(libc::SIGTERM);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(25)).code(), Some(0));
+    (bodies, daemon.output())
+}
+
+fn assert_absent(log: &str, bodies: &str, secrets: &[(&str, &str)]) {
+    assert!(log.contains("govnode ready"), "the log was captured: {log}");
+    for (what, secret) in secrets {
+        assert!(!log.contains(secret), "{what} leaked into the log:\n{log}");
+        assert!(
+            !bodies.contains(secret),
+            "{what} leaked into an HTTP response:\n{bodies}"
+        );
+    }
+}
 
 #[test]
 fn no_secret_in_logs_or_responses() {
@@ -41,41 +73,27 @@ fn no_secret_in_logs_or_responses() {
     );
     daemon.wait_live(Duration::from_secs(10));
 
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    let mut bodies = String::new();
-    for path in [
-        "/health",
-        "/health/ready",
-        "/health/live",
-        "/metrics",
-        "/nope",
-    ] {
-        let r = client.get(daemon.url(path)).send().unwrap();
-        bodies.push_str(&r.text().unwrap_or_default());
-    }
-    // Let probes and retries run and log for a while.
-    std::thread::sleep(Duration::from_secs(2));
-    daemon.signal(libc::SIGHUP);
-    std::thread::sleep(Duration::from_millis(500));
-    daemon.signal(libc::SIGTERM);
-    assert_eq!(daemon.wait_exit(Duration::from_secs(25)).code(), Some(0));
-
-    let log = daemon.output();
-    assert!(log.contains("govnode ready"), "the log was captured: {log}");
-    for (what, secret) in [
-        ("RPC URL key", URL_KEY),
-        ("API token", API_TOKEN),
-        ("node private key", &DEV_KEY[2..]),
-    ] {
-        assert!(!log.contains(secret), "{what} leaked into the log:\n{log}");
-        assert!(
-            !bodies.contains(secret),
-            "{what} leaked into an HTTP response:\n{bodies}"
-        );
-    }
+    let (bodies, log) = serve_reload_stop(
+        &mut daemon,
+        &[
+            "/health",
+            "/health/ready",
+            "/health/live",
+            "/metrics",
+            "/nope",
+        ],
+        // Let probes and retries run and log for a while.
+        Duration::from_secs(2),
+    );
+    assert_absent(
+        &log,
+        &bodies,
+        &[
+            ("RPC URL key", URL_KEY),
+            ("API token", API_TOKEN),
+            ("node private key", &DEV_KEY[2..]),
+        ],
+    );
 }
 
 const KEYSTORE_PASSWORD: &str = "ks-pass-e3b0c44298fc1c14";
@@ -122,35 +140,22 @@ fn no_signer_secret_in_logs_or_responses() {
         &[("RUST_LOG", "trace"), ("SOFTHSM2_CONF", conf.as_str())],
     );
     daemon.wait_live(Duration::from_secs(10));
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    let mut bodies = String::new();
-    for path in ["/health", "/health/ready", "/metrics", "/api/v1/nodes"] {
-        let r = client.get(daemon.url(path)).send().unwrap();
-        bodies.push_str(&r.text().unwrap_or_default());
-    }
-    daemon.signal(libc::SIGHUP);
-    std::thread::sleep(Duration::from_millis(500));
-    daemon.signal(libc::SIGTERM);
-    assert_eq!(daemon.wait_exit(Duration::from_secs(25)).code(), Some(0));
-
-    let log = daemon.output();
-    assert!(log.contains("govnode ready"), "the log was captured: {log}");
+    let (bodies, log) = serve_reload_stop(
+        &mut daemon,
+        &["/health", "/health/ready", "/metrics", "/api/v1/nodes"],
+        Duration::ZERO,
+    );
     // A reload re-opens every signer, the HSM session included.
     assert!(log.contains("configuration reloaded"), "{log}");
-    for (what, secret) in [
-        ("keystore password", KEYSTORE_PASSWORD),
-        ("keystore's key", KEYSTORE_KEY),
-        ("HSM PIN", support::softhsm::PIN),
-        ("HSM key", HSM_KEY),
-        ("node private key", &DEV_KEY[2..]),
-    ] {
-        assert!(!log.contains(secret), "{what} leaked into the log:\n{log}");
-        assert!(
-            !bodies.contains(secret),
-            "{what} leaked into an HTTP response:\n{bodies}"
-        );
-    }
+    assert_absent(
+        &log,
+        &bodies,
+        &[
+            ("keystore password", KEYSTORE_PASSWORD),
+            ("keystore's key", KEYSTORE_KEY),
+            ("HSM PIN", support::softhsm::PIN),
+            ("HSM key", HSM_KEY),
+            ("node private key", &DEV_KEY[2..]),
+        ],
+    );
 }
