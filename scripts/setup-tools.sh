@@ -46,6 +46,7 @@ apt_command_for() {
         nix-bin) echo nix-instantiate ;;
         systemd-container) echo systemd-nspawn ;;
         prometheus) echo promtool ;;
+        softhsm2) echo softhsm2-util ;;
         poppler-utils) echo pdftoppm ;;
         imagemagick) echo convert ;;
         *) echo "$1" ;;

@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod preview;
 pub mod round;
 pub mod service;
+pub mod signer;
 pub mod state;
 pub mod strategy;
 pub mod telemetry;

@@ -81,6 +81,11 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Write encrypted keystores and list their addresses.
+    Keys {
+        #[command(subcommand)]
+        command: govnode::signer::cli::KeysCommand,
+    },
     /// Start a local chain with the test AssetDAO, funded node wallets and
     /// proposals, write a configuration for it and run the daemon on it.
     Devnet(govnode::devnet::DevnetArgs),
@@ -172,6 +177,7 @@ fn run(cli: Cli) -> i32 {
         } => govnode::cli::round::run(&cli.config, socket, json, dry_run),
         Command::Plan { socket, json } => govnode::cli::plan::run(&cli.config, socket, json, false),
         Command::Devnet(args) => govnode::devnet::main(args),
+        Command::Keys { command } => govnode::signer::cli::command(command),
         Command::Backup { to } => govnode::state::backup_command(&cli.config, &to),
         Command::Restore { file, force } => {
             govnode::state::restore_command(&cli.config, &file, force)

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use alloy::signers::local::PrivateKeySigner;
 use serde::de::DeserializeOwned;
 use serde_norway::Value;
 
@@ -80,11 +79,11 @@ impl LoadEnv {
     }
 }
 
-/// A node's signing key, resolved.
+/// A node's signer, ready (keys read, keystores unlocked).
 #[derive(Debug, Clone)]
 pub struct NodeKey {
     pub name: String,
-    pub signer: PrivateKeySigner,
+    pub signer: std::sync::Arc<dyn crate::signer::Signer>,
 }
 
 /// A fully loaded configuration: the file's settings plus every secret it names.
@@ -439,23 +438,11 @@ fn resolve(
     let mut node_keys = Vec::new();
     for (i, node) in config.nodes.iter().enumerate() {
         let p = index("nodes", i);
-        let file = node.key_file.as_ref().map(abs);
-        let Some((src, secret, at)) = read_secret(
-            &p,
-            "key",
-            file.as_ref(),
-            node.key_credential.as_ref(),
-            creds,
-            issues,
-        ) else {
-            continue;
-        };
-        match parse_key(secret.expose()) {
-            Ok(signer) => node_keys.push(NodeKey {
+        if let Some(signer) = crate::signer::node_signer(node, &p, &abs, creds, issues) {
+            node_keys.push(NodeKey {
                 name: node.name.clone(),
                 signer,
-            }),
-            Err(()) => issues.push(at, format!("{src} does not hold a 32-byte hex private key")),
+            });
         }
     }
 
@@ -547,12 +534,4 @@ fn source_key(stem: &str, src: &SecretSource) -> &'static str {
         (_, SecretSource::File(_)) => "token_file",
         (_, SecretSource::Credential(_)) => "token_credential",
     }
-}
-
-fn parse_key(raw: &str) -> Result<PrivateKeySigner, ()> {
-    let hex = raw.strip_prefix("0x").unwrap_or(raw);
-    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(());
-    }
-    hex.parse::<PrivateKeySigner>().map_err(|_| ())
 }

@@ -10,12 +10,14 @@ mod secret;
 mod validate;
 mod wei;
 
+pub(crate) use issues::field;
 pub use issues::{ConfigIssue, Issues, Validate};
 pub use load::{
     ConfigError, DEFAULT_CONFIG_PATH, LoadEnv, NodeKey, Settings, Unresolved, control_socket_path,
     load, load_unresolved, parse,
 };
 pub use schema::*;
+pub(crate) use secret::pick_source;
 pub use secret::{Secret, SecretError, SecretSource};
 pub use validate::{is_label, rpc_url_problem, url_has_credentials};
 pub use wei::{Wei, WeiError};

@@ -193,6 +193,9 @@ pub struct NodeConfig {
     /// systemd credential holding the hex private key.
     #[serde(default)]
     pub key_credential: Option<String>,
+    /// The backend that signs for this node (`kind: key|keystore`); instead of `key_file`.
+    #[serde(default)]
+    pub signer: Option<crate::signer::SignerConfig>,
     /// `conservative`, `aggressive`, or a name under `strategies`.
     #[serde(default = "defaults::strategy")]
     pub strategy: String,

@@ -236,14 +236,7 @@ fn validate_nodes(nodes: &[NodeConfig], config: &Config, issues: &mut Issues) {
                 format!("duplicate node name {:?}", node.name),
             );
         }
-        pick_source(
-            &p,
-            "key",
-            node.key_file.as_ref(),
-            node.key_credential.as_ref(),
-            true,
-            issues,
-        );
+        crate::signer::validate_node(node, &p, issues);
         if !BUILTIN_STRATEGIES.contains(&node.strategy.as_str())
             && !config.strategies.contains_key(&node.strategy)
         {

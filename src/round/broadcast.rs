@@ -1,4 +1,4 @@
-//! One transaction on its way out: signing with a voter's key, recording a
+//! One transaction on its way out: signing through the voter's signer, recording a
 //! fee-bumped replacement, and broadcasting signed bytes (safe to repeat).
 //!
 //! A broadcast that fails on the way (every endpoint failed, timed out or
@@ -10,8 +10,6 @@
 
 use std::time::{Duration, Instant};
 
-use alloy::eips::eip2718::Encodable2718;
-use alloy::network::NetworkTransactionBuilder;
 use alloy::primitives::{B256, Bytes};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
@@ -47,17 +45,18 @@ pub async fn sign_and_replace(
     Ok(hash)
 }
 
-/// Signs `request` with the voter's key: the hash and the bytes to send.
+/// Asks the voter's signer for `request` signed: the hash and the bytes to send.
 pub async fn sign(
     v: &Voting,
     voter_idx: usize,
     request: TransactionRequest,
 ) -> Result<(B256, Bytes), String> {
-    let envelope = request
-        .build(&v.voters[voter_idx].wallet)
+    let signed = v.voters[voter_idx]
+        .signer
+        .sign_transaction(request)
         .await
         .map_err(|e| format!("signing failed: {e}"))?;
-    Ok((*envelope.tx_hash(), Bytes::from(envelope.encoded_2718())))
+    Ok((signed.hash, signed.raw))
 }
 
 /// Sends signed bytes (again). Safe to repeat: the same bytes can be mined once.

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use alloy::network::EthereumWallet;
 use alloy::primitives::Address;
 use alloy::providers::DynProvider;
 
@@ -13,6 +12,7 @@ use super::metrics::RoundMetrics;
 use crate::config::{RoundConfig, Settings};
 use crate::dao::{Dao, DaoError, TokenResolver, VoteMargin};
 use crate::ledger::{Ledger, LedgerError, LedgerIdentity};
+use crate::signer::Signer;
 use crate::strategy::{Strategy, StrategyError};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,22 +31,23 @@ pub enum ContextError {
     },
 }
 
-/// One voter: its name, address, signing wallet and strategy.
+/// One voter: its name, address, signer and strategy.
 #[derive(Clone)]
 pub struct Voter {
     pub name: String,
     pub address: Address,
-    pub wallet: EthereumWallet,
+    /// Signs for `address`; the round never sees the key behind it.
+    pub signer: Arc<dyn Signer>,
     pub strategy_name: String,
     pub strategy: Arc<dyn Strategy>,
 }
 
 impl std::fmt::Debug for Voter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The wallet holds the key: never printed.
         f.debug_struct("Voter")
             .field("name", &self.name)
             .field("address", &self.address)
+            .field("signer", &self.signer.kind())
             .field("strategy", &self.strategy_name)
             .finish()
     }
@@ -159,7 +160,7 @@ fn voters(settings: &Settings) -> Result<Vec<Voter>, ContextError> {
         out.push(Voter {
             name: key.name.clone(),
             address: key.signer.address(),
-            wallet: EthereumWallet::from(key.signer.clone()),
+            signer: key.signer.clone(),
             strategy_name,
             strategy,
         });

@@ -1,0 +1,148 @@
+//! `nodes[].signer`: which backend signs for a node, and its static checks.
+//! The legacy `nodes[].key_file` / `key_credential` are `kind: key` written
+//! one level up; a node sets one form or the other.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::NodeConfig;
+use crate::config::{Issues, field, pick_source};
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum SignerConfig {
+    /// A plain hex private key in a file or systemd credential.
+    Key(KeySignerConfig),
+    /// A Web3 Secret Storage (v3) keystore and the password that unlocks it.
+    Keystore(KeystoreSignerConfig),
+    /// A secp256k1 key in an HSM, through a PKCS#11 module.
+    Pkcs11(Pkcs11SignerConfig),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySignerConfig {
+    /// File holding the hex private key.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// systemd credential holding the hex private key.
+    #[serde(default)]
+    pub key_credential: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeystoreSignerConfig {
+    /// The keystore JSON file (geth, `cast wallet`, `govnode keys`).
+    pub path: PathBuf,
+    /// File holding the keystore's password.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// systemd credential holding the keystore's password.
+    #[serde(default)]
+    pub password_credential: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pkcs11SignerConfig {
+    /// The PKCS#11 module (shared library) of the HSM.
+    pub module: PathBuf,
+    /// The token's label (`CKA_LABEL` of the token, e.g. `softhsm2-util --label`).
+    pub token_label: String,
+    /// The label of the key pair on the token.
+    pub key_label: String,
+    /// File holding the user PIN.
+    #[serde(default)]
+    pub pin_file: Option<PathBuf>,
+    /// systemd credential holding the user PIN.
+    #[serde(default)]
+    pub pin_credential: Option<String>,
+}
+
+impl SignerConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SignerConfig::Key(_) => "key",
+            SignerConfig::Keystore(_) => "keystore",
+            SignerConfig::Pkcs11(_) => "pkcs11",
+        }
+    }
+}
+
+/// The node's signer as configured: `signer:`, or the legacy key fields as `kind: key`.
+pub fn effective(node: &NodeConfig) -> Option<SignerConfig> {
+    match &node.signer {
+        Some(s) => Some(s.clone()),
+        None if node.key_file.is_some() || node.key_credential.is_some() => {
+            Some(SignerConfig::Key(KeySignerConfig {
+                key_file: node.key_file.clone(),
+                key_credential: node.key_credential.clone(),
+            }))
+        }
+        None => None,
+    }
+}
+
+/// Static checks of a node's signing settings at `path` (`nodes[i]`).
+pub fn validate_node(node: &NodeConfig, path: &str, issues: &mut Issues) {
+    let Some(signer) = &node.signer else {
+        pick_source(
+            path,
+            "key",
+            node.key_file.as_ref(),
+            node.key_credential.as_ref(),
+            true,
+            issues,
+        );
+        return;
+    };
+    if node.key_file.is_some() || node.key_credential.is_some() {
+        issues.push(
+            field(path, "signer"),
+            "set either signer or key_file/key_credential, not both (key_file is signer: {kind: key, key_file: ...})",
+        );
+    }
+    let at = field(path, "signer");
+    match signer {
+        SignerConfig::Key(k) => {
+            pick_source(
+                &at,
+                "key",
+                k.key_file.as_ref(),
+                k.key_credential.as_ref(),
+                true,
+                issues,
+            );
+        }
+        SignerConfig::Keystore(k) => {
+            if k.path.as_os_str().is_empty() {
+                issues.push(field(&at, "path"), "must name the keystore file");
+            }
+            pick_source(
+                &at,
+                "password",
+                k.password_file.as_ref(),
+                k.password_credential.as_ref(),
+                true,
+                issues,
+            );
+        }
+        SignerConfig::Pkcs11(k) => {
+            for (name, value) in [("token_label", &k.token_label), ("key_label", &k.key_label)] {
+                if value.trim().is_empty() {
+                    issues.push(field(&at, name), "must not be empty");
+                }
+            }
+            pick_source(
+                &at,
+                "pin",
+                k.pin_file.as_ref(),
+                k.pin_credential.as_ref(),
+                true,
+                issues,
+            );
+        }
+    }
+}
