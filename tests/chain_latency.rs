@@ -64,4 +64,18 @@ async fn a_slow_primary_is_left_for_a_fast_fallback() {
         "the slow primary got at most the first read: {}",
         slow.count_method("eth_getBalance")
     );
+    // The ranking as /health shows it: the fast fallback first, the primary marked slow.
+    let snap = both.snapshot();
+    let by_name = |name: &str| {
+        snap.endpoints
+            .iter()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| panic!("endpoint {name}"))
+    };
+    assert_eq!(by_name("fallback").rank, Some(1), "{snap:?}");
+    assert_eq!(by_name("primary").rank, Some(2), "{snap:?}");
+    assert!(
+        by_name("primary").slow && !by_name("fallback").slow,
+        "{snap:?}"
+    );
 }

@@ -480,45 +480,7 @@ impl<'a> Call<'a> {
     }
 
     fn rank(&self, views: &[View]) -> Vec<Rank> {
-        let n = views.len();
-        let best = best_head(views);
-        let medians: Vec<Option<Duration>> = self
-            .shared
-            .endpoints
-            .iter()
-            .map(|ep| ep.median_latency())
-            .collect();
-        let fastest = medians
-            .iter()
-            .zip(views)
-            .filter(|(_, v)| self.shared.is_healthy(v, best))
-            .filter_map(|(m, _)| *m)
-            .min();
-        let mut ranked: Vec<Rank> = views
-            .iter()
-            .enumerate()
-            .filter_map(|(index, v)| {
-                let slow = is_slow(medians[index], fastest);
-                let tier = match v.state {
-                    EndpointState::Quarantined | EndpointState::Open => return None,
-                    EndpointState::HalfOpen => 1,
-                    EndpointState::Closed if self.shared.lagging(v, best) => 1,
-                    // Much slower than the fastest healthy endpoint: used after
-                    // the fast ones, whatever its priority.
-                    EndpointState::Closed if slow => 1,
-                    EndpointState::Closed => 0,
-                };
-                Some(Rank {
-                    index,
-                    tier,
-                    slow,
-                    priority: self.shared.endpoints[index].priority,
-                    turn: (index + n - self.rotation % n) % n,
-                })
-            })
-            .collect();
-        ranked.sort_by_key(|r| (r.tier, r.priority, r.slow, r.turn));
-        ranked
+        rank_endpoints(self.shared, views, self.rotation)
     }
 
     /// Why no endpoint can take the call, endpoint by endpoint.
@@ -614,6 +576,51 @@ async fn plain_attempt(
 
 /// An endpoint whose median latency is more than `HEDGE_FACTOR` times the
 /// fastest healthy one's (and not just by a few milliseconds).
+/// The order calls try the usable endpoints in: tier (healthy and fast
+/// first; half-open, lagging and much slower ones after), then priority,
+/// then round-robin (`rotation`) among equals. Open and quarantined
+/// endpoints are left out.
+pub(crate) fn rank_endpoints(shared: &Shared, views: &[View], rotation: usize) -> Vec<Rank> {
+    let n = views.len();
+    let best = best_head(views);
+    let medians: Vec<Option<Duration>> = shared
+        .endpoints
+        .iter()
+        .map(|ep| ep.median_latency())
+        .collect();
+    let fastest = medians
+        .iter()
+        .zip(views)
+        .filter(|(_, v)| shared.is_healthy(v, best))
+        .filter_map(|(m, _)| *m)
+        .min();
+    let mut ranked: Vec<Rank> = views
+        .iter()
+        .enumerate()
+        .filter_map(|(index, v)| {
+            let slow = is_slow(medians[index], fastest);
+            let tier = match v.state {
+                EndpointState::Quarantined | EndpointState::Open => return None,
+                EndpointState::HalfOpen => 1,
+                EndpointState::Closed if shared.lagging(v, best) => 1,
+                // Much slower than the fastest healthy endpoint: used after
+                // the fast ones, whatever its priority.
+                EndpointState::Closed if slow => 1,
+                EndpointState::Closed => 0,
+            };
+            Some(Rank {
+                index,
+                tier,
+                slow,
+                priority: shared.endpoints[index].priority,
+                turn: (index + n - rotation % n) % n,
+            })
+        })
+        .collect();
+    ranked.sort_by_key(|r| (r.tier, r.priority, r.slow, r.turn));
+    ranked
+}
+
 fn is_slow(median: Option<Duration>, fastest: Option<Duration>) -> bool {
     match (median, fastest) {
         (Some(m), Some(f)) => m > f * HEDGE_FACTOR && m > f + HEDGE_MIN_DELAY,
@@ -621,10 +628,10 @@ fn is_slow(median: Option<Duration>, fastest: Option<Duration>) -> bool {
     }
 }
 
-struct Rank {
-    index: usize,
+pub(crate) struct Rank {
+    pub index: usize,
     tier: u8,
-    slow: bool,
+    pub slow: bool,
     priority: u32,
     turn: usize,
 }

@@ -12,6 +12,7 @@ pub(crate) struct PoolMetrics {
     state: IntGaugeVec,
     head: IntGaugeVec,
     failovers: IntCounter,
+    rank: IntGaugeVec,
 }
 
 const STATES: [EndpointState; 4] = [
@@ -54,6 +55,13 @@ impl PoolMetrics {
             ),
             &["endpoint"],
         )?;
+        let rank = IntGaugeVec::new(
+            Opts::new(
+                "govnode_rpc_endpoint_rank",
+                "Where calls try each endpoint now: 1 first, 2 next, ...; 0 while it cannot take calls (breaker open, quarantined).",
+            ),
+            &["endpoint"],
+        )?;
         let failovers = IntCounter::new(
             "govnode_rpc_failovers_total",
             "Calls that moved to another endpoint after a failed attempt.",
@@ -63,12 +71,14 @@ impl PoolMetrics {
         registry.register(Box::new(state.clone()))?;
         registry.register(Box::new(head.clone()))?;
         registry.register(Box::new(failovers.clone()))?;
+        registry.register(Box::new(rank.clone()))?;
         Ok(PoolMetrics {
             requests,
             duration,
             state,
             head,
             failovers,
+            rank,
         })
     }
 
@@ -93,6 +103,12 @@ impl PoolMetrics {
         self.head
             .with_label_values(&[endpoint])
             .set(i64::try_from(block).unwrap_or(i64::MAX));
+    }
+
+    pub fn set_rank(&self, endpoint: &str, rank: usize) {
+        self.rank
+            .with_label_values(&[endpoint])
+            .set(i64::try_from(rank).unwrap_or(i64::MAX));
     }
 
     pub fn failover(&self) {

@@ -70,6 +70,13 @@ pub struct EndpointSnapshot {
     pub breaker_opens: u64,
     pub answered: u64,
     pub failed: u64,
+    /// Where calls try this endpoint now: 1 first; `None` while it cannot
+    /// take calls (breaker open, quarantined). Healthy fast endpoints come
+    /// first by priority, then half-open, lagging and much slower ones.
+    pub rank: Option<usize>,
+    /// Its median latency is over the hedging factor × the fastest healthy
+    /// endpoint's: used after the fast ones, whatever its priority.
+    pub slow: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -173,13 +180,16 @@ impl Pool {
             .collect();
         let views: Vec<View> = details.iter().map(|d| d.view).collect();
         let best = best_head(&views);
+        let ranked = call::rank_endpoints(&self.shared, &views, 0);
         let endpoints: Vec<EndpointSnapshot> = self
             .shared
             .endpoints
             .iter()
             .zip(details)
-            .map(|(ep, d)| {
+            .enumerate()
+            .map(|(index, (ep, d))| {
                 let v = d.view;
+                let place = ranked.iter().position(|r| r.index == index);
                 let lag = v.head.zip(best).map(|(h, b)| b.saturating_sub(h));
                 EndpointSnapshot {
                     name: ep.name.clone(),
@@ -205,6 +215,8 @@ impl Pool {
                     breaker_opens: d.opened_total,
                     answered: d.answered,
                     failed: d.failed,
+                    rank: place.map(|p| p + 1),
+                    slow: place.is_some_and(|p| ranked[p].slow),
                 }
             })
             .collect();
@@ -254,6 +266,18 @@ impl Shared {
         match (view.head, best) {
             (Some(h), Some(b)) => b.saturating_sub(h) > self.probe.max_head_lag,
             _ => false,
+        }
+    }
+
+    /// Sets `govnode_rpc_endpoint_rank` from the order calls would try the
+    /// endpoints in now (after every probe).
+    pub fn publish_ranks(&self) {
+        let views = self.views(Instant::now());
+        let ranked = call::rank_endpoints(self, &views, 0);
+        for (index, ep) in self.endpoints.iter().enumerate() {
+            let place = ranked.iter().position(|r| r.index == index);
+            self.metrics
+                .set_rank(&ep.name, place.map(|p| p + 1).unwrap_or_default());
         }
     }
 

@@ -35,6 +35,7 @@ pub(crate) async fn run_prober(shared: Arc<Shared>, index: usize, shutdown: Canc
             _ = shutdown.cancelled() => return,
             _ = probe_endpoint(&shared, index) => {}
         }
+        shared.publish_ranks();
     }
 }
 
