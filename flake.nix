@@ -7,6 +7,8 @@
     { self, nixpkgs }:
     let
       inherit (nixpkgs) lib;
+      # What `govnode version` prints as its commit.
+      commit = self.rev or self.dirtyRev or "unknown";
       systems = [
         "x86_64-linux"
         "aarch64-linux"
@@ -32,13 +34,19 @@
     in
     {
       overlays.default = final: _prev: {
-        govnode = final.callPackage ./nixos/package.nix { };
-        govnode-failpoints = final.callPackage ./nixos/package.nix { withFailpoints = true; };
+        govnode = final.callPackage ./nixos/package.nix { inherit commit; };
+        govnode-failpoints = final.callPackage ./nixos/package.nix {
+          inherit commit;
+          withFailpoints = true;
+        };
       };
 
       packages = forAllSystems (pkgs: rec {
-        govnode = pkgs.callPackage ./nixos/package.nix { };
-        govnode-failpoints = pkgs.callPackage ./nixos/package.nix { withFailpoints = true; };
+        govnode = pkgs.callPackage ./nixos/package.nix { inherit commit; };
+        govnode-failpoints = pkgs.callPackage ./nixos/package.nix {
+          inherit commit;
+          withFailpoints = true;
+        };
         default = govnode;
 
         # The option reference of services.govnode, as docs/nixos-options.md

@@ -2,8 +2,13 @@
 # store paths substituted for the FHS ones) and the operator docs.
 {
   lib,
+  stdenv,
   rustPlatform,
   coreutils,
+  installShellFiles,
+  # The revision `govnode version` prints (the flake passes self.rev); a
+  # build has no .git to ask.
+  commit ? "unknown",
   # Builds the `fail` failpoints in; only for tests that inject faults (the
   # VM test's watchdog check). Never for deployments.
   withFailpoints ? false,
@@ -26,6 +31,7 @@ rustPlatform.buildRustPackage {
     fileset = fs.unions [
       (root + "/Cargo.toml")
       (root + "/Cargo.lock")
+      (root + "/build.rs")
       (root + "/src")
       (root + "/benches")
       (root + "/contracts/artifacts/TestToken.json")
@@ -37,6 +43,10 @@ rustPlatform.buildRustPackage {
   };
 
   cargoLock.lockFile = root + "/Cargo.lock";
+
+  env.GOVNODE_COMMIT = commit;
+
+  nativeBuildInputs = [ installShellFiles ];
 
   buildFeatures = lib.optionals withFailpoints [ "failpoints" ];
 
@@ -61,6 +71,16 @@ rustPlatform.buildRustPackage {
     mkdir -p "$out/share/doc/govnode"
     cp -r docs/. "$out/share/doc/govnode/"
     install -Dm444 README.md "$out/share/doc/govnode/README.md"
+  ''
+  # Completions and the man page come from the binary's own CLI definition,
+  # so they exist only where the build can run what it built.
+  + lib.optionalString (stdenv.buildPlatform.canExecute stdenv.hostPlatform) ''
+    installShellCompletion --cmd govnode \
+      --bash <("$out/bin/govnode" completions bash) \
+      --zsh <("$out/bin/govnode" completions zsh) \
+      --fish <("$out/bin/govnode" completions fish)
+    "$out/bin/govnode" man > govnode.1
+    installManPage govnode.1
   '';
 
   # homepage and changelog come from Cargo.toml's `homepage` and

@@ -12,7 +12,7 @@
 //! proxy of the chain tests between daemon and anvil to count requests.
 //!
 //! Options (after `--`): `--quick` (a subset in under two minutes),
-//! `--only NAME[,NAME]` (headline, blocktime, ready, scaling, soak),
+//! `--only NAME[,NAME]` (headline, blocktime, ready, scaling, faults, soak),
 //! `--soak-rounds N`, `--grid PxN[,PxN]` (scaling points).
 
 #[allow(dead_code)]
@@ -25,6 +25,7 @@ mod fault_proxy;
 mod notify;
 
 mod daemon;
+mod faults;
 mod floor;
 mod net;
 mod scenario;
@@ -115,6 +116,9 @@ fn main() {
         }
         if options.wants("scaling") {
             scenario::scaling(&options).await;
+        }
+        if options.wants("faults") {
+            faults::faults(&options).await;
         }
         if options.wants("soak") {
             soak::soak(&options).await;
