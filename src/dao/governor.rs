@@ -270,6 +270,11 @@ impl Dao for Governor {
     /// `head + margin_blocks < deadline`; with a timestamp clock, the same rule
     /// as AssetDAO: `head_time + margin_seconds <= deadline`.
     fn is_open(&self, listing: &Listing, p: &Proposal, margin: VoteMargin) -> Openness {
+        if p.status == ProposalStatus::Pending {
+            return Openness::NotYet(
+                "the proposal is pending: its voting delay has not passed".into(),
+            );
+        }
         if p.status != ProposalStatus::Active {
             return Openness::Closed(format!("proposal state is {:?}", p.status));
         }

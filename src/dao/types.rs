@@ -197,6 +197,8 @@ pub enum Openness {
     /// The deadline is within the configured vote margin: a vote sent now
     /// may be mined too late. Time only moves on, so this never reopens.
     Margin(String),
+    /// Not open yet (a Governor proposal before its voting delay ends).
+    NotYet(String),
     /// Not in a votable status (canceled, executed, defeated, …).
     Closed(String),
 }
@@ -212,6 +214,7 @@ impl Openness {
             Openness::Open => None,
             Openness::Paused => Some(NotVotable::Paused),
             Openness::Margin(_) => Some(NotVotable::Margin),
+            Openness::NotYet(_) => Some(NotVotable::NotYetOpen),
             Openness::Closed(_) => Some(NotVotable::Ended),
         }
     }
@@ -220,7 +223,7 @@ impl Openness {
         match self {
             Openness::Open => "open".into(),
             Openness::Paused => "the DAO is paused".into(),
-            Openness::Margin(why) | Openness::Closed(why) => why.clone(),
+            Openness::Margin(why) | Openness::NotYet(why) | Openness::Closed(why) => why.clone(),
         }
     }
 }
@@ -236,6 +239,8 @@ pub enum NotVotable {
     Ended,
     /// The deadline is within `dao.vote_margin`.
     Margin,
+    /// Voting has not started yet (Governor's voting delay).
+    NotYetOpen,
     /// The node has no voting power: a vote would count 0 and burn its one vote.
     NoVotingPower,
     /// The chain reverted this vote `round.max_vote_retries` times; it is not
@@ -249,6 +254,7 @@ impl NotVotable {
             NotVotable::Paused => "paused",
             NotVotable::Ended => "ended",
             NotVotable::Margin => "margin",
+            NotVotable::NotYetOpen => "not_open_yet",
             NotVotable::NoVotingPower => "no_voting_power",
             NotVotable::RetriesExhausted => "retries_exhausted",
         }

@@ -128,6 +128,10 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
                             // Kept at intent: signed once the DAO is unpaused.
                             plan.counts.not_votable(NotVotable::Paused);
                         }
+                        Some(Openness::NotYet(_)) => {
+                            // Kept at intent: signed once voting starts.
+                            plan.counts.not_votable(NotVotable::NotYetOpen);
+                        }
                         other => {
                             let why = other
                                 .as_ref()
