@@ -135,6 +135,20 @@ async fn votes_with_reasons_land_and_are_counted() {
     let p = &listing.proposals[0];
     assert_eq!(p.id, id);
     assert_eq!(p.status, ProposalStatus::Pending);
+    assert!(
+        matches!(
+            env.adapter.is_open(
+                &listing,
+                p,
+                VoteMargin {
+                    seconds: 0,
+                    blocks: 0
+                }
+            ),
+            Openness::NotYet(_)
+        ),
+        "a pending proposal opens later; it is not closed"
+    );
     assert_eq!(p.kind, ProposalKind::Other);
     assert_eq!(p.description, "Proposal #1: fund the audit");
     assert_eq!(p.proposer, env.chain.account(1));
