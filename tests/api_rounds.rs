@@ -176,8 +176,11 @@ async fn triggered_round_votes_once_and_is_reported() {
                     assert_eq!(v["decision"], n["decision"]);
                     shown += 1;
                 }
-                // Skipped pairs are not recorded.
-                None => assert!(n["decision"].is_null()),
+                // A skip sends nothing; its decision and reason still show.
+                None => {
+                    assert_eq!(n["decision"], "skip", "{n}");
+                    assert!(n["reason"].as_str().is_some_and(|r| !r.is_empty()), "{n}");
+                }
             }
         }
     }
