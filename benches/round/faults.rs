@@ -136,14 +136,24 @@ async fn run(proposals: u32, nodes: u32, case: Case) -> Run {
 }
 
 /// The devnet's configuration names one endpoint; the fallback goes after it
-/// (index 0 stays the one `BenchDaemon` points at the primary proxy).
+/// (index 0 stays the one `BenchDaemon` points at the primary proxy), a copy
+/// of it at priority 1.
 fn add_fallback(net: &Net, url: &str) {
+    use serde_norway::Value;
     let path = net.config();
     let text = std::fs::read_to_string(&path).expect("devnet config");
-    let anchor = "timeout: 10s\n";
-    assert!(text.contains(anchor), "the devnet config's endpoint block");
-    let fallback = format!(
-        "{anchor}    - name: fallback\n      url: \"{url}\"\n      priority: 1\n      max_rps: 1000\n      burst: 2000\n      timeout: 10s\n"
-    );
-    std::fs::write(&path, text.replacen(anchor, &fallback, 1)).expect("write config");
+    let mut doc: Value = serde_norway::from_str(&text).expect("config YAML");
+    let endpoints = doc
+        .get_mut("rpc")
+        .and_then(|r| r.get_mut("endpoints"))
+        .and_then(Value::as_sequence_mut)
+        .expect("rpc.endpoints");
+    let mut fallback = endpoints.first().cloned().expect("the devnet's endpoint");
+    let map = fallback.as_mapping_mut().expect("an endpoint is a mapping");
+    map.insert("name".into(), "fallback".into());
+    map.insert("url".into(), url.into());
+    map.insert("priority".into(), 1.into());
+    map.remove("url_file");
+    endpoints.push(fallback);
+    std::fs::write(&path, serde_norway::to_string(&doc).expect("YAML")).expect("write config");
 }
