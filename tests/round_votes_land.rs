@@ -616,3 +616,60 @@ async fn a_node_without_voting_power_is_a_warning_not_a_failed_round() {
         d.output()
     );
 }
+
+/// `govnode_round_progress` as (done, total).
+fn progress_of(metrics: &str) -> (u64, u64) {
+    let value = |count: &str| {
+        let prefix = format!("govnode_round_progress{{count=\"{count}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in {metrics}"))
+    };
+    (value("done"), value("total"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn round_progress_moves_as_votes_are_mined() {
+    let env = RoundEnv::new(PROPOSALS, NODES).await;
+    let envs = vote_on_everything(&env);
+    let d = daemon(&env, &envs);
+    // One vote per block, a block a second: confirming takes several seconds.
+    env.anvil
+        .rpc("evm_setBlockGasLimit", json!([format!("{:#x}", 150_000)]))
+        .await;
+    env.anvil.rpc("evm_setIntervalMining", json!([1])).await;
+    let metrics_url = d.url("/metrics");
+
+    let ((code, report), samples) = std::thread::scope(|s| {
+        let round = s.spawn(|| round_json(&env));
+        let watch = s.spawn(|| {
+            let client = reqwest::blocking::Client::new();
+            let mut samples = Vec::new();
+            while !round.is_finished() {
+                if let Ok(text) = client.get(&metrics_url).send().and_then(|r| r.text()) {
+                    samples.push(progress_of(&text));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            (round.join().expect("round thread"), samples)
+        });
+        watch.join().expect("watch thread")
+    });
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["votes"]["confirmed"], PAIRS as u64, "{report:#}");
+    assert!(
+        samples
+            .iter()
+            .any(|&(done, total)| total == PAIRS as u64 && done > 0 && done < total),
+        "progress seen moving within a phase: {samples:?}"
+    );
+    let after = reqwest::get(d.url("/metrics"))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(progress_of(&after), (0, 0), "no round runs");
+}

@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use super::broadcast::sign_and_replace;
 use super::context::Voting;
 use super::fees::{Fees, bumped};
+use super::progress::PhaseCounter;
 use super::report::{LeftKind, Leftover};
 use super::send::InFlight;
 use crate::dao::call_many;
@@ -52,6 +53,7 @@ pub async fn await_receipts(
     mut in_flight: Vec<InFlight>,
     deadline: Instant,
     cancel: &CancellationToken,
+    confirming: &PhaseCounter<'_>,
 ) -> ConfirmOutcome {
     let mut out = ConfirmOutcome::default();
     let poll = v.round.receipt_poll;
@@ -117,6 +119,7 @@ pub async fn await_receipts(
             let mined = mined_from_receipt(hash, receipt);
             progressed.insert(flight.voter);
             record(v, &flight, hash, mined, &mut out).await;
+            confirming.tick();
         }
         in_flight = still;
         v.metrics.pending_txs.set(in_flight.len() as i64);

@@ -21,6 +21,7 @@ pub struct RoundMetrics {
     pub deferred: IntCounterVec,
     pub spent_24h: GaugeVec,
     pub spend_limit_reached: IntCounterVec,
+    pub progress: IntGaugeVec,
 }
 
 impl RoundMetrics {
@@ -121,7 +122,17 @@ impl RoundMetrics {
                 ),
                 &["node"],
             )?,
+            progress: IntGaugeVec::new(
+                Opts::new(
+                    "govnode_round_progress",
+                    "The running round's progress in its phase: count=done (votes broadcast while sending, mined while confirming) and count=total; both 0 when no round runs.",
+                ),
+                &["count"],
+            )?,
         };
+        for count in ["done", "total"] {
+            m.progress.with_label_values(&[count]);
+        }
         registry.register(Box::new(m.rounds.clone()))?;
         registry.register(Box::new(m.round_duration.clone()))?;
         registry.register(Box::new(m.proposals_open.clone()))?;
@@ -137,6 +148,16 @@ impl RoundMetrics {
         registry.register(Box::new(m.deferred.clone()))?;
         registry.register(Box::new(m.spent_24h.clone()))?;
         registry.register(Box::new(m.spend_limit_reached.clone()))?;
+        registry.register(Box::new(m.progress.clone()))?;
         Ok(m)
+    }
+
+    /// `govnode_round_progress`: the running round's place in its phase.
+    pub fn set_progress(&self, done: u64, total: u64) {
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.progress.with_label_values(&["done"]).set(clamp(done));
+        self.progress
+            .with_label_values(&["total"])
+            .set(clamp(total));
     }
 }

@@ -10,6 +10,7 @@ mod found;
 mod metrics;
 mod plan;
 mod power;
+mod progress;
 mod report;
 mod run;
 mod send;

@@ -15,6 +15,7 @@ use super::confirm::await_receipts;
 use super::context::Voting;
 use super::coordinator::{Progress, Runner, Trigger};
 use super::plan::plan;
+use super::progress::PhaseCounter;
 use super::report::{Outcome, RoundReport, RoundState};
 use super::send::{InFlight, send_all};
 use crate::service::{ComponentReport, StaticComponent, Status};
@@ -76,6 +77,7 @@ pub async fn run_round(
     let deadline = started + v.round.deadline;
     let started_at = super::now_rfc3339();
     let set = |phase: &str, done: u64, total: u64| {
+        v.metrics.set_progress(done, total);
         let _ = progress.send(Progress {
             phase: phase.to_owned(),
             done,
@@ -153,22 +155,22 @@ async fn round_body(
         }
     }
 
-    let total = plan.jobs.len() as u64;
-    set("sending", 0, total);
+    let sending = PhaseCounter::start("sending", plan.jobs.len() as u64, set);
     let sent = send_all(
         v,
         std::mem::take(&mut plan.jobs),
         head_block,
         deadline,
         cancel,
+        &sending,
     )
     .await;
     plan.left.extend(sent.left);
     plan.counts.merge(&sent.counts);
     in_flight.extend(sent.in_flight);
 
-    set("confirming", 0, in_flight.len() as u64);
-    let confirmed = await_receipts(v, in_flight, deadline, cancel).await;
+    let confirming = PhaseCounter::start("confirming", in_flight.len() as u64, set);
+    let confirmed = await_receipts(v, in_flight, deadline, cancel, &confirming).await;
     plan.counts.confirmed += confirmed.confirmed;
     plan.counts.failed += confirmed.reverted;
     plan.counts.deferred += confirmed.deferred;
@@ -290,6 +292,7 @@ async fn finish(
     report.finished_at = Some(super::now_rfc3339());
     report.duration_ms = Some(elapsed.as_millis() as u64);
     report.dry_run = v.round.dry_run;
+    v.metrics.set_progress(0, 0);
     let outcome = match report.outcome {
         Some(Outcome::Success) => "success",
         Some(Outcome::Partial) => "partial",

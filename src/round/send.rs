@@ -24,6 +24,7 @@ use super::broadcast::{broadcast_until, sign};
 use super::context::Voting;
 use super::fees::{Fees, Pricing, price};
 use super::plan::{Job, whole_tokens};
+use super::progress::PhaseCounter;
 use super::report::{LeftKind, Leftover, VoteCounts};
 use crate::dao::{NotVotable, RevertReason};
 use crate::ledger::SignedVote;
@@ -93,6 +94,7 @@ pub async fn send_all(
     head_block: u64,
     deadline: Instant,
     cancel: &CancellationToken,
+    sending: &PhaseCounter<'_>,
 ) -> SendOutcome {
     if jobs.is_empty() {
         return SendOutcome::default();
@@ -125,7 +127,9 @@ pub async fn send_all(
         .into_iter()
         .enumerate()
         .filter(|(_, jobs)| !jobs.is_empty())
-        .map(|(voter, jobs)| send_for_voter(v, voter, jobs, fees, head_block, deadline, cancel));
+        .map(|(voter, jobs)| {
+            send_for_voter(v, voter, jobs, fees, head_block, deadline, cancel, sending)
+        });
     let mut out = SendOutcome::default();
     for part in join_all(runs).await {
         out.merge(part);
@@ -197,6 +201,7 @@ async fn refused(v: &Voting, job: &Job, revert: &RevertReason, out: &mut SendOut
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn send_for_voter(
     v: &Voting,
     voter_idx: usize,
@@ -205,6 +210,7 @@ async fn send_for_voter(
     head_block: u64,
     deadline: Instant,
     cancel: &CancellationToken,
+    sending: &PhaseCounter<'_>,
 ) -> SendOutcome {
     let voter = &v.voters[voter_idx];
     let mut out = SendOutcome::default();
@@ -361,15 +367,18 @@ async fn send_for_voter(
         // Crash-safety tests stop the process here: signed and recorded, not broadcast.
         fail::fail_point!("round-after-signed");
         match broadcast_until(v, voter_idx, s.vote_id, s.hash, &s.raw, deadline, cancel).await {
-            Ok(()) => out.in_flight.push(InFlight {
-                voter: voter_idx,
-                vote_id: s.vote_id,
-                proposal_id: s.job.call.proposal_id,
-                hashes: vec![s.hash],
-                request: Some(s.request),
-                nonce: Some(s.nonce),
-                sent_block: head_block,
-            }),
+            Ok(()) => {
+                sending.tick();
+                out.in_flight.push(InFlight {
+                    voter: voter_idx,
+                    vote_id: s.vote_id,
+                    proposal_id: s.job.call.proposal_id,
+                    hashes: vec![s.hash],
+                    request: Some(s.request),
+                    nonce: Some(s.nonce),
+                    sent_block: head_block,
+                })
+            }
             Err(reason) => {
                 v.metrics
                     .votes
