@@ -169,6 +169,22 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
         .block_on(f)
 }
 
+/// Runs `govnode round` and, once all its votes are in the mempool
+/// (auto-mining off), `meddle` beside it: the round's exit code and report.
+fn round_with_votes_in_mempool(env: &RoundEnv, meddle: impl FnOnce() + Send) -> (i32, Value) {
+    std::thread::scope(|s| {
+        let round = s.spawn(|| round_json(env));
+        let meddling = s.spawn(|| {
+            wait_until("votes in the mempool", env, || {
+                env.count_in_state("sent") == PAIRS
+            });
+            meddle();
+        });
+        meddling.join().expect("meddling thread");
+        round.join().expect("round thread")
+    })
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pause_mined_ahead_of_the_votes_is_retried_after_unpause() {
     let env = RoundEnv::new(PROPOSALS, NODES).await;
@@ -176,20 +192,12 @@ async fn a_pause_mined_ahead_of_the_votes_is_retried_after_unpause() {
     let d = daemon(&env, &envs);
     automine(&env, false).await;
 
-    let (code, first) = std::thread::scope(|s| {
-        let round = s.spawn(|| round_json(&env));
-        let meddle = s.spawn(|| {
-            wait_until("votes in the mempool", &env, || {
-                env.count_in_state("sent") == PAIRS
-            });
-            // The pause pays a higher tip: mined first, in the votes' block.
-            block_on(async {
-                owner_call(&env, PAUSE, 50).await;
-                env.anvil.rpc("evm_mine", json!([])).await;
-            });
+    let (code, first) = round_with_votes_in_mempool(&env, || {
+        // The pause pays a higher tip: mined first, in the votes' block.
+        block_on(async {
+            owner_call(&env, PAUSE, 50).await;
+            env.anvil.rpc("evm_mine", json!([])).await;
         });
-        meddle.join().expect("meddling thread");
-        round.join().expect("round thread")
     });
     assert_eq!(code, 0, "a pause is not the operator's failure: {first:#}");
     assert_eq!(first["votes"]["deferred"], PAIRS as u64, "{first:#}");
@@ -308,45 +316,37 @@ async fn a_dropped_vote_and_a_vote_whose_nonce_was_taken_land_once() {
     let nodes = env.node_addresses();
     automine(&env, false).await;
 
-    let (code, first) = std::thread::scope(|s| {
-        let round = s.spawn(|| round_json(&env));
-        let meddle = s.spawn(|| {
-            wait_until("votes in the mempool", &env, || {
-                env.count_in_state("sent") == PAIRS
-            });
-            block_on(async {
-                // Node 0: its last vote is forgotten by the mempool.
-                let (_, dropped) = sent_hashes(&env, nodes[0])[0].clone();
-                env.anvil
-                    .rpc("anvil_dropTransaction", json!([dropped]))
-                    .await;
-                // Node 1: its last vote is replaced by a transfer with the same nonce.
-                let (taken, replaced) = sent_hashes(&env, nodes[1])[0].clone();
-                env.anvil
-                    .rpc("anvil_dropTransaction", json!([replaced]))
-                    .await;
-                env.anvil
-                    .rpc(
-                        "anvil_impersonateAccount",
-                        json!([format!("{:#x}", nodes[1])]),
-                    )
-                    .await;
-                env.anvil
-                    .rpc(
-                        "eth_sendTransaction",
-                        json!([{
-                            "from": format!("{:#x}", nodes[1]),
-                            "to": OWNER,
-                            "value": "0x1",
-                            "nonce": format!("{taken:#x}"),
-                        }]),
-                    )
-                    .await;
-                env.anvil.rpc("evm_mine", json!([])).await;
-            });
+    let (code, first) = round_with_votes_in_mempool(&env, || {
+        block_on(async {
+            // Node 0: its last vote is forgotten by the mempool.
+            let (_, dropped) = sent_hashes(&env, nodes[0])[0].clone();
+            env.anvil
+                .rpc("anvil_dropTransaction", json!([dropped]))
+                .await;
+            // Node 1: its last vote is replaced by a transfer with the same nonce.
+            let (taken, replaced) = sent_hashes(&env, nodes[1])[0].clone();
+            env.anvil
+                .rpc("anvil_dropTransaction", json!([replaced]))
+                .await;
+            env.anvil
+                .rpc(
+                    "anvil_impersonateAccount",
+                    json!([format!("{:#x}", nodes[1])]),
+                )
+                .await;
+            env.anvil
+                .rpc(
+                    "eth_sendTransaction",
+                    json!([{
+                        "from": format!("{:#x}", nodes[1]),
+                        "to": OWNER,
+                        "value": "0x1",
+                        "nonce": format!("{taken:#x}"),
+                    }]),
+                )
+                .await;
+            env.anvil.rpc("evm_mine", json!([])).await;
         });
-        meddle.join().expect("meddling thread");
-        round.join().expect("round thread")
     });
     assert_eq!(code, 1, "two votes unmined at the deadline: {first:#}");
     assert_eq!(first["votes"]["pending"], 2, "{first:#}");

@@ -479,6 +479,23 @@ pub struct DecisionRecord {
     pub rule: Option<String>,
 }
 
+impl From<DecisionRecord> for NewIntent {
+    /// The intent a vote decision becomes (a skip is refused when recorded).
+    fn from(d: DecisionRecord) -> NewIntent {
+        NewIntent {
+            dao: d.dao,
+            proposal_id: d.proposal_id,
+            voter: d.voter,
+            node: d.node,
+            round_id: d.round_id,
+            decision: d.decision,
+            reason: d.reason,
+            strategy: d.strategy,
+            rule: d.rule,
+        }
+    }
+}
+
 /// The latest decision per pair (a skip is decided again every round, so
 /// only the newest one is kept).
 pub fn record_decisions(

@@ -15,7 +15,7 @@ use super::power::voting_powers;
 use super::report::{Leftover, VoteCounts};
 use crate::dao::{Head, NotVotable, Openness, Proposal, VoteCall};
 use crate::ledger::{Action, DecisionRecord, Intent, NewIntent, VoteRow};
-use crate::strategy::{Decision, ProposalView, VoteChoice};
+use crate::strategy::{ProposalView, VoteChoice};
 
 pub use super::power::whole_tokens;
 
@@ -223,7 +223,7 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
         .await
         .map_err(err)?;
     // Strategies first: the chain is asked `hasVoted` only where a vote would be sent.
-    let mut wanted: Vec<(usize, usize, Decision, VoteCall)> = Vec::new();
+    let mut wanted: Vec<(usize, usize, DecisionRecord, VoteCall)> = Vec::new();
     let mut decisions: Vec<DecisionRecord> = Vec::new();
     for &(pi, vi) in &unknown {
         let proposal = &listing.proposals[pi];
@@ -244,7 +244,7 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
             reason = %decision.reason,
             "decided"
         );
-        decisions.push(DecisionRecord {
+        let record = DecisionRecord {
             dao: v.dao.address(),
             proposal_id: proposal.id,
             voter: voter.address,
@@ -254,15 +254,16 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
             reason: decision.reason.clone(),
             strategy: voter.strategy_name.clone(),
             rule: decision.rule.clone(),
-        });
+        };
         let call = match decision.vote {
             VoteChoice::Skip => None,
             choice => v.dao.vote_call(proposal.id, choice, &decision.reason),
         };
         match call {
-            Some(call) => wanted.push((pi, vi, decision, call)),
+            Some(call) => wanted.push((pi, vi, record.clone(), call)),
             None => plan.counts.skipped += 1,
         }
+        decisions.push(record);
     }
     if !dry
         && !decisions.is_empty()
@@ -282,9 +283,8 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
             .map_err(err)?;
         let mut found = Vec::new();
         let mut intents: Vec<(usize, VoteCall, NewIntent)> = Vec::new();
-        for ((pi, vi, decision, call), already) in wanted.into_iter().zip(voted) {
+        for ((pi, vi, record, call), already) in wanted.into_iter().zip(voted) {
             let proposal = &listing.proposals[pi];
-            let voter = &v.voters[vi];
             if already {
                 // Voted outside govnode (or by a ledger that was lost): never vote again.
                 plan.counts.already_voted += 1;
@@ -306,21 +306,7 @@ pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
                 });
                 continue;
             }
-            intents.push((
-                vi,
-                call,
-                NewIntent {
-                    dao: v.dao.address(),
-                    proposal_id: proposal.id,
-                    voter: voter.address,
-                    node: voter.name.clone(),
-                    round_id: Some(round_id),
-                    decision: decision.vote,
-                    reason: decision.reason.clone(),
-                    strategy: voter.strategy_name.clone(),
-                    rule: decision.rule.clone(),
-                },
-            ));
+            intents.push((vi, call, NewIntent::from(record)));
         }
         if !dry && !found.is_empty() {
             record_found_votes(v, &head, found).await;
