@@ -25,13 +25,7 @@ use support::round_env::RoundEnv;
 
 /// One node that votes `for` on everything, so every open proposal is a vote.
 fn vote_on_everything(env: &RoundEnv) {
-    let path = env.config();
-    let mut text = std::fs::read_to_string(&path).expect("config");
-    assert!(!text.contains("\nstrategies:"), "no strategies section yet");
-    text.push_str(
-        "\nstrategies:\n  everything:\n    rules: []\n    default:\n      vote: for\n      reason: test votes on everything\n",
-    );
-    std::fs::write(&path, text).expect("write config");
+    env.add_everything_strategy();
 }
 
 const DAEMON_ENV: [(&str, &str); 2] = [

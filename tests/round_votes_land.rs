@@ -34,13 +34,7 @@ const GWEI: u64 = 1_000_000_000;
 
 /// Every node votes `for` on everything: each open proposal is a vote.
 fn vote_on_everything(env: &RoundEnv) -> Vec<(String, String)> {
-    let path = env.config();
-    let mut text = std::fs::read_to_string(&path).expect("config");
-    assert!(!text.contains("\nstrategies:"), "no strategies section yet");
-    text.push_str(
-        "\nstrategies:\n  everything:\n    rules: []\n    default:\n      vote: for\n      reason: test votes on everything\n",
-    );
-    std::fs::write(&path, text).expect("write config");
+    env.add_everything_strategy();
     let mut envs: Vec<(String, String)> = (0..NODES)
         .map(|i| {
             (
@@ -56,6 +50,22 @@ fn vote_on_everything(env: &RoundEnv) -> Vec<(String, String)> {
 fn daemon(env: &RoundEnv, envs: &[(String, String)]) -> Daemon {
     let pairs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     env.daemon(&pairs)
+}
+
+/// `GET path` on the daemon's API: the body as text.
+async fn get_text(d: &Daemon, path: &str) -> String {
+    reqwest::get(d.url(path))
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: body: {e}"))
+}
+
+/// `GET path` on the daemon's API: the body as JSON.
+async fn get_json(d: &Daemon, path: &str) -> Value {
+    let text = get_text(d, path).await;
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {text}"))
 }
 
 /// `govnode round --json`: the exit code and the report.
@@ -225,12 +235,7 @@ async fn a_pause_mined_ahead_of_the_votes_is_retried_after_unpause() {
         paused["votes"]["not_votable_by"]["paused"], PAIRS as u64,
         "{paused:#}"
     );
-    let ready: Value = reqwest::get(d.url("/health/ready"))
-        .await
-        .expect("GET /health/ready")
-        .json()
-        .await
-        .expect("JSON");
+    let ready: Value = get_json(&d, "/health/ready").await;
     assert_eq!(
         ready["status"], "ready",
         "a paused DAO is not a broken daemon: {ready}"
@@ -239,12 +244,7 @@ async fn a_pause_mined_ahead_of_the_votes_is_retried_after_unpause() {
         ready["warnings"].to_string().contains("the DAO is paused"),
         "{ready}"
     );
-    let metrics = reqwest::get(d.url("/metrics"))
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = get_text(&d, "/metrics").await;
     assert!(metrics.contains("\ngovnode_dao_paused 1\n"), "{metrics}");
 
     owner_call(&env, UNPAUSE, 1).await;
@@ -496,12 +496,7 @@ async fn an_old_backup_restored_after_votes_sends_nothing_and_shows_every_vote()
     let rows = env.ledger_rows();
     assert_eq!(rows.len(), PAIRS, "{rows:?}");
     assert!(rows.iter().all(|r| r.2 == "confirmed_external"), "{rows:?}");
-    let proposals: Value = reqwest::get(d.url("/api/v1/proposals"))
-        .await
-        .expect("GET proposals")
-        .json()
-        .await
-        .expect("JSON");
+    let proposals: Value = get_json(&d, "/api/v1/proposals").await;
     let casts = env.vote_cast_events().await;
     let mut shown = 0;
     for p in proposals["proposals"].as_array().expect("proposals") {
@@ -602,12 +597,7 @@ async fn a_node_without_voting_power_is_a_warning_not_a_failed_round() {
         before,
         "its vote is not burned"
     );
-    let metrics = reqwest::get(d.url("/metrics"))
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = get_text(&d, "/metrics").await;
     let line = format!("govnode_node_without_voting_power{{node=\"{node1}\"}} 1");
     assert!(metrics.contains(&line), "{line} in {metrics}");
     assert!(
@@ -665,11 +655,6 @@ async fn round_progress_moves_as_votes_are_mined() {
             .any(|&(done, total)| total == PAIRS as u64 && done > 0 && done < total),
         "progress seen moving within a phase: {samples:?}"
     );
-    let after = reqwest::get(d.url("/metrics"))
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("text");
+    let after = get_text(&d, "/metrics").await;
     assert_eq!(progress_of(&after), (0, 0), "no round runs");
 }

@@ -86,6 +86,18 @@ impl RoundEnv {
             .collect()
     }
 
+    /// Adds a strategy `everything` that votes `for` on every proposal;
+    /// nodes use it through `GOVNODE__NODES__<i>__STRATEGY=everything`.
+    pub fn add_everything_strategy(&self) {
+        let path = self.config();
+        let mut text = std::fs::read_to_string(&path).expect("config");
+        assert!(!text.contains("\nstrategies:"), "no strategies section yet");
+        text.push_str(
+            "\nstrategies:\n  everything:\n    rules: []\n    default:\n      vote: for\n      reason: test votes on everything\n",
+        );
+        std::fs::write(&path, text).expect("write config");
+    }
+
     /// Starts the daemon without a round on start (tests trigger rounds themselves).
     pub fn daemon(&self, envs: &[(&str, &str)]) -> Daemon {
         let mut all: Vec<(&str, &str)> = vec![
