@@ -230,7 +230,7 @@ async fn reads_racing_a_rounds_end_keep_its_shape() {
         Some("running") => {
             let phase = r["progress"]["phase"].as_str().unwrap_or_default();
             assert!(
-                ["planning", "sending", "confirming"].contains(&phase),
+                ["planning", "waiting", "sending", "confirming"].contains(&phase),
                 "{where_}: running round without a documented phase: {r}"
             );
         }
@@ -255,7 +255,7 @@ async fn reads_racing_a_rounds_end_keep_its_shape() {
             if !status["round"].is_null() {
                 let phase = status["round"]["phase"].as_str().unwrap_or_default();
                 assert!(
-                    ["planning", "sending", "confirming"].contains(&phase),
+                    ["planning", "waiting", "sending", "confirming"].contains(&phase),
                     "status: {status}"
                 );
             }

@@ -185,3 +185,58 @@ async fn a_sent_transaction_is_copied_to_every_healthy_endpoint() {
         "a copy's refusal does not count against the endpoint"
     );
 }
+
+/// A send is hedged like a read: the primary answers only after 2 s, so the
+/// fallback gets the same bytes once the primary has not answered within its
+/// usual latency. Every transfer is answered before the primary's delay
+/// could have passed, each is mined once, the moves count as failovers, and
+/// the primary's cancelled requests teach the ranking that it is slow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_on_a_slow_primary_is_hedged_to_the_fallback() {
+    const SENDS: u64 = 5;
+    let node = Anvil::start().await;
+    let slow = FaultProxy::start(&node.url()).await;
+    let fallback = FaultProxy::start(&node.url()).await;
+    let mut primary = endpoint("primary", 0);
+    primary.timeout = Duration::from_secs(5);
+    let rpc = rpc_config(vec![primary, endpoint("fallback", 1)]);
+    let (pool, registry) = pool(&rpc, &[slow.url(), fallback.url()]);
+    // Both fast while probed: the primary's median says it is fast.
+    pool.probe_all().await;
+    slow.set_fault(Fault::Delay(Duration::from_secs(2)));
+
+    let provider = pool.provider();
+    for nonce in 0..SENDS {
+        let raw = signed_transfer(nonce, 1).await;
+        let started = std::time::Instant::now();
+        let pending = provider.send_raw_transaction(&raw).await.unwrap();
+        let took = started.elapsed();
+        assert_eq!(*pending.tx_hash(), keccak256(&raw));
+        assert!(
+            took < Duration::from_secs(2),
+            "send {nonce} waited for the slow primary: {took:?}"
+        );
+    }
+    assert!(
+        fallback.count_method("eth_sendRawTransaction") >= SENDS as usize,
+        "the fallback got every send: {}",
+        fallback.count_method("eth_sendRawTransaction")
+    );
+    let dev: Address = DEV_ADDRESS.parse().unwrap();
+    let direct = alloy::providers::ProviderBuilder::new().connect_http(node.url().parse().unwrap());
+    assert_eq!(
+        direct.get_transaction_count(dev).await.unwrap(),
+        SENDS,
+        "each transfer mined once"
+    );
+    let failovers = metric_value(&registry, "govnode_rpc_failovers_total", &[]);
+    assert!(
+        failovers >= 1.0,
+        "a hedge that wins is a failover: {failovers}"
+    );
+    let snap = pool.snapshot();
+    assert!(
+        snap.endpoint("primary").unwrap().slow,
+        "the cancelled requests mark the primary slow: {snap:?}"
+    );
+}

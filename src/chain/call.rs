@@ -19,12 +19,14 @@
 //! - When every endpoint's breaker is open, the call waits (within its
 //!   deadline) for the first cool-down to end or a probe to find an endpoint
 //!   answering, instead of failing at once.
-//! - A read (a repeatable call, not a send) that its endpoint has not
-//!   answered within `HEDGE_FACTOR` × the fastest healthy endpoint's median
-//!   latency is hedged: the same request goes to the next healthy endpoint
-//!   too, the first good answer wins and the other attempt is dropped
-//!   (cancelled). A slow primary thus costs a read a few fast round trips,
-//!   not its own latency; a hedge that wins counts as a failover.
+//! - A repeatable call (a read, or a raw transaction: the same signed bytes
+//!   mine at most once) that its endpoint has not answered within
+//!   `HEDGE_FACTOR` × the fastest healthy endpoint's median latency is
+//!   hedged: the same request goes to the next healthy endpoint too, the
+//!   first good answer wins and the other attempt is dropped (cancelled). A
+//!   slow primary thus costs a call a few fast round trips, not its own
+//!   latency; a hedge that wins counts as a failover. A hedged send's
+//!   answers are read by the raw-transaction rule ("already known" is sent).
 //! - A raw transaction one endpoint accepted is copied, in the background,
 //!   to every other healthy endpoint this call has not tried.
 //! - JSON-RPC error answers are returned as they are, never retried.
@@ -204,12 +206,14 @@ impl<'a> Call<'a> {
                 // Moved off a preferred endpoint because it is slow: a failover too.
                 self.shared.metrics.failover();
             }
-            if raw_tx.is_none()
-                && self.repeatable
+            if self.repeatable
                 && let Some((partner, delay)) = self.hedge_partner(index)
                 && self.shared.endpoints[index].view(Instant::now()).chain == ChainCheck::Verified
             {
-                match self.hedged(index, partner, delay, &body).await {
+                match self
+                    .hedged(index, partner, delay, &body, raw_tx.as_ref())
+                    .await
+                {
                     Ok(packet) => return Ok(packet),
                     Err(failure) => {
                         self.note_failure(index, failure);
@@ -375,9 +379,11 @@ impl<'a> Call<'a> {
         second: usize,
         delay: Duration,
         body: &Bytes,
+        raw_tx: Option<&RawTx>,
     ) -> Result<ResponsePacket, EndpointFailure> {
         use futures::future::{Either, select};
-        let left = self.deadline.saturating_duration_since(Instant::now());
+        let started = Instant::now();
+        let left = self.deadline.saturating_duration_since(started);
         self.attempts += 1;
         let a = Box::pin(plain_attempt(
             self.shared,
@@ -386,6 +392,7 @@ impl<'a> Call<'a> {
             body.clone(),
             self.label,
             left,
+            raw_tx,
         ));
         let shared = self.shared;
         let (req, label, calls) = (self.req, self.label, self.calls());
@@ -396,11 +403,16 @@ impl<'a> Call<'a> {
                 return std::future::pending().await;
             }
             let left = left.saturating_sub(delay);
-            plain_attempt(shared, second, req, body.clone(), label, left).await
+            plain_attempt(shared, second, req, body.clone(), label, left, raw_tx).await
         });
         match select(a, b).await {
-            Either::Left((Ok(packet), _)) => Ok(packet),
+            Either::Left((Ok(packet), _)) => {
+                self.answered_by = Some(first);
+                Ok(packet)
+            }
             Either::Right((Ok(packet), _)) => {
+                self.shared.endpoints[first].record_outpaced(started.elapsed());
+                self.answered_by = Some(second);
                 self.attempts += 1;
                 self.shared.metrics.failover();
                 tracing::debug!(slow = %self.shared.endpoints[first].name, answered = %self.shared.endpoints[second].name, "hedged read answered by the second endpoint");
@@ -412,13 +424,18 @@ impl<'a> Call<'a> {
                 self.note_failure(first, f.clone());
                 let answer = settle_other(f, tokio::time::timeout(left, other).await);
                 if answer.is_ok() {
+                    self.answered_by = Some(second);
                     self.shared.metrics.failover();
                 }
                 answer
             }
             Either::Right((Err(f), other)) => {
                 self.attempts += 1;
-                settle_other(f, tokio::time::timeout(left, other).await)
+                let answer = settle_other(f, tokio::time::timeout(left, other).await);
+                if answer.is_ok() {
+                    self.answered_by = Some(first);
+                }
+                answer
             }
         }
     }
@@ -557,10 +574,15 @@ async fn plain_attempt(
     body: Bytes,
     label: &'static str,
     left: Duration,
+    raw_tx: Option<&RawTx>,
 ) -> Result<ResponsePacket, EndpointFailure> {
     let ep = &shared.endpoints[index];
     let timeout = ep.timeout.min(left);
-    match ep.exchange(req, body, label, timeout).await {
+    let answer = match (ep.exchange(req, body, label, timeout).await, raw_tx) {
+        (Ok(packet), Some(tx)) => tx.settle(packet, ep, timeout).await,
+        (other, _) => other,
+    };
+    match answer {
         Ok(packet) => {
             ep.record_success(Instant::now());
             Ok(packet)

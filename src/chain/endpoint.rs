@@ -157,6 +157,11 @@ impl Endpoint {
         self.lock().stats.quantile(0.5)
     }
 
+    /// See `Stats::record_outpaced`.
+    pub fn record_outpaced(&self, at_least: Duration) {
+        self.lock().stats.record_outpaced(at_least);
+    }
+
     pub fn last_error(&self) -> Option<EndpointFailure> {
         self.lock().last_error.as_ref().map(|(f, _)| f.clone())
     }

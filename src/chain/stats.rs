@@ -24,6 +24,17 @@ impl Stats {
         self.answered += 1;
     }
 
+    /// A request another endpoint answered first, cancelled after
+    /// `at_least`: a lower bound of this endpoint's latency. Without it an
+    /// endpoint that turned slow keeps its fast median forever, since every
+    /// request to it is hedged and cancelled before it answers.
+    pub fn record_outpaced(&mut self, at_least: Duration) {
+        if self.latencies.len() == SAMPLES {
+            self.latencies.pop_front();
+        }
+        self.latencies.push_back(at_least);
+    }
+
     pub fn record_failure(&mut self) {
         self.failed += 1;
     }
@@ -58,5 +69,18 @@ mod tests {
         }
         assert_eq!(s.quantile(0.0), Some(Duration::from_millis(100)));
         assert_eq!(s.answered, 3 + SAMPLES as u64);
+    }
+
+    #[test]
+    fn outpaced_requests_move_the_median_without_counting_answers() {
+        let mut s = Stats::default();
+        for _ in 0..3 {
+            s.record_answer(Duration::from_millis(1));
+        }
+        for _ in 0..4 {
+            s.record_outpaced(Duration::from_millis(30));
+        }
+        assert_eq!(s.quantile(0.5), Some(Duration::from_millis(30)));
+        assert_eq!(s.answered, 3);
     }
 }

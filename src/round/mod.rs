@@ -7,6 +7,7 @@ mod context;
 mod coordinator;
 mod fees;
 mod found;
+mod head;
 mod metrics;
 mod plan;
 mod power;

@@ -59,9 +59,9 @@ fn err(e: impl std::fmt::Display) -> PlanError {
 
 type Pair = (U256, Address);
 
-pub async fn plan(v: &Voting, round_id: i64) -> Result<Plan, PlanError> {
+/// The round's plan at `head` (read by `head::first_head`).
+pub async fn plan(v: &Voting, round_id: i64, head: Head) -> Result<Plan, PlanError> {
     let dry = v.round.dry_run;
-    let head = crate::dao::head(&v.provider).await.map_err(err)?;
     let mut plan = Plan {
         head: Some(head),
         ..Plan::default()

@@ -14,6 +14,7 @@ use super::broadcast::broadcast;
 use super::confirm::await_receipts;
 use super::context::Voting;
 use super::coordinator::{Progress, Runner, Trigger};
+use super::head::first_head;
 use super::plan::plan;
 use super::progress::PhaseCounter;
 use super::report::{Outcome, RoundReport, RoundState};
@@ -116,7 +117,12 @@ async fn round_body(
         "round started"
     );
 
-    let planned = tokio::time::timeout_at(deadline.into(), plan(v, id)).await;
+    let planned = tokio::time::timeout_at(deadline.into(), async {
+        let head = first_head(v, deadline, &|| set("waiting", 0, 0)).await?;
+        set("planning", 0, 0);
+        plan(v, id, head).await
+    })
+    .await;
     let mut plan = match planned {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => return finish(v, id, trigger, started_at, started, failed_report(e.0)).await,
