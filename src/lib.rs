@@ -19,3 +19,4 @@ pub mod signer;
 pub mod state;
 pub mod strategy;
 pub mod telemetry;
+pub mod webhook;
