@@ -77,7 +77,14 @@ pub fn init(cfg: &LogConfig) -> Result<LogHandle, LoggingError> {
             Ok(layer) => Box::new(
                 layer
                     .with_field_prefix(None)
-                    .with_syslog_identifier("govnode".to_owned()),
+                    .with_syslog_identifier("govnode".to_owned())
+                    // The crate's default puts INFO at notice (5), so
+                    // `journalctl -p notice` would show every routine line.
+                    .with_priority_mappings(tracing_journald::PriorityMappings {
+                        info: tracing_journald::Priority::Informational,
+                        debug: tracing_journald::Priority::Debug,
+                        ..tracing_journald::PriorityMappings::new()
+                    }),
             ),
             Err(e) => {
                 fallback_note = Some(e.to_string());

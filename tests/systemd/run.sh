@@ -415,6 +415,8 @@ assert all(e.get("NODE") == sys.argv[2] for e in entries), "-u govnode.service N
 assert not any(k.startswith("F_") for e in entries for k in e), "fields carry the F_ prefix"
 votes = [e for e in entries if "TX_HASH" in e and "PROPOSAL_ID" in e and "ROUND_ID" in e]
 assert votes, "no entry of the node carries ROUND_ID, PROPOSAL_ID and TX_HASH"
+assert not any(e.get("PRIORITY") == "5" for e in entries), "a line is at notice (5): info must be 6, debug 7"
+assert any(e.get("PRIORITY") == "6" for e in votes), "no vote line is at informational (6)"
 e = votes[0]
 print(f"e.g. {e['MESSAGE']!r}: " + " ".join(f"{k}={e[k]}" for k in ("NODE", "ROUND_ID", "PROPOSAL_ID", "TX_HASH", "PRIORITY")), file=sys.stderr)
 print(e["ROUND_ID"], e["TX_HASH"])
