@@ -3,26 +3,37 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use govnode::config::{self, DEFAULT_CONFIG_PATH, LoadEnv};
 use govnode::exit;
 
 #[derive(Parser)]
 #[command(name = "govnode", version, about = "Autonomous DAO governance node")]
 struct Cli {
-    /// Configuration file.
-    #[arg(long, global = true, env = "GOVNODE_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
-    config: PathBuf,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--config`, on exactly the commands that read the configuration, so that
+/// `--help` never offers it where it would be ignored.
+#[derive(Args)]
+struct ConfigArg {
+    /// Configuration file.
+    #[arg(long, env = "GOVNODE_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    config: PathBuf,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run the daemon (systemd Type=notify).
-    Run,
+    Run {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Validate the configuration and every secret it names; list all problems.
     CheckConfig {
+        #[command(flatten)]
+        config: ConfigArg,
         /// Also ask the chain: every endpoint's chain id, the DAO's code and
         /// kind, each node's ETH balance and voting power (reads only).
         #[arg(long)]
@@ -31,6 +42,8 @@ enum Command {
     /// Ask the running daemon for a voting round, wait for it and print its
     /// report (what the systemd timer runs). Exit 0 unless a vote failed or was unmined at the deadline (1).
     Round {
+        #[command(flatten)]
+        config: ConfigArg,
         /// Control socket; default: `control.socket` from the configuration.
         #[arg(long)]
         socket: Option<PathBuf>,
@@ -45,6 +58,8 @@ enum Command {
     /// Show what each node would vote on each open proposal and why, at the
     /// current block, as the running daemon sees it; nothing is sent or recorded.
     Plan {
+        #[command(flatten)]
+        config: ConfigArg,
         /// Control socket; default: `control.socket` from the configuration.
         #[arg(long)]
         socket: Option<PathBuf>,
@@ -63,6 +78,8 @@ enum Command {
     Man,
     /// Copy the vote ledger to FILE (safe while the daemon runs; no keys needed).
     Backup {
+        #[command(flatten)]
+        config: ConfigArg,
         /// Where to write the backup (replaced atomically if it exists).
         #[arg(long, value_name = "FILE")]
         to: PathBuf,
@@ -70,6 +87,8 @@ enum Command {
     /// Replace the vote ledger with a backup. Refuses while the daemon runs and
     /// on a chain/DAO mismatch; the old ledger is kept as `<ledger>.pre-restore-<time>`.
     Restore {
+        #[command(flatten)]
+        config: ConfigArg,
         /// A file written by `govnode backup` (or a ledger copied while stopped).
         file: PathBuf,
         /// Restore even if the backup names another chain or DAO than the configuration.
@@ -95,9 +114,14 @@ enum Command {
 enum LedgerCommand {
     /// Create the ledger (or check an existing one). The only way to start
     /// afresh where an empty (0-byte) ledger file lies: the daemon refuses one.
-    Init,
+    Init {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Write every vote (reason, transaction hash, block, …) as JSON lines or CSV.
     Export {
+        #[command(flatten)]
+        config: ConfigArg,
         #[arg(long, value_enum)]
         format: govnode::state::ExportFormat,
         /// Output file (replaced atomically); default: standard output.
@@ -132,29 +156,30 @@ fn run(cli: Cli) -> i32 {
             );
             exit::OK
         }
-        Command::CheckConfig { online } => {
-            match config::load(&cli.config, &LoadEnv::from_process()) {
-                Ok(s) => {
-                    println!(
-                        "{}: OK ({} node(s), {} RPC endpoint(s), chain {})",
-                        cli.config.display(),
-                        s.config.nodes.len(),
-                        s.config.rpc.endpoints.len(),
-                        s.config.chain.id
-                    );
-                    if online {
-                        govnode::cli::online::run(&s)
-                    } else {
-                        exit::OK
-                    }
-                }
-                Err(e) => {
-                    eprintln!("{}", e.report());
-                    exit::CONFIG
+        Command::CheckConfig {
+            config: ConfigArg { config: path },
+            online,
+        } => match config::load(&path, &LoadEnv::from_process()) {
+            Ok(s) => {
+                println!(
+                    "{}: OK ({} node(s), {} RPC endpoint(s), chain {})",
+                    path.display(),
+                    s.config.nodes.len(),
+                    s.config.rpc.endpoints.len(),
+                    s.config.chain.id
+                );
+                if online {
+                    govnode::cli::online::run(&s)
+                } else {
+                    exit::OK
                 }
             }
-        }
-        Command::Run => run_daemon(&cli.config),
+            Err(e) => {
+                eprintln!("{}", e.report());
+                exit::CONFIG
+            }
+        },
+        Command::Run { config } => run_daemon(&config.config),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "govnode", &mut std::io::stdout());
@@ -171,23 +196,30 @@ fn run(cli: Cli) -> i32 {
             }
         }
         Command::Round {
+            config,
             socket,
             json,
             dry_run,
-        } => govnode::cli::round::run(&cli.config, socket, json, dry_run),
-        Command::Plan { socket, json } => govnode::cli::plan::run(&cli.config, socket, json, false),
+        } => govnode::cli::round::run(&config.config, socket, json, dry_run),
+        Command::Plan {
+            config,
+            socket,
+            json,
+        } => govnode::cli::plan::run(&config.config, socket, json, false),
         Command::Devnet(args) => govnode::devnet::main(args),
         Command::Keys { command } => govnode::signer::cli::command(command),
-        Command::Backup { to } => govnode::state::backup_command(&cli.config, &to),
-        Command::Restore { file, force } => {
-            govnode::state::restore_command(&cli.config, &file, force)
-        }
+        Command::Backup { config, to } => govnode::state::backup_command(&config.config, &to),
+        Command::Restore {
+            config,
+            file,
+            force,
+        } => govnode::state::restore_command(&config.config, &file, force),
         Command::Ledger {
-            command: LedgerCommand::Init,
-        } => govnode::state::init_command(&cli.config),
+            command: LedgerCommand::Init { config },
+        } => govnode::state::init_command(&config.config),
         Command::Ledger {
-            command: LedgerCommand::Export { format, to },
-        } => govnode::state::export_command(&cli.config, format, to.as_deref()),
+            command: LedgerCommand::Export { config, format, to },
+        } => govnode::state::export_command(&config.config, format, to.as_deref()),
     }
 }
 

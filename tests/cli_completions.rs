@@ -1,6 +1,7 @@
 //! `govnode completions SHELL` and `govnode man` come from the clap
 //! definition: the bash script, loaded into a real bash, completes
-//! subcommands and their flags; the man page names every subcommand.
+//! subcommands and their flags; the man page names every subcommand; each
+//! command's help offers `--config` only where the command reads it.
 
 use std::process::Command;
 
@@ -98,4 +99,39 @@ fn man_page_names_every_subcommand() {
             "{sub} is not in the man page:\n{page}"
         );
     }
+}
+
+#[test]
+fn config_is_offered_only_by_the_commands_that_read_it() {
+    let reads = [
+        &["run"][..],
+        &["check-config"],
+        &["round"],
+        &["plan"],
+        &["backup"],
+        &["restore"],
+        &["ledger", "init"],
+        &["ledger", "export"],
+    ];
+    let ignores = [
+        &["version"][..],
+        &["completions"],
+        &["man"],
+        &["keys", "new"],
+        &["keys", "list"],
+        &["devnet"],
+    ];
+    for command in reads {
+        let help = stdout_of(&[command, &["--help"]].concat());
+        assert!(help.contains("--config"), "{command:?} --help: {help}");
+    }
+    for command in ignores {
+        let help = stdout_of(&[command, &["--help"]].concat());
+        assert!(!help.contains("--config"), "{command:?} --help: {help}");
+    }
+    let out = Command::new(GOVNODE)
+        .args(["version", "--config", "/etc/govnode/config.yaml"])
+        .output()
+        .expect("run govnode version");
+    assert_eq!(out.status.code(), Some(2), "version takes no --config");
 }
