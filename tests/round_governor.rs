@@ -244,6 +244,13 @@ log: {{ target: stderr }}
     assert!(out.contains("0 decided"), "{out}");
     let again = vote_casts().await;
     assert_eq!(again.len(), 9, "no second vote");
+    // One spelling of the node in every line, so one grep finds them all.
+    let log = daemon.output();
+    let named: Vec<&str> = log.lines().filter(|l| l.contains("NODE=")).collect();
+    assert!(named.iter().any(|l| l.contains("vote confirmed")), "{log}");
+    for line in named {
+        assert!(!line.contains("NODE=\""), "NODE= quoted: {line}");
+    }
     daemon.signal(libc::SIGTERM);
     assert_eq!(
         daemon.wait_exit(std::time::Duration::from_secs(25)).code(),

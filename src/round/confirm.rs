@@ -211,7 +211,7 @@ async fn record(
             .votes
             .with_label_values(&[node, "confirmed"])
             .inc();
-        tracing::info!(NODE = node, PROPOSAL_ID = %flight.proposal_id, TX_HASH = %hash, block = mined.block_number, gas_used = mined.gas_used, "vote confirmed");
+        tracing::info!(NODE = %node, PROPOSAL_ID = %flight.proposal_id, TX_HASH = %hash, block = mined.block_number, gas_used = mined.gas_used, "vote confirmed");
     } else {
         v.metrics.votes.with_label_values(&[node, "reverted"]).inc();
         let (why, decoded) =
@@ -227,11 +227,11 @@ async fn record(
                 .deferred
                 .with_label_values(&[node, "paused"])
                 .inc();
-            tracing::warn!(NODE = node, PROPOSAL_ID = %flight.proposal_id, TX_HASH = %hash, reason = %why, "vote reverted on chain; retried when the DAO takes votes again");
+            tracing::warn!(NODE = %node, PROPOSAL_ID = %flight.proposal_id, TX_HASH = %hash, reason = %why, "vote reverted on chain; retried when the DAO takes votes again");
             LeftKind::Deferred
         } else {
             out.reverted += 1;
-            tracing::error!(NODE = node, PROPOSAL_ID = %flight.proposal_id, TX_HASH = %hash, reason = %why, "vote reverted on chain");
+            tracing::error!(NODE = %node, PROPOSAL_ID = %flight.proposal_id, TX_HASH = %hash, reason = %why, "vote reverted on chain");
             LeftKind::Failed
         };
         out.left.push(Leftover {

@@ -28,7 +28,7 @@ pub async fn voting_powers(v: &Voting, head: &Head) -> Vec<Option<U256>> {
         let power = match power {
             Ok(p) => Some(p),
             Err(e) => {
-                tracing::warn!(NODE = node, error = %e, "cannot read voting power");
+                tracing::warn!(NODE = %node, error = %e, "cannot read voting power");
                 None
             }
         };
