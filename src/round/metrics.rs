@@ -11,7 +11,7 @@ pub struct RoundMetrics {
     pub proposals_open: IntGauge,
     pub votes: IntCounterVec,
     pub decisions: IntCounterVec,
-    pub wallet_eth: GaugeVec,
+    pub wallet_wei: GaugeVec,
     pub wallet_voting_power: GaugeVec,
     pub insufficient_funds: IntCounterVec,
     pub pending_txs: IntGauge,
@@ -61,10 +61,10 @@ impl RoundMetrics {
                 ),
                 &["strategy", "vote"],
             )?,
-            wallet_eth: GaugeVec::new(
+            wallet_wei: GaugeVec::new(
                 Opts::new(
-                    "govnode_wallet_balance_eth",
-                    "Gas balance of each node's wallet, in ETH.",
+                    "govnode_wallet_balance_wei",
+                    "Gas balance of each node's wallet, in wei (the chain's base unit).",
                 ),
                 &["node"],
             )?,
@@ -138,7 +138,7 @@ impl RoundMetrics {
         registry.register(Box::new(m.proposals_open.clone()))?;
         registry.register(Box::new(m.votes.clone()))?;
         registry.register(Box::new(m.decisions.clone()))?;
-        registry.register(Box::new(m.wallet_eth.clone()))?;
+        registry.register(Box::new(m.wallet_wei.clone()))?;
         registry.register(Box::new(m.wallet_voting_power.clone()))?;
         registry.register(Box::new(m.insufficient_funds.clone()))?;
         registry.register(Box::new(m.pending_txs.clone()))?;

@@ -44,9 +44,9 @@ pub async fn voting_powers(v: &Voting, head: &Head) -> Vec<Option<U256>> {
         }
         if let Ok(balance) = balance {
             v.metrics
-                .wallet_eth
+                .wallet_wei
                 .with_label_values(&[node])
-                .set(whole_tokens(balance));
+                .set(base_units(balance));
         }
         out.push(power);
     }
@@ -54,9 +54,27 @@ pub async fn voting_powers(v: &Voting, head: &Head) -> Vec<Option<U256>> {
 }
 
 /// 18-decimal amount as a float, for gauges only.
+/// `amount` as a float in its own unit (wei stays wei), for a gauge:
+/// exact up to 2^53, then rounded, which a balance gauge can afford.
+fn base_units(amount: U256) -> f64 {
+    amount.to_string().parse().unwrap_or(f64::MAX)
+}
+
 pub fn whole_tokens(amount: U256) -> f64 {
     alloy::primitives::utils::format_units(amount, 18)
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(f64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_balance_gauge_reads_in_wei() {
+        let one_and_a_half_eth = U256::from(1_500_000_000_000_000_000u128);
+        assert_eq!(base_units(one_and_a_half_eth), 1.5e18);
+        assert_eq!(whole_tokens(one_and_a_half_eth), 1.5);
+    }
 }
