@@ -76,6 +76,20 @@ async fn once_exits_zero_after_a_round_that_voted_exactly_once() {
     for node in &nodes {
         assert!(casts.keys().any(|(_, v)| v == node), "{node} cast no vote");
     }
+    // The output ends with each node's votes, as many as the chain counts.
+    let tail = stdout
+        .split("votes on chain, per node:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no per-node summary:\n{stdout}"));
+    for n in d["nodes"].as_array().expect("nodes") {
+        let name = n["name"].as_str().expect("name");
+        let on_chain = casts
+            .keys()
+            .filter(|(_, v)| *v == address(&n["address"]))
+            .count();
+        let line = format!("  {name}: {on_chain} confirmed (");
+        assert!(tail.contains(&line), "no line {line:?} in:\n{tail}");
+    }
     for fate in ["expired", "executed", "canceled"] {
         for id in ids(&d["proposals"][fate]) {
             for node in &nodes {

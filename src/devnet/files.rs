@@ -23,7 +23,7 @@ pub const ANVIL_LOG: &str = "anvil.log";
 pub const KEYS_DIR: &str = "keys";
 pub const API_TOKEN_FILE: &str = "keys/api-token";
 pub const RPC_URL_FILE: &str = "keys/rpc-url";
-const LEDGER: &str = "ledger.sqlite";
+pub const LEDGER: &str = "ledger.sqlite";
 const CONTROL_SOCKET: &str = "control.sock";
 
 /// Everything a previous run may have generated, relative to the directory.

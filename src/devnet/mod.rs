@@ -49,6 +49,7 @@ pub mod run;
 pub mod scenario;
 pub mod seed;
 pub mod summary;
+pub mod tally;
 pub mod tx;
 
 use std::path::PathBuf;

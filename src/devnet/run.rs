@@ -18,6 +18,7 @@ use super::round_client;
 use super::scenario;
 use super::seed::{self, Seeded};
 use super::summary::{NodeLine, Summary, Timings};
+use super::tally;
 use super::tx::Sender;
 use super::{DevnetArgs, keys, process};
 use crate::config::LoadEnv;
@@ -60,6 +61,7 @@ struct Setup {
     config: PathBuf,
     api: String,
     control_socket: PathBuf,
+    ledger: PathBuf,
 }
 
 pub async fn run(args: &DevnetArgs, session: &mut Session) -> Result<Finish, DevnetError> {
@@ -97,21 +99,25 @@ pub async fn run(args: &DevnetArgs, session: &mut Session) -> Result<Finish, Dev
         status: status.map_or_else(|e| e.to_string(), |s| process::describe(&s)),
     };
     if !args.once {
-        return Err(exited(daemon.wait().await));
+        // The first round's outcome is printed below its log lines, then the
+        // daemon serves on until Ctrl-C.
+        let first_round = async {
+            match round_client::wait_round(&setup.control_socket, args.timeout).await {
+                Ok(report) => print_round(&report, &setup.ledger),
+                Err(e) => say!("the first round: {e}"),
+            }
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            status = daemon.wait() => return Err(exited(status)),
+            () = first_round => {}
+        }
     }
     let report = tokio::select! {
         r = round_client::wait_round(&setup.control_socket, args.timeout) => r?,
         status = daemon.wait() => return Err(exited(status)),
     };
-    say!("\n{}", report.summary());
-    for left in &report.left {
-        say!(
-            "  not done: node {} proposal {}: {}",
-            left.node,
-            left.proposal_id,
-            left.reason
-        );
-    }
+    print_round(&report, &setup.ledger);
     if round_client::all_landed(&report) {
         Ok(Finish::Round(Box::new(report)))
     } else {
@@ -296,6 +302,7 @@ fn write_files(
         config,
         api,
         control_socket,
+        ledger: dir.join(files::LEDGER),
     })
 }
 
@@ -348,4 +355,21 @@ fn spawn_daemon(exe: &Path, config: &Path) -> Result<Child, DevnetError> {
         exe: exe.to_owned(),
         reason: e.to_string(),
     })
+}
+
+/// The round's summary, what it left undone, and each node's votes on chain.
+fn print_round(report: &RoundReport, ledger: &Path) {
+    say!("\n{}", report.summary());
+    for left in &report.left {
+        say!(
+            "  not done: node {} proposal {}: {}",
+            left.node,
+            left.proposal_id,
+            left.reason
+        );
+    }
+    match tally::per_node(ledger) {
+        Ok(lines) => say!("{}", lines.trim_end()),
+        Err(e) => say!("cannot read the ledger for the per-node summary: {e}"),
+    }
 }

@@ -1,0 +1,92 @@
+//! The per-node lines `govnode devnet` ends a round with, read from the
+//! ledger, so the outcome stays on screen below the daemon's log lines.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::ledger::{self, LedgerError, VoteRow, VoteState};
+use crate::strategy::VoteChoice;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct NodeTally {
+    confirmed_for: u64,
+    confirmed_against: u64,
+    confirmed_abstain: u64,
+    /// Rows in any other state (pending, deferred, failed, external).
+    other: u64,
+}
+
+impl NodeTally {
+    fn add(&mut self, row: &VoteRow) {
+        match (row.state, row.decision) {
+            (VoteState::Confirmed, VoteChoice::For) => self.confirmed_for += 1,
+            (VoteState::Confirmed, VoteChoice::Against) => self.confirmed_against += 1,
+            (VoteState::Confirmed, VoteChoice::Abstain) => self.confirmed_abstain += 1,
+            _ => self.other += 1,
+        }
+    }
+}
+
+/// One line per node with a vote in the ledger: what is on chain, by side.
+pub fn per_node(ledger_path: &Path) -> Result<String, LedgerError> {
+    let mut conn = ledger::open_read_only(ledger_path)?;
+    let mut by_node: BTreeMap<String, NodeTally> = BTreeMap::new();
+    ledger::each_vote(&mut conn, |row| {
+        by_node.entry(row.node.clone()).or_default().add(&row);
+        Ok::<(), LedgerError>(())
+    })?;
+    Ok(render(&by_node))
+}
+
+fn render(by_node: &BTreeMap<String, NodeTally>) -> String {
+    let mut out = String::from("votes on chain, per node:\n");
+    for (node, t) in by_node {
+        let confirmed = t.confirmed_for + t.confirmed_against + t.confirmed_abstain;
+        let _ = write!(
+            out,
+            "  {node}: {confirmed} confirmed ({} for, {} against",
+            t.confirmed_for, t.confirmed_against
+        );
+        if t.confirmed_abstain > 0 {
+            let _ = write!(out, ", {} abstain", t.confirmed_abstain);
+        }
+        out.push(')');
+        if t.other > 0 {
+            let _ = write!(out, ", {} not (yet) confirmed", t.other);
+        }
+        out.push('\n');
+    }
+    if by_node.is_empty() {
+        out.push_str("  none yet\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_name_each_node_with_its_sides() {
+        let mut by_node = BTreeMap::new();
+        by_node.insert(
+            "ai-gov-01".to_owned(),
+            NodeTally {
+                confirmed_for: 20,
+                confirmed_against: 15,
+                confirmed_abstain: 0,
+                other: 2,
+            },
+        );
+        by_node.insert("ai-gov-02".to_owned(), NodeTally::default());
+        assert_eq!(
+            render(&by_node),
+            "votes on chain, per node:\n  ai-gov-01: 35 confirmed (20 for, 15 against), 2 not (yet) confirmed\n  ai-gov-02: 0 confirmed (0 for, 0 against)\n"
+        );
+        assert_eq!(
+            render(&BTreeMap::new()),
+            "votes on chain, per node:\n  none yet\n"
+        );
+    }
+}
