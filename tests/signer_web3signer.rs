@@ -26,6 +26,14 @@ fn first_node(env: &RoundEnv) -> String {
         .to_owned()
 }
 
+fn node_key(dir: &std::path::Path, name: &str) -> PrivateKeySigner {
+    std::fs::read_to_string(dir.join("keys").join(name))
+        .expect("devnet key")
+        .trim()
+        .parse()
+        .expect("key")
+}
+
 fn votes_of(
     counts: &std::collections::HashMap<(alloy::primitives::U256, Address), usize>,
     who: Address,
@@ -42,11 +50,7 @@ async fn a_web3signer_node_votes_and_a_lying_hanging_or_absent_signer_fails_only
     let env = RoundEnv::new(2, 3).await;
     let dir = env.dir.path();
     let name = first_node(&env);
-    let key: PrivateKeySigner = std::fs::read_to_string(dir.join("keys").join(&name))
-        .expect("devnet key")
-        .trim()
-        .parse()
-        .expect("key");
+    let key = node_key(dir, &name);
     let address = key.address();
     let standin = StandIn::start(key.clone()).await;
     standin.set_mode(Mode::AlterData);
@@ -140,4 +144,94 @@ async fn a_web3signer_node_votes_and_a_lying_hanging_or_absent_signer_fails_only
         counts.values().all(|&n| n == 1),
         "each pair counted once: {counts:?}"
     );
+}
+
+fn request() -> alloy::rpc::types::TransactionRequest {
+    use alloy::network::TransactionBuilder;
+    alloy::rpc::types::TransactionRequest::default()
+        .with_to(Address::repeat_byte(0x11))
+        .with_nonce(0)
+        .with_chain_id(31337)
+        .with_gas_limit(21_000)
+        .with_max_fee_per_gas(2_000_000_000)
+        .with_max_priority_fee_per_gas(1_000_000_000)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_https_the_signer_requires_the_client_certificate_and_the_daemon_votes_with_it() {
+    use govnode::signer::Signer;
+    use govnode::signer::web3signer::{Web3Signer, Web3SignerTls};
+
+    let env = RoundEnv::new(2, 2).await;
+    let dir = env.dir.path();
+    let name = first_node(&env);
+    let key = node_key(dir, &name);
+    let address = key.address();
+    let (standin, files) = StandIn::start_tls(key, dir).await;
+    let ca = std::fs::read(&files.ca).unwrap();
+    let timeout = std::time::Duration::from_secs(3);
+
+    // Without a client certificate the handshake is refused: nothing is signed.
+    let anonymous = Web3Signer::new(
+        &standin.url,
+        address,
+        timeout,
+        Web3SignerTls {
+            ca_pem: Some(ca.clone()),
+            identity_pem: None,
+        },
+    )
+    .expect("client");
+    let err = anonymous
+        .sign_transaction(request())
+        .await
+        .expect_err("no client certificate")
+        .to_string();
+    assert!(err.contains("web3signer signer unreachable"), "{err}");
+    assert!(standin.requests().is_empty(), "no request got through");
+
+    let client_key_pem = std::fs::read_to_string(&files.client_key).unwrap();
+    let mut identity = std::fs::read(&files.client_cert).unwrap();
+    identity.extend_from_slice(client_key_pem.as_bytes());
+    let authenticated = Web3Signer::new(
+        &standin.url,
+        address,
+        timeout,
+        Web3SignerTls {
+            ca_pem: Some(ca),
+            identity_pem: Some(identity),
+        },
+    )
+    .expect("client");
+    authenticated
+        .sign_transaction(request())
+        .await
+        .expect("signed with the client certificate");
+
+    let config = std::fs::read_to_string(env.config()).unwrap();
+    let old = format!("  - name: {name}\n    key_file: keys/{name}\n");
+    assert!(config.contains(&old));
+    let config = config.replace(
+        &old,
+        &format!(
+            "  - name: {name}\n    signer:\n      kind: web3signer\n      url: {}\n      address: \"{address}\"\n      ca_file: {}\n      client_cert_file: {}\n      client_key_file: {}\n",
+            standin.url,
+            files.ca.display(),
+            files.client_cert.display(),
+            files.client_key.display()
+        ),
+    );
+    std::fs::write(env.config(), &config).unwrap();
+    let daemon = env.daemon(&[]);
+    let (code, out) = env.round();
+    assert_eq!(code, 0, "round through the HTTPS signer: {out}");
+    let counts = env.vote_casts().await;
+    assert!(votes_of(&counts, address) > 0, "{counts:?}");
+    let key_body: String = client_key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let logs = daemon.output();
+    assert!(!logs.contains(&key_body), "client key in the daemon's log");
+    assert!(!out.contains(&key_body), "client key in the round's output");
 }

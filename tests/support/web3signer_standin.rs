@@ -2,9 +2,11 @@
 //! run here: it answers `eth_signTransaction` over HTTP on 127.0.0.1 by
 //! signing with alloy's local signer, and can be switched at run time to
 //! refuse, lie (another key, altered data) or hang, or be stopped outright.
+//! Over HTTPS it requires a client certificate issued by its own test CA.
 
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use alloy::eips::eip2718::Encodable2718;
@@ -20,6 +22,15 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+
+/// PEM files for a TLS stand-in: the CA to trust and a client identity it accepts.
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
 
 /// How the stand-in answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +62,51 @@ pub struct StandIn {
 impl StandIn {
     pub async fn start(key: PrivateKeySigner) -> StandIn {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        Self::serve(listener, key)
+        Self::serve(listener, key, None)
+    }
+
+    /// An HTTPS stand-in that refuses clients without a certificate from its CA;
+    /// the CA, a client certificate and its key are written under `dir`.
+    pub async fn start_tls(key: PrivateKeySigner, dir: &Path) -> (StandIn, TlsFiles) {
+        let ca_key = rcgen::KeyPair::generate().expect("ca key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let server_key = rcgen::KeyPair::generate().expect("server key");
+        let server_cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .expect("server params")
+            .signed_by(&server_key, &issuer)
+            .expect("server cert");
+        let client_key = rcgen::KeyPair::generate().expect("client key");
+        let client_cert = rcgen::CertificateParams::new(vec!["govnode-client".to_owned()])
+            .expect("client params")
+            .signed_by(&client_key, &issuer)
+            .expect("client cert");
+        let files = TlsFiles {
+            ca: dir.join("signer-ca.pem"),
+            client_cert: dir.join("signer-client.pem"),
+            client_key: dir.join("signer-client-key.pem"),
+        };
+        std::fs::write(&files.ca, ca_cert.pem()).expect("write ca");
+        std::fs::write(&files.client_cert, client_cert.pem()).expect("write client cert");
+        std::fs::write(&files.client_key, client_key.serialize_pem()).expect("write client key");
+
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca_cert.der().clone()).expect("ca root");
+        let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+            .build()
+            .expect("client verifier");
+        let config = rustls::ServerConfig::builder()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(
+                vec![server_cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
+            )
+            .expect("server config");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let standin = Self::serve(listener, key, Some(TlsAcceptor::from(Arc::new(config))));
+        (standin, files)
     }
 
     /// Serves on `port` again after a stop (the daemon's URL stays valid).
@@ -59,11 +114,12 @@ impl StandIn {
         let listener = TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind again");
-        Self::serve(listener, key)
+        Self::serve(listener, key, None)
     }
 
-    fn serve(listener: TcpListener, key: PrivateKeySigner) -> StandIn {
-        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    fn serve(listener: TcpListener, key: PrivateKeySigner, tls: Option<TlsAcceptor>) -> StandIn {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}/", listener.local_addr().expect("addr"));
         let state = Arc::new(State {
             key,
             mode: Mutex::new(Mode::Honest),
@@ -76,11 +132,21 @@ impl StandIn {
                     continue;
                 };
                 let state = shared.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| answer(state.clone(), req));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    let http = http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                        }
+                        // A client without an accepted certificate fails the handshake here.
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                let _ = http.serve_connection(TokioIo::new(stream), svc).await;
+                            }
+                        }
+                    }
                 });
             }
         });
@@ -89,7 +155,9 @@ impl StandIn {
 
     pub fn port(&self) -> u16 {
         self.url
-            .trim_start_matches("http://127.0.0.1:")
+            .rsplit(':')
+            .next()
+            .expect("port")
             .trim_end_matches('/')
             .parse()
             .expect("port")
