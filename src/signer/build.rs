@@ -9,6 +9,7 @@ use alloy::signers::local::PrivateKeySigner;
 
 use super::config::{SignerConfig, effective};
 use super::pkcs11::{Pkcs11Error, Pkcs11Signer};
+use super::web3signer::{Web3Signer, Web3SignerSetupError, Web3SignerTls};
 use super::{LocalKeySigner, Signer, keystore};
 use crate::config::{Issues, NodeConfig, SecretSource, field, pick_source};
 
@@ -88,6 +89,54 @@ pub fn node_signer(
                     None
                 }
             }
+        }
+        SignerConfig::Web3signer(w) => {
+            let mut tls = Web3SignerTls::default();
+            if let Some(ca) = &w.ca_file {
+                tls.ca_pem = Some(read_file(&at, "ca_file", &abs(ca), issues)?);
+            }
+            if let Some(cert) = &w.client_cert_file {
+                let mut pem = read_file(&at, "client_cert_file", &abs(cert), issues)?;
+                let (_, key, _) = read(
+                    &at,
+                    "client_key",
+                    w.client_key_file.as_ref().map(abs),
+                    w.client_key_credential.as_ref(),
+                    credentials_dir,
+                    issues,
+                )?;
+                pem.push(b'\n');
+                pem.extend_from_slice(key.expose().as_bytes());
+                tls.identity_pem = Some(pem);
+            }
+            match Web3Signer::new(&w.url, w.address, w.timeout, tls) {
+                Ok(signer) => Some(Arc::new(signer)),
+                Err(e) => {
+                    let at_field = match e {
+                        Web3SignerSetupError::Ca { .. } => "ca_file",
+                        Web3SignerSetupError::Identity { .. } => "client_cert_file",
+                        Web3SignerSetupError::Url { .. } | Web3SignerSetupError::Client { .. } => {
+                            "url"
+                        }
+                    };
+                    issues.push(field(&at, at_field), e.to_string());
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// A non-secret file (a certificate) named at `parent.name`.
+fn read_file(parent: &str, name: &str, path: &Path, issues: &mut Issues) -> Option<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Some(bytes),
+        Err(e) => {
+            issues.push(
+                field(parent, name),
+                format!("cannot read {}: {e}", path.display()),
+            );
+            None
         }
     }
 }

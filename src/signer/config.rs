@@ -18,6 +18,8 @@ pub enum SignerConfig {
     Keystore(KeystoreSignerConfig),
     /// A secp256k1 key in an HSM, through a PKCS#11 module.
     Pkcs11(Pkcs11SignerConfig),
+    /// A remote Web3Signer, through its `eth_signTransaction` JSON-RPC.
+    Web3signer(Web3SignerConfig),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -61,12 +63,41 @@ pub struct Pkcs11SignerConfig {
     pub pin_credential: Option<String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Web3SignerConfig {
+    /// The signer's JSON-RPC endpoint (`http://` or `https://`).
+    pub url: String,
+    /// The address the key signs for; the signer's answer must match it.
+    pub address: alloy::primitives::Address,
+    /// File holding the PEM CA certificate the signer's certificate chains to.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// File holding the PEM client certificate (chain) for TLS client auth.
+    #[serde(default)]
+    pub client_cert_file: Option<PathBuf>,
+    /// File holding the PEM private key of the client certificate.
+    #[serde(default)]
+    pub client_key_file: Option<PathBuf>,
+    /// systemd credential holding the PEM private key of the client certificate.
+    #[serde(default)]
+    pub client_key_credential: Option<String>,
+    /// How long one signing request may take.
+    #[serde(default = "default_web3signer_timeout", with = "humantime_serde")]
+    pub timeout: std::time::Duration,
+}
+
+fn default_web3signer_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(5)
+}
+
 impl SignerConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             SignerConfig::Key(_) => "key",
             SignerConfig::Keystore(_) => "keystore",
             SignerConfig::Pkcs11(_) => "pkcs11",
+            SignerConfig::Web3signer(_) => "web3signer",
         }
     }
 }
@@ -144,5 +175,41 @@ pub fn validate_node(node: &NodeConfig, path: &str, issues: &mut Issues) {
                 issues,
             );
         }
+        SignerConfig::Web3signer(w) => validate_web3signer(w, &at, issues),
+    }
+}
+
+fn validate_web3signer(w: &Web3SignerConfig, at: &str, issues: &mut Issues) {
+    match reqwest::Url::parse(&w.url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        Ok(u) => issues.push(
+            field(at, "url"),
+            format!("scheme {} is not http or https", u.scheme()),
+        ),
+        // The parser's reason never quotes the URL, which may carry credentials.
+        Err(e) => issues.push(field(at, "url"), format!("not a valid URL: {e}")),
+    }
+    if w.address == alloy::primitives::Address::ZERO {
+        issues.push(field(at, "address"), "must be the key's address, not zero");
+    }
+    if w.timeout.is_zero() {
+        issues.push(field(at, "timeout"), "must be more than zero");
+    }
+    let has_key = w.client_key_file.is_some() || w.client_key_credential.is_some();
+    if w.client_cert_file.is_some() != has_key {
+        issues.push(
+            field(at, "client_cert_file"),
+            "client_cert_file and client_key_file/client_key_credential go together",
+        );
+    }
+    if has_key {
+        pick_source(
+            at,
+            "client_key",
+            w.client_key_file.as_ref(),
+            w.client_key_credential.as_ref(),
+            true,
+            issues,
+        );
     }
 }

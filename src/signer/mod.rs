@@ -2,7 +2,8 @@
 //! gets back the signed bytes and their hash; it never holds key material.
 //! One signer per node, built at start (and on reload) from `nodes[].signer`:
 //! a plain key file or credential (`kind: key`) or an encrypted Web3 Secret
-//! Storage keystore (`kind: keystore`) or a key in an HSM (`kind: pkcs11`). A config-time problem (wrong keystore
+//! Storage keystore (`kind: keystore`) or a key in an HSM (`kind: pkcs11`) or a remote Web3Signer
+//! (`kind: web3signer`). A config-time problem (wrong keystore
 //! password, unreadable file) is a configuration issue and exits 78; a
 //! failure while signing fails only that node's votes.
 
@@ -13,10 +14,12 @@ mod error;
 pub mod keystore;
 mod local;
 pub mod pkcs11;
+pub mod web3signer;
 
 pub use build::node_signer;
 pub use config::{
-    KeySignerConfig, KeystoreSignerConfig, Pkcs11SignerConfig, SignerConfig, validate_node,
+    KeySignerConfig, KeystoreSignerConfig, Pkcs11SignerConfig, SignerConfig, Web3SignerConfig,
+    validate_node,
 };
 pub use error::SignerError;
 pub use local::LocalKeySigner;
