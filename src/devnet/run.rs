@@ -106,12 +106,12 @@ pub async fn run(args: &DevnetArgs, session: &mut Session) -> Result<Finish, Dev
                 Ok(report) => print_round(&report, &setup.ledger),
                 Err(e) => say!("the first round: {e}"),
             }
-            std::future::pending::<()>().await
         };
         tokio::select! {
             status = daemon.wait() => return Err(exited(status)),
             () = first_round => {}
         }
+        return Err(exited(daemon.wait().await));
     }
     let report = tokio::select! {
         r = round_client::wait_round(&setup.control_socket, args.timeout) => r?,
