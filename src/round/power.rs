@@ -53,15 +53,19 @@ pub async fn voting_powers(v: &Voting, head: &Head) -> Vec<Option<U256>> {
     out
 }
 
-/// 18-decimal amount as a float, for gauges only.
-/// `amount` as a float in its own unit (wei stays wei), for a gauge:
-/// exact up to 2^53, then rounded, which a balance gauge can afford.
+/// `amount` in its own unit (wei stays wei) as a float, for a gauge.
 fn base_units(amount: U256) -> f64 {
-    amount.to_string().parse().unwrap_or(f64::MAX)
+    as_gauge(amount, 0)
 }
 
+/// 18-decimal amount as a float, for gauges only.
 pub fn whole_tokens(amount: U256) -> f64 {
-    alloy::primitives::utils::format_units(amount, 18)
+    as_gauge(amount, 18)
+}
+
+/// Exact up to 2^53, then rounded, which a gauge can afford.
+fn as_gauge(amount: U256, decimals: u8) -> f64 {
+    alloy::primitives::utils::format_units(amount, decimals)
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(f64::MAX)
