@@ -5,6 +5,7 @@ mod auth;
 mod cache;
 pub mod control;
 mod cors;
+mod dloop;
 mod handlers;
 mod html;
 mod ratelimit;

@@ -19,8 +19,14 @@ pub enum Route {
     /// `/api/v1/rounds/{id}`; `None` when the segment is not a round id
     /// (answered 404 like an unknown id).
     Round(Option<i64>),
+    /// `/nodes`: [`Route::Nodes`] in govnode's shape, DLoop's in compat mode.
+    DloopNodes,
+    /// `/active-proposals`: [`Route::Proposals`], or DLoop's shape.
+    ActiveProposals,
     /// `POST /trigger-voting`, the DLoop alias of `POST /api/v1/rounds`.
     TriggerVoting,
+    /// `POST /emergency-voting`: the same round trigger under DLoop's other name.
+    EmergencyVoting,
 }
 
 /// One row of the routing table.
@@ -117,24 +123,31 @@ pub const TABLE: &[RouteSpec] = &[
     },
     RouteSpec {
         path: "/nodes",
-        route: Route::Nodes,
+        route: Route::DloopNodes,
         methods: READ,
         auth: &[],
-        summary: "alias of /api/v1/nodes",
+        summary: "alias of /api/v1/nodes (DLoop's shape with api.dloop_compat)",
     },
     RouteSpec {
         path: "/active-proposals",
-        route: Route::Proposals,
+        route: Route::ActiveProposals,
         methods: READ,
         auth: &[],
-        summary: "alias of /api/v1/proposals",
+        summary: "alias of /api/v1/proposals (DLoop's shape with api.dloop_compat)",
     },
     RouteSpec {
         path: "/trigger-voting",
         route: Route::TriggerVoting,
         methods: &[Method::POST],
         auth: &[Method::POST],
-        summary: "alias of POST /api/v1/rounds",
+        summary: "alias of POST /api/v1/rounds (with api.dloop_compat: waits, DLoop's shape)",
+    },
+    RouteSpec {
+        path: "/emergency-voting",
+        route: Route::EmergencyVoting,
+        methods: &[Method::POST],
+        auth: &[Method::POST],
+        summary: "alias of POST /trigger-voting",
     },
 ];
 
@@ -192,8 +205,10 @@ mod tests {
         assert_eq!(resolve("/health/"), Some(Route::Health));
         assert_eq!(resolve("/"), Some(Route::Index));
         assert_eq!(resolve("/nope"), None);
-        assert_eq!(resolve("/nodes"), Some(Route::Nodes));
-        assert_eq!(resolve("/active-proposals"), Some(Route::Proposals));
+        assert_eq!(resolve("/nodes"), Some(Route::DloopNodes));
+        assert_eq!(resolve("/api/v1/nodes"), Some(Route::Nodes));
+        assert_eq!(resolve("/active-proposals"), Some(Route::ActiveProposals));
+        assert_eq!(resolve("/emergency-voting"), Some(Route::EmergencyVoting));
         assert_eq!(allow_header(Route::Metrics), "GET, HEAD, OPTIONS");
     }
 

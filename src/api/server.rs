@@ -22,7 +22,7 @@ use super::response::{self, Body};
 use super::router::{self, Route};
 use super::state::ApiState;
 use super::v1::{index, nodes, proposals, rounds, status, trigger};
-use super::{auth, cors, handlers, status_page};
+use super::{auth, cors, dloop, handlers, status_page};
 use crate::service::Daemon;
 
 /// Connections served at once; more wait in the kernel's backlog.
@@ -174,13 +174,49 @@ async fn dispatch(
     // hyper when the connection is dropped.
     let (parts, _body) = req.into_parts();
     if router::needs_auth(route, &parts.method)
+        && !dloop::token_waived(api, route)
         && let Err(denied) = auth::check(&parts.headers, settings.api_token.as_ref())
     {
         return auth::response(denied);
     }
     let head = parts.method == Method::HEAD;
     let query = parts.uri.query();
-    let mut resp = match route {
+    let dloop_answer = if api.dloop_compat {
+        compat(state, route).await
+    } else {
+        None
+    };
+    let mut resp = match dloop_answer {
+        Some(r) => r,
+        None => native(state, route, &parts.method, query).await,
+    };
+    if head {
+        *resp.body_mut() = Body::default();
+    }
+    resp
+}
+
+/// The DLoop shape of the paths DLoop served; `None` for the others.
+async fn compat(state: &ApiState, route: Route) -> Option<Response<Body>> {
+    Some(match route {
+        Route::Index => dloop::status(state).await,
+        Route::Health => dloop::health(&state.daemon),
+        Route::DloopNodes => dloop::nodes(state).await,
+        Route::ActiveProposals => dloop::active_proposals(state).await,
+        Route::TriggerVoting => dloop::trigger(state, false).await,
+        Route::EmergencyVoting => dloop::trigger(state, true).await,
+        _ => return None,
+    })
+}
+
+async fn native(
+    state: &ApiState,
+    route: Route,
+    method: &Method,
+    query: Option<&str>,
+) -> Response<Body> {
+    let daemon: &Daemon = &state.daemon;
+    match route {
         Route::Index => index::get(),
         Route::Live => handlers::live(),
         Route::Ready => handlers::ready(daemon),
@@ -188,17 +224,13 @@ async fn dispatch(
         Route::Metrics => handlers::metrics(daemon),
         Route::StatusPage => status_page::get(state).await,
         Route::Status => status::get(state).await,
-        Route::Nodes => nodes::get(state).await,
-        Route::Proposals => proposals::get(state).await,
-        Route::Rounds if parts.method == Method::POST => trigger::post(state, query).await,
+        Route::Nodes | Route::DloopNodes => nodes::get(state).await,
+        Route::Proposals | Route::ActiveProposals => proposals::get(state).await,
+        Route::Rounds if *method == Method::POST => trigger::post(state, query).await,
         Route::Rounds => rounds::list(state, query).await,
         Route::Round(id) => rounds::one(state, id).await,
-        Route::TriggerVoting => trigger::post(state, query).await,
-    };
-    if head {
-        *resp.body_mut() = Body::default();
+        Route::TriggerVoting | Route::EmergencyVoting => trigger::post(state, query).await,
     }
-    resp
 }
 
 fn content_length(req: &Request<Incoming>) -> Option<u64> {

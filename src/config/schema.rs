@@ -214,6 +214,12 @@ pub struct ApiConfig {
     pub allowed_origins: Vec<String>,
     pub rate_limit: RateLimitConfig,
     pub max_body_bytes: usize,
+    /// DLoop's node API shapes on `/`, `/health`, `/nodes`,
+    /// `/active-proposals`, `/trigger-voting` and `/emergency-voting`.
+    pub dloop_compat: bool,
+    /// Compat mode's two `POST`s without the bearer token; only with a
+    /// loopback `listen`.
+    pub dloop_compat_open_on_loopback: bool,
 }
 
 impl Default for ApiConfig {
@@ -226,6 +232,8 @@ impl Default for ApiConfig {
             allowed_origins: Vec::new(),
             rate_limit: RateLimitConfig::default(),
             max_body_bytes: 64 * 1024,
+            dloop_compat: false,
+            dloop_compat_open_on_loopback: false,
         }
     }
 }

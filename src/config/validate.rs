@@ -285,6 +285,24 @@ impl Validate for ApiConfig {
         if self.max_body_bytes == 0 {
             issues.push(field(path, "max_body_bytes"), "must be at least 1");
         }
+        if self.dloop_compat_open_on_loopback {
+            let open = field(path, "dloop_compat_open_on_loopback");
+            if !self.dloop_compat {
+                issues.push(
+                    open,
+                    "has no effect without api.dloop_compat: true; remove it or enable compat mode",
+                );
+            } else if !self.listen.ip().is_loopback() {
+                issues.push(
+                    open,
+                    format!(
+                        "refused: api.listen is {}, not a loopback address, so anyone who can \
+                         reach it could start rounds; keep the bearer token or listen on 127.0.0.1",
+                        self.listen
+                    ),
+                );
+            }
+        }
     }
 }
 

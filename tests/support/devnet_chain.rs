@@ -30,6 +30,11 @@ impl Devnet {
     /// Deploys `proposals` open proposals for `nodes` nodes and starts the
     /// daemon; returns once its API answers and the chain is verified.
     pub async fn start(proposals: u32, nodes: u32) -> Devnet {
+        Devnet::start_with(proposals, nodes, &[]).await
+    }
+
+    /// [`Devnet::start`] with more `GOVNODE__…` overrides for the daemon.
+    pub async fn start_with(proposals: u32, nodes: u32, env: &[(&str, &str)]) -> Devnet {
         let anvil = Anvil::start().await;
         let dir = tempfile::tempdir().expect("tempdir");
         setup(&anvil.url(), dir.path(), proposals, nodes);
@@ -44,16 +49,14 @@ impl Devnet {
             .expect("api token file")
             .trim()
             .to_owned();
-        let mut daemon = Daemon::spawn(
-            &config,
-            api,
-            &[
-                ("GOVNODE__ROUND__ON_START", "false"),
-                // The tests poll; the client limit is not what they are about.
-                ("GOVNODE__API__RATE_LIMIT__PER_SECOND", "1000"),
-                ("GOVNODE__API__RATE_LIMIT__BURST", "1000"),
-            ],
-        );
+        let mut overrides = vec![
+            ("GOVNODE__ROUND__ON_START", "false"),
+            // The tests poll; the client limit is not what they are about.
+            ("GOVNODE__API__RATE_LIMIT__PER_SECOND", "1000"),
+            ("GOVNODE__API__RATE_LIMIT__BURST", "1000"),
+        ];
+        overrides.extend_from_slice(env);
+        let mut daemon = Daemon::spawn(&config, api, &overrides);
         daemon.wait_live(Duration::from_secs(20));
         let devnet = Devnet {
             anvil,
