@@ -287,11 +287,30 @@ os.makedirs(dropin, exist_ok=True)
 open(os.path.join(dropin, "credentials.conf"), "w").write("\n".join(lines) + "\n")
 EOF
   chmod 0644 "$rootfs/etc/govnode/config.yaml"
+  local dropin="$rootfs/etc/systemd/system/govnode.service.d/credentials.conf"
+  # One secret kept as an operator keeps it encrypted at rest: the first
+  # node's key sealed by systemd-creds with the container's host key (there
+  # is no TPM here), the plaintext removed, handed over with
+  # LoadCredentialEncrypted=. The daemon starts only if systemd decrypts it.
+  local sealed
+  sealed="$(sed -n 's/^LoadCredential=\(node-[^:]*\):.*/\1/p' "$dropin" | head -n1)"
+  [ -n "$sealed" ] || { echo "no node credential to encrypt"; return 1; }
+  # Kept on the host for the journal check's secret scan.
+  install -m 0600 "$rootfs/etc/govnode/credentials/$sealed" "$work/plain-$sealed"
+  ct systemd-creds encrypt --with-key=host --name="$sealed" \
+    "/etc/govnode/credentials/$sealed" "/etc/govnode/credentials/$sealed.cred" || return 1
+  ct chmod 0600 "/etc/govnode/credentials/$sealed.cred" && rm "$rootfs/etc/govnode/credentials/$sealed"
+  sed -i "s|^LoadCredential=$sealed:.*|LoadCredentialEncrypted=$sealed:/etc/govnode/credentials/$sealed.cred|" "$dropin"
+  ! grep -qiF -- "$(tr -d '\n' <"$work/plain-$sealed" | sed 's/^0x//')" "$rootfs/etc/govnode/credentials/$sealed.cred" ||
+    { echo "the sealed credential holds the key in clear"; return 1; }
   ct systemctl daemon-reload
-  cat "$rootfs/etc/systemd/system/govnode.service.d/credentials.conf"
-  # What an operator runs before starting: the credential files are named
-  # after their ids, so their directory stands in for $CREDENTIALS_DIRECTORY.
-  ct env CREDENTIALS_DIRECTORY=/etc/govnode/credentials govnode check-config --config /etc/govnode/config.yaml
+  cat "$dropin"
+  # What an operator runs before starting: check-config under the unit's own
+  # credentials (the encrypted one is decrypted by systemd, never on disk).
+  local props=()
+  mapfile -t props < <(sed -n 's/^\(LoadCredential[A-Za-z]*=.*\)/\1/p' "$dropin")
+  ct systemd-run --quiet --wait --pipe --collect "${props[@]/#/--property=}" \
+    govnode check-config --config /etc/govnode/config.yaml
 }
 
 step_start() {
@@ -434,7 +453,8 @@ EOF
   # No secret may reach the journal, in the message or in any field.
   ct journalctl -b --no-pager -o json >"$work/all.log"
   local f
-  for f in "$rootfs"/etc/govnode/credentials/*; do
+  for f in "$rootfs"/etc/govnode/credentials/* "$work"/plain-*; do
+    case "$f" in *.cred) continue ;; esac
     local s
     s="$(tr -d '\n' <"$f")"; s="${s#0x}"
     if grep -qiF -- "$s" "$work/all.log"; then echo "secret $(basename "$f") is in the journal"; return 1; fi
