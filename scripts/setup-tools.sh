@@ -5,6 +5,7 @@
 # Usage:
 #   scripts/setup-tools.sh                 # npm tooling only
 #   scripts/setup-tools.sh --apt PKG...    # also install PKGs whose command is missing
+#   scripts/setup-tools.sh --localstack    # also LocalStack's KMS (pinned) in tools/localstack
 #   scripts/setup-tools.sh --quiet         # print nothing on success
 #
 # A second run is a no-op: npm runs only when node_modules is missing or older than
@@ -18,6 +19,7 @@ NM="$TOOLS/node_modules"
 LOCK="$TOOLS/package-lock.json"
 
 quiet=0
+localstack=0
 apt_pkgs=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -28,6 +30,7 @@ while [ $# -gt 0 ]; do
                 shift
             done
             ;;
+        --localstack) localstack=1; shift ;;
         --quiet|-q) quiet=1; shift ;;
         -h|--help)
             sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
@@ -112,6 +115,23 @@ for bin in "$ANVIL" "$CAST"; do
 done
 [ -f "$SOLCJS" ] || die "missing $SOLCJS"
 [ -x "$SOLCJS" ] || chmod +x "$SOLCJS"
+
+# LocalStack (PyPI) in its own virtualenv, so its pins never touch the host's
+# Python; rebuilt when the requirements change, a no-op otherwise.
+if [ "$localstack" = 1 ]; then
+    LS="$TOOLS/localstack"
+    REQ="$ROOT/tests/aws_kms/requirements.txt"
+    if [ ! -f "$LS/.installed" ] || [ "$REQ" -nt "$LS/.installed" ]; then
+        say "setup-tools: LocalStack into $LS (pinned in $REQ)"
+        rm -rf "$LS"
+        python3 -m venv "$LS" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+        "$LS/bin/pip" install -q --disable-pip-version-check -r "$REQ" >&2 \
+            || die "pip install of LocalStack failed"
+        touch "$LS/.installed"
+    fi
+    "$LS/bin/python" -c 'import localstack.runtime.main' 2>/dev/null || die "LocalStack in $LS does not import"
+    say "localstack: $LS/bin/python -m localstack.runtime.main"
+fi
 
 say "anvil:  $ANVIL"
 say "cast:   $CAST"

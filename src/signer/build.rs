@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use alloy::signers::local::PrivateKeySigner;
 
+use super::aws_kms::{AwsKmsSettings, AwsKmsSigner, AwsStaticCredentials};
 use super::config::{SignerConfig, effective};
 use super::pkcs11::{Pkcs11Error, Pkcs11Signer};
 use super::web3signer::{Web3Signer, Web3SignerSetupError, Web3SignerTls};
@@ -123,6 +124,33 @@ pub fn node_signer(
                     None
                 }
             }
+        }
+        SignerConfig::AwsKms(k) => {
+            let credentials = match &k.access_key_id {
+                Some(id) => {
+                    let (_, secret, _) = read(
+                        &at,
+                        "secret_access_key",
+                        k.secret_access_key_file.as_ref().map(abs),
+                        k.secret_access_key_credential.as_ref(),
+                        credentials_dir,
+                        issues,
+                    )?;
+                    Some(AwsStaticCredentials {
+                        access_key_id: id.clone(),
+                        secret_access_key: secret,
+                    })
+                }
+                None => None,
+            };
+            Some(Arc::new(AwsKmsSigner::new(AwsKmsSettings {
+                key_id: k.key_id.clone(),
+                address: k.address,
+                region: k.region.clone(),
+                endpoint_url: k.endpoint_url.clone(),
+                credentials,
+                timeout: k.timeout,
+            })))
         }
     }
 }

@@ -20,6 +20,9 @@ pub enum SignerConfig {
     Pkcs11(Pkcs11SignerConfig),
     /// A remote Web3Signer, through its `eth_signTransaction` JSON-RPC.
     Web3signer(Web3SignerConfig),
+    /// A secp256k1 key in AWS KMS.
+    #[serde(rename = "aws-kms")]
+    AwsKms(AwsKmsSignerConfig),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -87,6 +90,32 @@ pub struct Web3SignerConfig {
     pub timeout: std::time::Duration,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsKmsSignerConfig {
+    /// Key id, key ARN, alias name or alias ARN of an `ECC_SECG_P256K1` key.
+    pub key_id: String,
+    /// The address the key signs for; a key that derives another is refused.
+    pub address: alloy::primitives::Address,
+    /// AWS region; without it, the SDK's (environment, profile, instance).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Another KMS endpoint (a VPC endpoint, a local emulator).
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// Static credentials: the access key id (not secret) and the secret
+    /// access key from a file or credential. Without them, the SDK's chain.
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    #[serde(default)]
+    pub secret_access_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub secret_access_key_credential: Option<String>,
+    /// How long one signature (with the first one's key lookup) may take.
+    #[serde(default = "default_web3signer_timeout", with = "humantime_serde")]
+    pub timeout: std::time::Duration,
+}
+
 fn default_web3signer_timeout() -> std::time::Duration {
     std::time::Duration::from_secs(5)
 }
@@ -98,6 +127,7 @@ impl SignerConfig {
             SignerConfig::Keystore(_) => "keystore",
             SignerConfig::Pkcs11(_) => "pkcs11",
             SignerConfig::Web3signer(_) => "web3signer",
+            SignerConfig::AwsKms(_) => "aws-kms",
         }
     }
 }
@@ -176,19 +206,61 @@ pub fn validate_node(node: &NodeConfig, path: &str, issues: &mut Issues) {
             );
         }
         SignerConfig::Web3signer(w) => validate_web3signer(w, &at, issues),
+        SignerConfig::AwsKms(k) => validate_aws_kms(k, &at, issues),
+    }
+}
+
+/// An `http://` or `https://` URL at `path`.
+fn check_http_url(url: &str, path: &str, issues: &mut Issues) {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        Ok(u) => issues.push(path, format!("scheme {} is not http or https", u.scheme())),
+        // The parser's reason never quotes the URL, which may carry credentials.
+        Err(e) => issues.push(path, format!("not a valid URL: {e}")),
+    }
+}
+
+fn validate_aws_kms(k: &AwsKmsSignerConfig, at: &str, issues: &mut Issues) {
+    if k.key_id.trim().is_empty() {
+        issues.push(
+            field(at, "key_id"),
+            "must name the KMS key (id, ARN or alias)",
+        );
+    }
+    if k.address == alloy::primitives::Address::ZERO {
+        issues.push(field(at, "address"), "must be the key's address, not zero");
+    }
+    if k.region.as_deref().is_some_and(|r| r.trim().is_empty()) {
+        issues.push(field(at, "region"), "must not be empty");
+    }
+    if let Some(url) = &k.endpoint_url {
+        check_http_url(url, &field(at, "endpoint_url"), issues);
+    }
+    if k.timeout.is_zero() {
+        issues.push(field(at, "timeout"), "must be more than zero");
+    }
+    let has_secret = k.secret_access_key_file.is_some() || k.secret_access_key_credential.is_some();
+    if k.access_key_id.is_some() != has_secret {
+        issues.push(
+            field(at, "access_key_id"),
+            "access_key_id and secret_access_key_file/secret_access_key_credential go together \
+             (or leave all out for the AWS SDK's own credentials)",
+        );
+    }
+    if has_secret {
+        pick_source(
+            at,
+            "secret_access_key",
+            k.secret_access_key_file.as_ref(),
+            k.secret_access_key_credential.as_ref(),
+            true,
+            issues,
+        );
     }
 }
 
 fn validate_web3signer(w: &Web3SignerConfig, at: &str, issues: &mut Issues) {
-    match reqwest::Url::parse(&w.url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-        Ok(u) => issues.push(
-            field(at, "url"),
-            format!("scheme {} is not http or https", u.scheme()),
-        ),
-        // The parser's reason never quotes the URL, which may carry credentials.
-        Err(e) => issues.push(field(at, "url"), format!("not a valid URL: {e}")),
-    }
+    check_http_url(&w.url, &field(at, "url"), issues);
     if w.address == alloy::primitives::Address::ZERO {
         issues.push(field(at, "address"), "must be the key's address, not zero");
     }

@@ -3,10 +3,11 @@
 //! One signer per node, built at start (and on reload) from `nodes[].signer`:
 //! a plain key file or credential (`kind: key`) or an encrypted Web3 Secret
 //! Storage keystore (`kind: keystore`) or a key in an HSM (`kind: pkcs11`) or a remote Web3Signer
-//! (`kind: web3signer`). A config-time problem (wrong keystore
+//! (`kind: web3signer`) or a key in AWS KMS (`kind: aws-kms`). A config-time problem (wrong keystore
 //! password, unreadable file) is a configuration issue and exits 78; a
 //! failure while signing fails only that node's votes.
 
+mod aws_kms;
 mod build;
 pub mod cli;
 mod config;
@@ -18,8 +19,8 @@ pub mod web3signer;
 
 pub use build::node_signer;
 pub use config::{
-    KeySignerConfig, KeystoreSignerConfig, Pkcs11SignerConfig, SignerConfig, Web3SignerConfig,
-    validate_node,
+    AwsKmsSignerConfig, KeySignerConfig, KeystoreSignerConfig, Pkcs11SignerConfig, SignerConfig,
+    Web3SignerConfig, validate_node,
 };
 pub use error::SignerError;
 pub use local::LocalKeySigner;
