@@ -152,6 +152,17 @@ async fn triggered_round_votes_once_and_is_reported() {
         let confirmed = n["votes"]["confirmed"].as_u64().unwrap();
         assert_eq!(n["votes"]["total"], confirmed);
         per_node += confirmed;
+        for side in ["for", "against", "abstain"] {
+            let in_round = records
+                .iter()
+                .filter(|v| v["node"] == n["name"] && v["decision"] == side)
+                .count() as u64;
+            assert_eq!(
+                n["votes"][format!("confirmed_{side}")].as_u64(),
+                Some(in_round),
+                "{side}: {n}"
+            );
+        }
         if confirmed > 0 {
             assert_eq!(n["last_vote"]["state"], "confirmed", "{n}");
             assert_eq!(n["last_vote"]["node"], n["name"]);

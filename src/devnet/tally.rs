@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::ledger::{self, LedgerError, VoteRow, VoteState};
-use crate::strategy::VoteChoice;
+use crate::ledger::{self, LedgerError};
 
 #[derive(Debug, Default, PartialEq, Eq)]
 struct NodeTally {
@@ -17,25 +16,18 @@ struct NodeTally {
     other: u64,
 }
 
-impl NodeTally {
-    fn add(&mut self, row: &VoteRow) {
-        match (row.state, row.decision) {
-            (VoteState::Confirmed, VoteChoice::For) => self.confirmed_for += 1,
-            (VoteState::Confirmed, VoteChoice::Against) => self.confirmed_against += 1,
-            (VoteState::Confirmed, VoteChoice::Abstain) => self.confirmed_abstain += 1,
-            _ => self.other += 1,
-        }
-    }
-}
-
 /// One line per node with a vote in the ledger: what is on chain, by side.
+/// A node whose key was replaced has rows under two addresses; they add up.
 pub fn per_node(ledger_path: &Path) -> Result<String, LedgerError> {
-    let mut conn = ledger::open_read_only(ledger_path)?;
+    let conn = ledger::open_read_only(ledger_path)?;
     let mut by_node: BTreeMap<String, NodeTally> = BTreeMap::new();
-    ledger::each_vote(&mut conn, |row| {
-        by_node.entry(row.node.clone()).or_default().add(&row);
-        Ok::<(), LedgerError>(())
-    })?;
+    for c in ledger::node_vote_counts(&conn)? {
+        let t = by_node.entry(c.node).or_default();
+        t.confirmed_for += c.confirmed_for;
+        t.confirmed_against += c.confirmed_against;
+        t.confirmed_abstain += c.confirmed_abstain;
+        t.other += c.total - c.confirmed;
+    }
     Ok(render(&by_node))
 }
 

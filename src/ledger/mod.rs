@@ -44,6 +44,8 @@ pub use model::{
     Attempt, FoundVote, Intent, Mined, NewIntent, NodeVoteCounts, RoundRow, VoteRow, VoteSource,
     VoteState, now_ms,
 };
+/// Per-node vote counts on a connection of its own (a read-only one, say).
+pub use queries::counts as node_vote_counts;
 pub use reconcile::{Action, Facts, decide};
 pub use schema::{APPLICATION_ID, LedgerIdentity, SCHEMA_VERSION};
 pub use snapshot::{LedgerInfo, each_vote, inspect, open_read_only};

@@ -246,6 +246,10 @@ pub struct NodeVoteCounts {
     /// reverted + failed + abandoned.
     pub unsuccessful: u64,
     pub external: u64,
+    /// `confirmed`, by the side voted.
+    pub confirmed_for: u64,
+    pub confirmed_against: u64,
+    pub confirmed_abstain: u64,
     /// `finished_at` of the node's latest confirmed vote.
     pub last_vote_at: Option<i64>,
 }

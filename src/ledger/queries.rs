@@ -114,7 +114,10 @@ pub fn counts(conn: &Connection) -> Result<Vec<NodeVoteCounts>, LedgerError> {
                 sum(state IN ('intent', 'signed', 'sent')),
                 sum(state IN ('reverted', 'failed', 'abandoned')),
                 sum(state = 'confirmed_external'),
-                max(CASE WHEN state = 'confirmed' THEN finished_at END)
+                max(CASE WHEN state = 'confirmed' THEN finished_at END),
+                sum(state = 'confirmed' AND decision = 'for'),
+                sum(state = 'confirmed' AND decision = 'against'),
+                sum(state = 'confirmed' AND decision = 'abstain')
          FROM votes GROUP BY node, voter ORDER BY node, voter",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -124,10 +127,12 @@ pub fn counts(conn: &Connection) -> Result<Vec<NodeVoteCounts>, LedgerError> {
             r.get::<_, String>(1)?,
             [n(2)?, n(3)?, n(4)?, n(5)?, n(6)?],
             r.get::<_, Option<i64>>(7)?,
+            [n(8)?, n(9)?, n(10)?],
         ))
     })?;
     rows.map(|r| {
-        let (node, voter, [total, confirmed, pending, unsuccessful, external], last) = r?;
+        let (node, voter, [total, confirmed, pending, unsuccessful, external], last, sides) = r?;
+        let [confirmed_for, confirmed_against, confirmed_abstain] = sides;
         Ok(NodeVoteCounts {
             voter: voter.parse().map_err(|e| LedgerError::Corrupt {
                 what: format!("votes.voter of node {node}"),
@@ -139,6 +144,9 @@ pub fn counts(conn: &Connection) -> Result<Vec<NodeVoteCounts>, LedgerError> {
             pending,
             unsuccessful,
             external,
+            confirmed_for,
+            confirmed_against,
+            confirmed_abstain,
             last_vote_at: last,
         })
     })

@@ -92,6 +92,10 @@ pub struct NodeVotes {
     pub unsuccessful: u64,
     /// Votes the chain shows that govnode did not send (or cannot find).
     pub external: u64,
+    /// `confirmed`, by the side voted.
+    pub confirmed_for: u64,
+    pub confirmed_against: u64,
+    pub confirmed_abstain: u64,
     pub last_confirmed_at: Option<String>,
 }
 
@@ -147,6 +151,9 @@ pub async fn collect(state: &ApiState) -> Result<NodesBody, LedgerError> {
             votes.pending += c.pending;
             votes.unsuccessful += c.unsuccessful;
             votes.external += c.external;
+            votes.confirmed_for += c.confirmed_for;
+            votes.confirmed_against += c.confirmed_against;
+            votes.confirmed_abstain += c.confirmed_abstain;
             votes.last_confirmed_at = c.last_vote_at.and_then(rfc3339_ms);
         }
         nodes.push(NodeView {
