@@ -185,6 +185,7 @@ let
   nodeCredential = name: "node-${name}";
   apiTokenCredential = "api-token";
   rpcCredential = name: "rpc-${name}";
+  webhookCredential = name: "webhook-${name}";
 
   attrsOrEmpty =
     set: key: if isAttrs set && hasAttr key set && set.${key} != null then set.${key} else { };
@@ -202,6 +203,7 @@ let
       nodes = attrsOrEmpty settings "nodes";
       endpoints = attrsOrEmpty (attrsOrEmpty settings "rpc") "endpoints";
       api = attrsOrEmpty settings "api";
+      webhooks = attrsOrEmpty settings "webhooks";
       entry = id: file: {
         name = id;
         value = { inherit file; };
@@ -215,6 +217,9 @@ let
         filter (name: isSet endpoints.${name} "urlFile") (attrNames endpoints)
       )
       ++ (if isSet api "tokenFile" then [ (entry apiTokenCredential api.tokenFile) ] else [ ])
+      ++ map (name: entry (webhookCredential name) webhooks.${name}.urlFile) (
+        filter (name: isSet webhooks.${name} "urlFile") (attrNames webhooks)
+      )
     );
 
   # Every credential the daemon's configuration (YAML shape) refers to, as
@@ -226,6 +231,7 @@ let
       nodes = valueOr config "nodes" [ ];
       endpoints = valueOr (attrsOrEmpty config "rpc") "endpoints" [ ];
       api = attrsOrEmpty config "api";
+      webhooks = valueOr config "webhooks" [ ];
       keyed = filter (n: isSet n "key_credential") nodes;
     in
     genList (i: {
@@ -236,7 +242,7 @@ let
     ++ map (e: {
       id = e.url_credential;
       kind = "url";
-    }) (filter (e: isSet e "url_credential") endpoints)
+    }) (filter (e: isSet e "url_credential") (endpoints ++ webhooks))
     ++ (
       if isSet api "token_credential" then
         [
@@ -317,8 +323,10 @@ let
   #   `nodes`, ordered by name;
   # - rpc.endpoints.<name> likewise in `rpc.endpoints`, ordered by priority,
   #   then name;
+  # - webhooks.<name> likewise in `webhooks`, ordered by name;
   # - the shorthands keyFile, urlFile, tokenFile become key_credential:
-  #   node-<name>, url_credential: rpc-<name>, token_credential: api-token;
+  #   node-<name>, url_credential: rpc-<name> (webhook-<name> for a
+  #   webhook), token_credential: api-token;
   # - every other key, *_credential included, is written as it stands.
   renderSettings =
     settings:
@@ -333,6 +341,9 @@ let
       node = name: { inherit name; } // shorthand nodes.${name} "keyFile" "key_credential" (nodeCredential name);
       endpoint =
         name: { inherit name; } // shorthand endpoints.${name} "urlFile" "url_credential" (rpcCredential name);
+      webhooks = attrsOrEmpty settings "webhooks";
+      webhook =
+        name: { inherit name; } // shorthand webhooks.${name} "urlFile" "url_credential" (webhookCredential name);
     in
     dropNulls (
       settings
@@ -349,6 +360,7 @@ let
         else
           { }
       )
+      // (if settings ? webhooks then { webhooks = map webhook (attrNames webhooks); } else { })
     );
 
   # The settings a running daemon cannot take over on SIGHUP (it logs "takes
@@ -500,6 +512,7 @@ let
       api = attrsOrEmpty settings "api";
       control = attrsOrEmpty settings "control";
       ledger = attrsOrEmpty settings "ledger";
+      webhooks = attrsOrEmpty settings "webhooks";
       provided = id: hasAttr id credentials || any (glob: globMatches glob id) importCredentials;
       exactlyOne = set: keys: length (filter (isSet set) keys) == 1;
       opt = "services.govnode.settings";
@@ -547,6 +560,16 @@ let
           ];
         message = "${opt}.rpc.endpoints.${name}: set exactly one of url (no secret in it), urlFile (a path, passed as a systemd credential) or url_credential (a credential id).";
       }) (attrNames endpoints)
+      ++ map (name: {
+        assertion =
+          !(webhooks.${name} ? url_file)
+          && !(webhooks.${name} ? url)
+          && exactlyOne webhooks.${name} [
+            "urlFile"
+            "url_credential"
+          ];
+        message = "${opt}.webhooks.${name}: set exactly one of urlFile (a path outside the Nix store, passed as a systemd credential) or url_credential (a credential id); a webhook URL holds the receiver's token, so url is refused, and url_file is not readable by the service's dynamic user.";
+      }) (attrNames webhooks)
       ++ map (id: {
         assertion = credentialIdOk id;
         message = "services.govnode.credentials.\"${id}\": a credential id may use letters, digits, '.', '_', '@' and '-' (node and endpoint names with a path shorthand become part of one).";
@@ -585,6 +608,7 @@ in
     nodeCredential
     apiTokenCredential
     rpcCredential
+    webhookCredential
     shorthandCredentials
     referencedCredentials
     credentialDirectives

@@ -165,12 +165,14 @@ in
         `encrypted` is set. The configuration refers to them by id in its
         `*_credential` keys (`settings.nodes.<name>.key_credential`,
         `settings.rpc.endpoints.<name>.url_credential`,
+        `settings.webhooks.<name>.url_credential`,
         `settings.api.token_credential`); the daemon reads them from
         `$CREDENTIALS_DIRECTORY`, where systemd puts them, decrypted,
         readable only by the service.
 
         The path shorthands `keyFile`, `urlFile` and `tokenFile` define the
-        entries `node-<name>`, `rpc-<name>` and `api-token` here; set
+        entries `node-<name>`, `rpc-<name>`, `webhook-<name>` and
+        `api-token` here; set
         `encrypted = true` on such an entry to load its file with
         `LoadCredentialEncrypted=`.
       '';
@@ -249,9 +251,12 @@ in
           list `nodes`, ordered by name;
         - `rpc.endpoints.<name>` likewise of the list `rpc.endpoints`,
           ordered by `priority`, then name;
+        - `webhooks.<name>` likewise of the list `webhooks`, ordered by
+          name;
         - the path shorthands become credentials: `nodes.<name>.keyFile` is
           `key_credential: node-<name>`, `rpc.endpoints.<name>.urlFile` is
-          `url_credential: rpc-<name>`, `api.tokenFile` is
+          `url_credential: rpc-<name>`, `webhooks.<name>.urlFile` is
+          `url_credential: webhook-<name>`, `api.tokenFile` is
           `token_credential: api-token`, each file loaded by
           {option}`services.govnode.credentials`;
         - unset (`null`) options are left out.
@@ -375,6 +380,45 @@ in
               };
               options.token_credential = nullOrStr "api-token" "Id of a credential holding the token (see {option}`services.govnode.credentials`).";
             };
+          };
+
+          webhooks = mkOption {
+            default = { };
+            description = ''
+              Notification targets by name, written as the list `webhooks`
+              ordered by name; the name labels logs and metrics, never the
+              URL. Set exactly one of `urlFile` and `url_credential`: the URL
+              holds the receiver's token and is never inline. Any other key
+              of docs/configuration.md (`events`, `chat_id`, `timeout`,
+              `max_attempts`, `queue_size`, `per_minute`) may be set.
+            '';
+            example = lib.literalExpression ''
+              {
+                ops = { kind = "slack"; urlFile = "/run/keys/govnode-slack.url"; events = [ "vote_failed" "round_failed" ]; };
+                tg = { kind = "telegram"; urlFile = "/run/keys/govnode-telegram.url"; chat_id = "-1001234567890"; };
+              }
+            '';
+            type = types.attrsOf (
+              types.submodule {
+                freeformType = format.type;
+                options.kind = mkOption {
+                  type = types.enum [
+                    "slack"
+                    "discord"
+                    "telegram"
+                    "generic"
+                  ];
+                  description = "The body sent: Slack or Discord webhook, Telegram `sendMessage`, or the event as JSON (`generic`).";
+                };
+                options.urlFile = mkOption {
+                  type = types.nullOr secretPath;
+                  default = null;
+                  example = "/run/keys/govnode-slack.url";
+                  description = "File holding the URL to post to, loaded as credential `webhook-<name>`.";
+                };
+                options.url_credential = nullOrStr "webhook-ops" "Id of a credential holding the URL (see {option}`services.govnode.credentials`).";
+              }
+            );
           };
 
           log = mkOption {

@@ -51,6 +51,7 @@ fn every_option_is_documented() {
         ("log", fields::<LogConfig>()),
         ("shutdown", fields::<ShutdownConfig>()),
         ("watchdog", fields::<WatchdogConfig>()),
+        ("webhooks[]", fields::<WebhookConfig>()),
     ];
     let top = fields::<Config>();
     let mut missing = Vec::new();

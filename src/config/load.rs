@@ -98,9 +98,11 @@ pub struct Settings {
     /// In `config.rpc.endpoints` order.
     pub rpc_urls: Vec<Secret>,
     pub api_token: Option<Secret>,
+    /// In `config.webhooks` order.
+    pub webhook_urls: Vec<Secret>,
 }
 
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 13] = [
     "chain",
     "rpc",
     "dao",
@@ -113,6 +115,7 @@ const SECTIONS: [&str; 12] = [
     "log",
     "shutdown",
     "watchdog",
+    "webhooks",
 ];
 const REQUIRED: [&str; 3] = ["chain", "rpc", "dao"];
 
@@ -268,6 +271,7 @@ fn check_section(name: &str, value: &Value, issues: &mut Issues) {
         "log" => deserialize_at::<LogConfig>(name, v).map(drop),
         "shutdown" => deserialize_at::<ShutdownConfig>(name, v).map(drop),
         "watchdog" => deserialize_at::<WatchdogConfig>(name, v).map(drop),
+        "webhooks" => check_list::<super::webhooks::WebhookConfig>(name, v, issues),
         _ => Ok(()),
     };
     if let Err(issue) = result {
@@ -323,6 +327,18 @@ fn reject_inline_secrets(doc: &mut Value, issues: &mut Issues) {
                         issues.push(field(&index("nodes", i), key), KEY_ADVICE);
                     }
                 }
+            }
+        }
+    }
+    if let Some(Value::Sequence(targets)) = doc.get_mut("webhooks") {
+        for (i, target) in targets.iter_mut().enumerate() {
+            if let Value::Mapping(m) = target
+                && m.remove("url").is_some()
+            {
+                issues.push(
+                    field(&index("webhooks", i), "url"),
+                    super::webhooks::INLINE_URL_ADVICE,
+                );
             }
         }
     }
@@ -454,22 +470,11 @@ fn resolve(
             continue;
         }
         let file = ep.url_file.as_ref().map(abs);
-        let Some((src, secret, at)) = read_secret(
-            &p,
-            "url",
-            file.as_ref(),
-            ep.url_credential.as_ref(),
-            creds,
-            issues,
-        ) else {
-            continue;
-        };
-        match rpc_url_problem(secret.expose()) {
-            // The URL itself is a secret: the message names the source only.
-            Some(_) => issues.push(at, format!("{src} does not hold a valid http(s) URL")),
-            None => rpc_urls.push(secret),
+        if let Some(url) = read_url(&p, file.as_ref(), ep.url_credential.as_ref(), creds, issues) {
+            rpc_urls.push(url);
         }
     }
+    let webhook_urls = super::webhooks::read_urls(&config.webhooks, &abs, creds, issues);
 
     let token_file = config.api.token_file.as_ref().map(abs);
     let api_token = read_secret(
@@ -493,6 +498,27 @@ fn resolve(
         node_keys,
         rpc_urls,
         api_token,
+        webhook_urls,
+    }
+}
+
+/// Reads the URL a `url_file` / `url_credential` pair names and checks it
+/// is an http(s) URL. The URL itself is a secret: a message names the
+/// source only.
+pub(super) fn read_url(
+    parent: &str,
+    file: Option<&PathBuf>,
+    credential: Option<&String>,
+    creds: Option<&Path>,
+    issues: &mut Issues,
+) -> Option<Secret> {
+    let (src, secret, at) = read_secret(parent, "url", file, credential, creds, issues)?;
+    match rpc_url_problem(secret.expose()) {
+        Some(_) => {
+            issues.push(at, format!("{src} does not hold a valid http(s) URL"));
+            None
+        }
+        None => Some(secret),
     }
 }
 

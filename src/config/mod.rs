@@ -8,6 +8,7 @@ mod paths;
 mod schema;
 mod secret;
 mod validate;
+mod webhooks;
 mod wei;
 
 pub(crate) use issues::field;
@@ -20,4 +21,5 @@ pub use schema::*;
 pub(crate) use secret::pick_source;
 pub use secret::{Secret, SecretError, SecretSource};
 pub use validate::{is_label, rpc_url_problem, url_has_credentials};
+pub use webhooks::{WebhookConfig, WebhookKind};
 pub use wei::{Wei, WeiError};

@@ -36,6 +36,8 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     #[serde(default)]
     pub watchdog: WatchdogConfig,
+    #[serde(default)]
+    pub webhooks: Vec<super::webhooks::WebhookConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

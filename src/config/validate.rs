@@ -34,10 +34,11 @@ impl Validate for Config {
         if self.watchdog.heartbeat_timeout.is_zero() {
             issues.push("watchdog.heartbeat_timeout", "must be greater than 0");
         }
+        super::webhooks::validate_webhooks(&self.webhooks, issues);
     }
 }
 
-const LABEL_RULE: &str = "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'";
+pub(super) const LABEL_RULE: &str = "must be 1-64 characters of a-z, A-Z, 0-9, '-', '_' or '.'";
 
 /// Names end up in metric labels, journald fields and credential names.
 pub fn is_label(s: &str) -> bool {

@@ -37,6 +37,7 @@ use super::report::{LeftKind, Leftover};
 use super::send::InFlight;
 use crate::dao::call_many;
 use crate::ledger::mined_from_receipt;
+use crate::webhook::{Event, EventKind};
 
 #[derive(Debug, Default)]
 pub struct ConfirmOutcome {
@@ -212,6 +213,12 @@ async fn record(
             .with_label_values(&[node, "confirmed"])
             .inc();
         tracing::info!(NODE = %node, PROPOSAL_ID = %flight.proposal_id, TX_HASH = %hash, block = mined.block_number, gas_used = mined.gas_used, "vote confirmed");
+        v.webhooks.notify(
+            Event::new(EventKind::VoteConfirmed)
+                .node(node)
+                .proposal(flight.proposal_id)
+                .tx(hash),
+        );
     } else {
         v.metrics.votes.with_label_values(&[node, "reverted"]).inc();
         let (why, decoded) =
@@ -232,6 +239,13 @@ async fn record(
         } else {
             out.reverted += 1;
             tracing::error!(NODE = %node, PROPOSAL_ID = %flight.proposal_id, TX_HASH = %hash, reason = %why, "vote reverted on chain");
+            v.webhooks.notify(
+                Event::new(EventKind::VoteFailed)
+                    .node(node)
+                    .proposal(flight.proposal_id)
+                    .tx(hash)
+                    .reason(&format!("reverted on chain: {why}")),
+            );
             LeftKind::Failed
         };
         out.left.push(Leftover {

@@ -23,6 +23,8 @@ pub enum ContextError {
     Ledger(#[from] LedgerError),
     #[error("round metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("{0}")]
+    Webhook(#[from] crate::webhook::HubError),
     #[error("node {node}: strategy {strategy:?}: {source}")]
     Strategy {
         node: String,
@@ -65,6 +67,8 @@ pub struct Voting {
     pub round: RoundConfig,
     pub chain_id: u64,
     pub metrics: RoundMetrics,
+    /// Where the round's events go; pushing never waits on a receiver.
+    pub webhooks: crate::webhook::Hub,
 }
 
 impl Voting {
@@ -88,6 +92,10 @@ impl Voting {
             },
         )?;
         let metrics = RoundMetrics::register(registry)?;
+        let webhooks = crate::webhook::Hub::start(
+            settings,
+            crate::webhook::metrics::WebhookMetrics::register(registry)?,
+        )?;
         let voting = Voting {
             tokens: Arc::new(
                 TokenResolver::new(provider.clone()).with_batch_size(config.round.batch_size),
@@ -100,6 +108,7 @@ impl Voting {
             dao,
             ledger,
             metrics,
+            webhooks,
         };
         voting.prime_metrics();
         Ok(voting)
@@ -139,8 +148,17 @@ impl Voting {
         next.voters = Arc::new(voters(settings)?);
         next.round = settings.config.round.clone();
         next.margin = VoteMargin::from_config(&settings.config.dao);
+        next.webhooks = self.webhooks.reloaded(settings);
         next.prime_metrics();
         Ok(next)
+    }
+
+    /// The same world for round `id`: its events carry the round.
+    pub fn in_round(&self, id: i64) -> Self {
+        Voting {
+            webhooks: self.webhooks.in_round(id),
+            ..self.clone()
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use super::report::{Leftover, VoteCounts};
 use crate::dao::{Head, NotVotable, Openness, Proposal, VoteCall};
 use crate::ledger::{Action, DecisionRecord, Intent, NewIntent, VoteRow};
 use crate::strategy::{ProposalView, VoteChoice};
+use crate::webhook::{Event, EventKind};
 
 pub use super::power::whole_tokens;
 
@@ -69,6 +70,12 @@ pub async fn plan(v: &Voting, round_id: i64, head: Head) -> Result<Plan, PlanErr
     let listing = v.dao.list(&head).await.map_err(err)?;
     plan.dao_paused = listing.paused;
     v.metrics.dao_paused.set(i64::from(listing.paused));
+    if listing.paused {
+        v.webhooks.notify(
+            Event::new(EventKind::DaoPaused)
+                .reason(&format!("the DAO is paused at block {}", head.number)),
+        );
+    }
     // Every listed proposal with its openness: open ones are voted, paused
     // or in-margin ones are counted as not votable; unlisted ones are closed.
     let listed: HashMap<U256, (Proposal, Openness)> = listing
@@ -473,6 +480,11 @@ fn warn_no_power(v: &Voting, plan: &mut Plan, nodes: &HashSet<usize>, round_id: 
             voter.name, voter.address
         );
         tracing::warn!(ROUND_ID = round_id, NODE = %voter.name, "{warning}");
+        v.webhooks.notify(
+            Event::new(EventKind::NoVotingPower)
+                .node(&voter.name)
+                .reason(&warning),
+        );
         plan.warnings.push(warning);
     }
 }

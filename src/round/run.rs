@@ -20,6 +20,7 @@ use super::progress::PhaseCounter;
 use super::report::{Outcome, RoundReport, RoundState};
 use super::send::{InFlight, send_all};
 use crate::service::{ComponentReport, StaticComponent, Status};
+use crate::webhook::{Event, EventKind};
 
 /// The runner the coordinator calls. `voting` is swapped on reload.
 pub fn runner(
@@ -93,6 +94,7 @@ pub async fn run_round(
         Ok(id) => id,
         Err(e) => return failed(v, trigger, started_at, started, 0, format!("ledger: {e}")),
     };
+    let v = &v.in_round(id);
     let span = tracing::info_span!("round", ROUND_ID = id, trigger = trigger.as_str());
     round_body(v, id, trigger, started_at, started, deadline, &set, cancel)
         .instrument(span)
@@ -273,6 +275,8 @@ fn failed(
 ) -> RoundReport {
     tracing::error!(%error, "round failed");
     v.metrics.rounds.with_label_values(&["failed"]).inc();
+    v.webhooks
+        .notify(Event::new(EventKind::RoundFailed).reason(&error));
     RoundReport {
         id,
         trigger: trigger.as_str().to_owned(),
@@ -306,6 +310,11 @@ async fn finish(
     };
     v.metrics.rounds.with_label_values(&[outcome]).inc();
     v.metrics.round_duration.observe(elapsed.as_secs_f64());
+    if report.state == RoundState::Failed {
+        let why = report.error.as_deref().unwrap_or("unknown cause");
+        v.webhooks
+            .notify(Event::new(EventKind::RoundFailed).reason(why));
+    }
     if report.is_success() {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

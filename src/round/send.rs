@@ -28,6 +28,7 @@ use super::progress::PhaseCounter;
 use super::report::{LeftKind, Leftover, VoteCounts};
 use crate::dao::{NotVotable, RevertReason};
 use crate::ledger::SignedVote;
+use crate::webhook::{Event, EventKind};
 
 /// A transaction on its way; what the confirmation phase watches.
 #[derive(Debug, Clone)]
@@ -79,6 +80,15 @@ impl SendOutcome {
     /// A vote not sent for a cause the operator must look at.
     fn fail(&mut self, v: &Voting, job: &Job, reason: &str) {
         self.counts.failed += 1;
+        // A dry run sends nothing, so nothing of it fails for real.
+        if !v.round.dry_run {
+            v.webhooks.notify(
+                Event::new(EventKind::VoteFailed)
+                    .node(&v.voters[job.voter].name)
+                    .proposal(job.call.proposal_id)
+                    .reason(reason),
+            );
+        }
         self.left.push(leftover(v, job, reason, LeftKind::Failed));
     }
 }
@@ -369,6 +379,12 @@ async fn send_for_voter(
         match broadcast_until(v, voter_idx, s.vote_id, s.hash, &s.raw, deadline, cancel).await {
             Ok(()) => {
                 sending.tick();
+                v.webhooks.notify(
+                    Event::new(EventKind::VoteSent)
+                        .node(&voter.name)
+                        .proposal(s.job.call.proposal_id)
+                        .tx(s.hash),
+                );
                 out.in_flight.push(InFlight {
                     voter: voter_idx,
                     vote_id: s.vote_id,
@@ -467,6 +483,11 @@ async fn within_budget(
             fits.push((job, gas));
             continue;
         }
+        let reason = format!(
+            "round.daily_spend_limit reached: {} spent or committed in 24 h of {}",
+            crate::config::Wei(spent),
+            v.round.daily_spend_limit
+        );
         if !over {
             over = true;
             v.metrics
@@ -474,12 +495,12 @@ async fn within_budget(
                 .with_label_values(&[voter.name.as_str()])
                 .inc();
             tracing::warn!(NODE = %voter.name, spent = %spent, limit = %limit, "daily spend limit reached; votes wait");
+            v.webhooks.notify(
+                Event::new(EventKind::SpendBudgetReached)
+                    .node(&voter.name)
+                    .reason(&reason),
+            );
         }
-        let reason = format!(
-            "round.daily_spend_limit reached: {} spent or committed in 24 h of {}",
-            crate::config::Wei(spent),
-            v.round.daily_spend_limit
-        );
         note(v, &job, &reason).await;
         out.defer(v, &job, "spend_limit", &reason);
     }

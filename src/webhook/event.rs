@@ -69,6 +69,40 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event of `kind` happening now; the hub adds the round.
+    pub fn new(kind: EventKind) -> Event {
+        Event {
+            kind,
+            round_id: None,
+            node: None,
+            proposal: None,
+            tx_hash: None,
+            reason: None,
+            time: crate::round::now_rfc3339(),
+        }
+    }
+
+    pub fn node(mut self, node: &str) -> Event {
+        self.node = Some(node.to_owned());
+        self
+    }
+
+    pub fn proposal(mut self, id: impl std::fmt::Display) -> Event {
+        self.proposal = Some(id.to_string());
+        self
+    }
+
+    pub fn tx(mut self, hash: impl std::fmt::Display) -> Event {
+        self.tx_hash = Some(hash.to_string());
+        self
+    }
+
+    /// Reasons quote chain and RPC errors, which may repeat an endpoint's URL.
+    pub fn reason(mut self, reason: &str) -> Event {
+        self.reason = Some(crate::telemetry::redact::redact_text(reason, &[]).into_owned());
+        self
+    }
+
     /// A one-line human text for chat receivers.
     pub fn text(&self) -> String {
         let mut out = format!("govnode: {}", self.kind.headline());

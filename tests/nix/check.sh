@@ -164,6 +164,9 @@ assertions_work() {
       { nodes.a.keyFile = "/k"; rpc.endpoints.x.url = "u"; control.socket = "/tmp/s"; }
       { nodes."a/b".keyFile = "/k"; rpc.endpoints.x.url = "u"; }
       { nodes.a.key_credential = "not-provided"; rpc.endpoints.x.url = "u"; }
+      { nodes.a.keyFile = "/k"; rpc.endpoints.x.url = "u"; webhooks.w = { kind = "slack"; url = "https://hooks.example/T/B/x"; }; }
+      { nodes.a.keyFile = "/k"; rpc.endpoints.x.url = "u"; webhooks.w.kind = "slack"; }
+      { nodes.a.keyFile = "/k"; rpc.endpoints.x.url = "u"; webhooks.w.url_credential = "not-provided"; }
     ]')" || return 1
   echo "problems per broken settings: $got"
   python3 -c 'import json,sys; c=json.loads(sys.argv[1]); assert c[0] >= 2 and all(n >= 1 for n in c), c' "$got" || return 1
@@ -199,7 +202,8 @@ sc = full["serviceConfig"]
 assert sc["Type"] == "notify-reload" and sc["ReloadSignal"] == "SIGHUP", sc
 assert sc["ExecStart"][0] == "" and " --config /etc/govnode/config.yaml" in sc["ExecStart"][1], sc["ExecStart"]
 assert "/nix/store" not in sc["ExecStart"][1].split("/bin/govnode", 1)[1], "a store path in ExecStart's arguments"
-assert sorted(sc["LoadCredential"]) == ["node-ai-gov-01:/run/keys/ai-gov-01.key", "rpc-backup:/run/keys/govnode-rpc-backup.url", "rpc-store"], sc["LoadCredential"]
+assert sorted(sc["LoadCredential"]) == ["node-ai-gov-01:/run/keys/ai-gov-01.key", "rpc-backup:/run/keys/govnode-rpc-backup.url", "rpc-store", "webhook-ops:/run/keys/govnode-webhook-ops.url", "webhook-store"], sc["LoadCredential"]
+assert [(w["name"], w["url_credential"]) for w in full["config"]["webhooks"]] == [("chat", "webhook-store"), ("ops", "webhook-ops")], full["config"]["webhooks"]
 assert sorted(sc["LoadCredentialEncrypted"]) == ["api-token:/run/keys/govnode-api-token", "node-ai-gov-02:/etc/credstore.encrypted/node-ai-gov-02"], sc["LoadCredentialEncrypted"]
 assert sc["ImportCredential"] == ["govnode.rpc.*"], sc["ImportCredential"]
 tc = full["timerConfig"]

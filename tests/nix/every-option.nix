@@ -27,6 +27,7 @@
       api-token.encrypted = true;
       # From the credential store, by id.
       rpc-store = { };
+      webhook-store = { };
     };
     importCredentials = [ "govnode.rpc.*" ];
     settings = {
@@ -71,6 +72,22 @@
       api = {
         listen = "0.0.0.0:5001";
         tokenFile = "/run/keys/govnode-api-token";
+      };
+      webhooks = {
+        ops = {
+          kind = "slack";
+          urlFile = "/run/keys/govnode-webhook-ops.url";
+          events = [
+            "vote_failed"
+            "round_failed"
+          ];
+        };
+        chat = {
+          kind = "telegram";
+          url_credential = "webhook-store";
+          chat_id = "-1001234567890";
+          timeout = "5s";
+        };
       };
       log.level = "govnode=debug,info";
     };

@@ -1,8 +1,9 @@
 # shellcheck shell=bash source-path=SCRIPTDIR
 # A live govnode for the monitoring checks: anvil on a free 127.0.0.1 port, the
 # devnet contracts and files (`govnode devnet --setup-only`) with a second,
-# unreachable RPC endpoint, the daemon on them (no round at start) and the
-# rounds that make every metric family appear.
+# unreachable RPC endpoint and a webhook target (a local receiver answering
+# 200), the daemon on them (no round at start) and the rounds that make every
+# metric family appear.
 #
 #   source tests/monitoring/lib/live.sh
 #   live_start BIN WORKDIR      # sets LIVE_API (host:port), LIVE_CONFIG, LIVE_RPC
@@ -16,6 +17,7 @@
 _live_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 LIVE_ANVIL_PID=""
 LIVE_DAEMON_PID=""
+LIVE_RECEIVER_PID=""
 LIVE_BIN=""
 LIVE_DIR=""
 LIVE_API=""
@@ -53,7 +55,7 @@ _live_rpc() {
 
 live_stop() {
     local pid
-    for pid in "$LIVE_DAEMON_PID" "$LIVE_ANVIL_PID"; do
+    for pid in "$LIVE_DAEMON_PID" "$LIVE_ANVIL_PID" "$LIVE_RECEIVER_PID"; do
         [ -n "$pid" ] || continue
         kill -TERM "$pid" 2>/dev/null || continue
         # The daemon drains for up to shutdown.drain_timeout; the devnet's round is long over.
@@ -63,6 +65,7 @@ live_stop() {
     done
     LIVE_DAEMON_PID=""
     LIVE_ANVIL_PID=""
+    LIVE_RECEIVER_PID=""
 }
 
 live_start() {
@@ -94,6 +97,26 @@ live_start() {
     dead="$(_live_free_port)"
     sed -i "s|^  endpoints:\$|  endpoints:\n    - name: unreachable\n      url: \"http://127.0.0.1:$dead\"\n      priority: 9\n      timeout: 1s|" "$LIVE_CONFIG"
     grep -q 'name: unreachable' "$LIVE_CONFIG" || _live_fail "cannot add the unreachable endpoint to $LIVE_CONFIG" || return 1
+
+    # A notification receiver that accepts everything: the webhook families
+    # get series and deliveries (no GovnodeWebhookFailing).
+    local hook
+    hook="$(_live_free_port)"
+    python3 - "$hook" >"$LIVE_DIR/receiver.log" 2>&1 <<'PY' &
+import http.server, sys
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
+PY
+    LIVE_RECEIVER_PID=$!
+    printf 'http://127.0.0.1:%s/hooks/live\n' "$hook" >"$LIVE_DIR/devnet/webhook.url"
+    printf '\nwebhooks:\n  - name: live\n    kind: generic\n    url_file: webhook.url\n' >>"$LIVE_CONFIG"
 
     GOVNODE__ROUND__ON_START=false GOVNODE__RPC__PROBE__INTERVAL=200ms \
         "$LIVE_BIN" run --config "$LIVE_CONFIG" >"$LIVE_DIR/daemon.log" 2>&1 &
