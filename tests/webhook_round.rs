@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::daemon::Daemon;
+use support::daemon::{Daemon, free_port};
 use support::round_env::RoundEnv;
 use support::webhook_receiver::{Answer, Receiver};
 
@@ -114,6 +114,14 @@ async fn a_round_notifies_generic_and_slack_targets_and_a_500_is_retried() {
         &[
             target(&env, "ops", "generic", &generic.url(TOKEN), ""),
             target(&env, "chat", "slack", &slack.url(TOKEN), ""),
+            // Nothing listens there: every delivery fails and is logged.
+            target(
+                &env,
+                "dead",
+                "generic",
+                &format!("http://127.0.0.1:{}/hooks/{TOKEN}", free_port()),
+                "    max_attempts: 1\n",
+            ),
         ],
     );
     let daemon = env.daemon(&[("GOVNODE__NODES__0__STRATEGY", "everything"), LOGS]);
@@ -201,13 +209,24 @@ async fn a_round_notifies_generic_and_slack_targets_and_a_500_is_retried() {
     );
     assert!(metrics.contains("govnode_webhook_queue_depth{target=\"ops\"} 0"));
 
-    // The token is nowhere: not in the log, not in any answer.
+    assert_eq!(
+        metric(&metrics, "dead", "gave_up"),
+        Some((2 * votes) as f64),
+        "{metrics}"
+    );
+
+    // The token is nowhere: not in the log (failed deliveries included), not
+    // in any answer.
     let mut answers = metrics;
     for path in ["/health", "/api/v1/status", "/api/v1/rounds", "/"] {
         answers.push_str(&get(&daemon, path).await);
     }
     let log = daemon.output();
     assert!(log.contains("webhook target started"), "{log}");
+    assert!(
+        log.contains("webhook delivery failed") && log.contains("target_name=dead"),
+        "{log}"
+    );
     for secret in ["sekritWebhookToken0123456789", "B0HOOK"] {
         assert!(
             !log.contains(secret),
