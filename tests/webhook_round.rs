@@ -1,6 +1,7 @@
 //! Notifications from real rounds: a real anvil, the test AssetDAO, the real
 //! daemon and real HTTP receivers. The events a round produces arrive with
-//! each kind's body, a receiver's 500 is retried, a receiver that never
+//! each kind's body (votes sent and confirmed, votes that failed, the spend
+//! limit, a failed round, a paused DAO), a receiver's 500 is retried, a receiver that never
 //! answers does not slow the round, a reload adds, changes and removes
 //! targets (and a bad one is refused), and the URL's token appears nowhere
 //! the daemon writes or answers.
@@ -17,7 +18,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::daemon::Daemon;
+use support::daemon::{Daemon, free_port};
 use support::round_env::RoundEnv;
 use support::webhook_receiver::{Answer, Receiver};
 
@@ -113,6 +114,14 @@ async fn a_round_notifies_generic_and_slack_targets_and_a_500_is_retried() {
         &[
             target(&env, "ops", "generic", &generic.url(TOKEN), ""),
             target(&env, "chat", "slack", &slack.url(TOKEN), ""),
+            // Nothing listens there: every delivery fails and is logged.
+            target(
+                &env,
+                "dead",
+                "generic",
+                &format!("http://127.0.0.1:{}/hooks/{TOKEN}", free_port()),
+                "    max_attempts: 1\n",
+            ),
         ],
     );
     let daemon = env.daemon(&[("GOVNODE__NODES__0__STRATEGY", "everything"), LOGS]);
@@ -200,13 +209,24 @@ async fn a_round_notifies_generic_and_slack_targets_and_a_500_is_retried() {
     );
     assert!(metrics.contains("govnode_webhook_queue_depth{target=\"ops\"} 0"));
 
-    // The token is nowhere: not in the log, not in any answer.
+    assert_eq!(
+        metric(&metrics, "dead", "gave_up"),
+        Some((2 * votes) as f64),
+        "{metrics}"
+    );
+
+    // The token is nowhere: not in the log (failed deliveries included), not
+    // in any answer.
     let mut answers = metrics;
     for path in ["/health", "/api/v1/status", "/api/v1/rounds", "/"] {
         answers.push_str(&get(&daemon, path).await);
     }
     let log = daemon.output();
     assert!(log.contains("webhook target started"), "{log}");
+    assert!(
+        log.contains("webhook delivery failed") && log.contains("target_name=dead"),
+        "{log}"
+    );
     for secret in ["sekritWebhookToken0123456789", "B0HOOK"] {
         assert!(
             !log.contains(secret),
@@ -374,4 +394,95 @@ async fn reload_adds_changes_and_removes_targets_and_refuses_a_bad_one() {
     );
     let log = daemon.output();
     assert!(!log.contains("sekritWebhookToken"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_and_the_spend_limit_are_notified() {
+    let env = RoundEnv::new(2, 2).await;
+    env.add_everything_strategy();
+    // ai-gov-01 cannot pay for gas (1e12 wei); ai-gov-02 can, but its daily
+    // spend limit of 1 wei holds every vote back.
+    let poor = env.node_addresses()[0];
+    env.anvil
+        .rpc(
+            "anvil_setBalance",
+            serde_json::json!([poor.to_string(), "0xe8d4a51000"]),
+        )
+        .await;
+    let rx = Receiver::start(vec![Answer::Status(200)]).await;
+    set_webhooks(
+        &env.config(),
+        &[target(&env, "ops", "generic", &rx.url(TOKEN), "")],
+    );
+    let _daemon = env.daemon(&[
+        ("GOVNODE__NODES__0__STRATEGY", "everything"),
+        ("GOVNODE__NODES__1__STRATEGY", "everything"),
+        ("GOVNODE__ROUND__DAILY_SPEND_LIMIT", "1"),
+        LOGS,
+    ]);
+    let (code, out, _) = round(&env);
+    assert_eq!(code, 1, "failed votes make the round partial: {out}");
+    assert!(env.vote_cast_events().await.is_empty(), "nothing was sent");
+
+    wait_for("failures notified", Duration::from_secs(15), || {
+        rx.bodies().len() >= 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let bodies = rx.bodies();
+    let failed = events(&bodies, "vote_failed");
+    assert_eq!(failed.len(), 2, "{bodies:#?}");
+    for f in &failed {
+        assert_eq!(f["node"], "ai-gov-01", "{f}");
+        assert!(f["tx_hash"].is_null(), "{f}");
+        assert!(
+            f["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("insufficient gas balance")),
+            "{f}"
+        );
+    }
+    let budget = events(&bodies, "spend_budget_reached");
+    assert_eq!(budget.len(), 1, "once per node and round: {bodies:#?}");
+    assert_eq!(budget[0]["node"], "ai-gov-02");
+    assert!(
+        budget[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("round.daily_spend_limit")),
+        "{budget:?}"
+    );
+    assert!(events(&bodies, "vote_sent").is_empty(), "{bodies:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_round_is_notified() {
+    let mut env = RoundEnv::new(1, 1).await;
+    let rx = Receiver::start(vec![Answer::Status(200)]).await;
+    set_webhooks(
+        &env.config(),
+        &[target(
+            &env,
+            "ops",
+            "discord",
+            &rx.url(TOKEN),
+            "    events: [round_failed]\n",
+        )],
+    );
+    let daemon = env.daemon(&[("GOVNODE__ROUND__DEADLINE", "2s"), LOGS]);
+    // No chain: the round waits for a head until its deadline, then fails.
+    env.anvil.kill();
+    let (code, out, _) = round(&env);
+    assert_eq!(code, 1, "{out}");
+    wait_for("round_failed notified", Duration::from_secs(15), || {
+        !rx.bodies().is_empty()
+    })
+    .await;
+    let bodies = rx.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:#?}");
+    let text = bodies[0]["content"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("govnode: round failed | round ") && text.contains("| reason "),
+        "{text}"
+    );
+    assert!(!daemon.output().contains("sekritWebhookToken"));
 }

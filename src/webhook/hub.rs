@@ -174,3 +174,90 @@ fn spec(config: &WebhookConfig, url: Secret) -> TargetSpec {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Issues, LoadEnv};
+
+    fn settings(webhooks: &str) -> Settings {
+        let yaml = format!(
+            "chain: {{id: 1}}\nrpc: {{endpoints: [{{name: a, url: 'http://127.0.0.1:1'}}]}}\ndao: {{kind: assetdao, address: '0x5FbDB2315678afecb367f032d93F642f64180aa3'}}\nwebhooks:\n{webhooks}"
+        );
+        let mut issues = Issues::default();
+        let config = crate::config::parse(&yaml, &LoadEnv::default(), &mut issues)
+            .unwrap_or_else(|| panic!("{issues:?}"));
+        let webhook_urls = config
+            .webhooks
+            .iter()
+            .map(|w| Secret::new(format!("http://127.0.0.1:1/{}", w.name)))
+            .collect();
+        Settings {
+            config,
+            source: "config.yaml".into(),
+            ledger_path: "ledger.sqlite".into(),
+            control_socket: "control.sock".into(),
+            node_keys: Vec::new(),
+            rpc_urls: Vec::new(),
+            api_token: None,
+            webhook_urls,
+        }
+    }
+
+    fn running(hub: &Hub, name: &str) -> Arc<Running> {
+        hub.targets
+            .iter()
+            .find(|r| r.config.name == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no target {name}"))
+    }
+
+    #[tokio::test]
+    async fn reload_keeps_unchanged_targets_and_forgets_removed_ones() {
+        let registry = prometheus::Registry::new();
+        let metrics = WebhookMetrics::register(&registry).unwrap();
+        let both =
+            "  - {name: a, kind: generic, url_file: x}\n  - {name: b, kind: slack, url_file: y}\n";
+        let hub = Hub::start(&settings(both), metrics.clone()).unwrap();
+        let (a, b) = (running(&hub, "a"), running(&hub, "b"));
+
+        let next = hub.reloaded(&settings(
+            "  - {name: a, kind: generic, url_file: x}\n  - {name: b, kind: slack, url_file: y, per_minute: 5}\n",
+        ));
+        assert!(Arc::ptr_eq(&a, &running(&next, "a")), "unchanged: kept");
+        assert!(!Arc::ptr_eq(&b, &running(&next, "b")), "changed: restarted");
+
+        let series = |name: &str| {
+            registry
+                .gather()
+                .iter()
+                .flat_map(|f| f.get_metric().to_vec())
+                .filter(|m| m.get_label().iter().any(|l| l.value() == name))
+                .count()
+        };
+        assert_eq!(series("a"), 5, "3 outcomes, dropped, depth");
+        let last = next.reloaded(&settings("  - {name: b, kind: slack, url_file: y}\n"));
+        assert_eq!(last.targets.len(), 1);
+        assert_eq!(series("a"), 0, "a removed target's series are gone");
+        assert_eq!(series("b"), 5);
+    }
+
+    #[tokio::test]
+    async fn only_targets_that_want_an_event_queue_it() {
+        let metrics = WebhookMetrics::register(&prometheus::Registry::new()).unwrap();
+        let hub = Hub::start(
+            &settings(
+                "  - {name: a, kind: generic, url_file: x, events: [round_failed]}\n  - {name: b, kind: generic, url_file: y, queue_size: 1}\n",
+            ),
+            metrics.clone(),
+        )
+        .unwrap();
+        // Nothing listens on port 1: deliveries fail, queues are what is observed.
+        hub.notify(Event::new(EventKind::VoteSent));
+        hub.notify(Event::new(EventKind::VoteSent));
+        hub.notify(Event::new(EventKind::VoteSent));
+        assert_eq!(metrics.dropped.with_label_values(&["a"]).get(), 0);
+        assert!(metrics.dropped.with_label_values(&["b"]).get() >= 1);
+        assert_eq!(metrics.queue_depth.with_label_values(&["a"]).get(), 0);
+    }
+}
