@@ -19,10 +19,11 @@ use alloy::sol_types::{SolCall, SolEvent};
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
-use super::batch::{DEFAULT_BATCH_SIZE, eth_calls};
+use super::batch::DEFAULT_BATCH_SIZE;
 use super::erc20::{IERC20, balance_of};
 use super::error::DaoError;
 use super::logs::scan_logs;
+use super::multicall::{MulticallProbe, eth_calls};
 use super::types::*;
 use super::{Dao, RevertReason};
 use crate::config::DaoKind;
@@ -79,6 +80,7 @@ pub struct AssetDao {
     /// Ids that can never be voted on again.
     closed: Mutex<HashSet<U256>>,
     token: OnceCell<Address>,
+    multicall: MulticallProbe,
 }
 
 impl AssetDao {
@@ -89,12 +91,19 @@ impl AssetDao {
             batch: DEFAULT_BATCH_SIZE,
             closed: Mutex::new(HashSet::new()),
             token: OnceCell::new(),
+            multicall: MulticallProbe::default(),
         }
     }
 
     /// Calls per JSON-RPC batch for bulk reads (1: no batches).
     pub fn with_batch_size(mut self, size: usize) -> Self {
         self.batch = size.max(1);
+        self
+    }
+
+    /// Shares what is known of the chain's Multicall3 (tests force a path).
+    pub fn with_multicall(mut self, probe: MulticallProbe) -> Self {
+        self.multicall = probe;
         self
     }
 
@@ -162,6 +171,7 @@ impl AssetDao {
             .collect();
         let answers = eth_calls(
             self.contract.provider(),
+            &self.multicall,
             calls,
             at,
             self.batch,
@@ -299,6 +309,7 @@ impl Dao for AssetDao {
             .collect();
         let answers = eth_calls(
             self.contract.provider(),
+            &self.multicall,
             calls,
             at,
             self.batch,
@@ -385,6 +396,7 @@ impl Dao for AssetDao {
             .collect();
         let answers = eth_calls(
             self.contract.provider(),
+            &self.multicall,
             calls,
             head.block_id(),
             self.batch,

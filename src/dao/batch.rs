@@ -7,12 +7,9 @@
 //! that call's result. A batch that fails as a whole (no endpoint answered)
 //! fails every call in it with the same message.
 
-use alloy::eips::BlockId;
-use alloy::primitives::{Address, Bytes};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::client::BatchRequest;
 use alloy::rpc::json_rpc::{RpcRecv, RpcSend};
-use alloy::rpc::types::TransactionRequest;
 use alloy::transports::{TransportErrorKind, TransportResult};
 use futures::{StreamExt, stream};
 
@@ -82,19 +79,4 @@ where
         });
     }
     out
-}
-
-/// `eth_call` of each `(contract, calldata)` at `at`, batched.
-pub async fn eth_calls(
-    provider: &DynProvider,
-    calls: Vec<(Address, Bytes)>,
-    at: BlockId,
-    size: usize,
-    concurrency: usize,
-) -> Vec<TransportResult<Bytes>> {
-    let params: Vec<(TransactionRequest, BlockId)> = calls
-        .into_iter()
-        .map(|(to, data)| (TransactionRequest::default().to(to).input(data.into()), at))
-        .collect();
-    call_many(provider, "eth_call", params, size, concurrency).await
 }

@@ -18,8 +18,9 @@ use alloy::sol_types::{SolCall, SolValue};
 use alloy::transports::TransportResult;
 use serde::{Deserialize, Serialize};
 
-use super::batch::{DEFAULT_BATCH_SIZE, eth_calls};
+use super::batch::DEFAULT_BATCH_SIZE;
 use super::error::DaoError;
+use super::multicall::{MulticallProbe, eth_calls};
 use super::revert::revert_data;
 
 sol! {
@@ -48,6 +49,7 @@ pub struct TokenResolver {
     cache: Mutex<HashMap<Address, TokenInfo>>,
     /// Calls per JSON-RPC batch in [`TokenResolver::resolve_many`].
     batch: usize,
+    multicall: MulticallProbe,
 }
 
 impl TokenResolver {
@@ -56,6 +58,7 @@ impl TokenResolver {
             provider,
             cache: Mutex::new(HashMap::new()),
             batch: DEFAULT_BATCH_SIZE,
+            multicall: MulticallProbe::default(),
         }
     }
 
@@ -121,6 +124,7 @@ impl TokenResolver {
             .collect();
         let mut answers = eth_calls(
             &self.provider,
+            &self.multicall,
             calls,
             BlockId::latest(),
             self.batch,

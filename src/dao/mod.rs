@@ -11,8 +11,8 @@
 //! Bulk reads (AssetDAO's proposal details, has-voted pairs) go out as
 //! JSON-RPC batches of `round.batch_size` calls ([`batch`]), at most
 //! `round.concurrency` batches in flight; the pool's rate limit counts every
-//! call in a batch. Multicall3 is not used: anvil has none by default and an
-//! aggregated call fails as a whole.
+//! call in a batch. Contract reads go through Multicall3 where the chain has
+//! it ([`multicall`]): one `eth_call` for up to 100 reads.
 
 mod assetdao;
 mod batch;
@@ -21,6 +21,7 @@ mod error;
 mod governor;
 mod governor_abi;
 mod logs;
+mod multicall;
 mod revert;
 mod types;
 
@@ -37,12 +38,13 @@ use futures::{StreamExt, TryStreamExt, stream};
 pub use assetdao::{
     AssetDao, IAssetDAO, IAssetDAOLegacy, decode_vote_cast as decode_assetdao_vote,
 };
-pub use batch::{DEFAULT_BATCH_SIZE, call_many, eth_calls};
+pub use batch::{DEFAULT_BATCH_SIZE, call_many};
 pub use erc20::{IERC20, TokenInfo, TokenResolver, balance_of};
 pub use error::DaoError;
 pub use governor::{Clock, Governor, REORG_OVERLAP};
 pub use governor_abi::{IGovernor, decode_vote_cast as decode_governor_vote};
 pub use logs::{PAGE_BLOCKS, scan_logs};
+pub use multicall::{MULTICALL3, MulticallProbe, eth_balances, eth_calls};
 pub use revert::{RevertReason, revert_data};
 pub use types::*;
 

@@ -78,6 +78,34 @@ impl Chain {
             .map_err(|e| self.err(format!("read the ETH balance of {who}"), e))
     }
 
+    /// Puts Multicall3's code at its canonical address, as public chains
+    /// have it, unless something is there already (a forked chain). The
+    /// daemon reads through it; a dev chain that refuses `anvil_setCode`
+    /// is told so in the error.
+    pub async fn place_multicall(&self) -> Result<bool, DevnetError> {
+        let at = crate::dao::MULTICALL3;
+        let code = self
+            .provider
+            .get_code_at(at)
+            .await
+            .map_err(|e| self.err(format!("read the code at {at}"), e))?;
+        if !code.is_empty() {
+            return Ok(false);
+        }
+        self.provider
+            .raw_request::<_, serde_json::Value>(
+                "anvil_setCode".into(),
+                (at, super::contracts::Multicall3::DEPLOYED_BYTECODE.clone()),
+            )
+            .await
+            .map_err(|e| DevnetError::NotADevChain {
+                endpoint: self.endpoint.clone(),
+                method: "anvil_setCode",
+                reason: self.scrub(&e.to_string()),
+            })?;
+        Ok(true)
+    }
+
     /// Moves the chain's clock forward and mines a block at the new time.
     /// Only `evm_increaseTime` is used: anvil drops it while an
     /// `evm_setNextBlockTimestamp` is pending, so the two must not be mixed.

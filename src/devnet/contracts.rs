@@ -25,5 +25,15 @@ sol!(
     )
 );
 
+sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    Multicall3,
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/contracts/artifacts/Multicall3.json"
+    )
+);
+
 /// One day, the AssetDAO's `EXECUTION_DELAY` after `votingEnds`.
 pub const EXECUTION_DELAY_SECS: u64 = 24 * 60 * 60;

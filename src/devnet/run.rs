@@ -171,6 +171,9 @@ async fn set_up(args: &DevnetArgs, session: &mut Session) -> Result<Setup, Devne
         args.nodes,
         chain.endpoint
     );
+    if chain.place_multicall().await? {
+        say!("Multicall3 placed at {}", crate::dao::MULTICALL3);
+    }
     let mut sender = Sender::new(chain.clone(), deployer).await?;
     let contracts = deploy::deploy(&mut sender).await?;
     let nodes = deploy::node_wallets(args.nodes as usize);

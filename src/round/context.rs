@@ -69,6 +69,8 @@ pub struct Voting {
     pub metrics: RoundMetrics,
     /// Where the round's events go; pushing never waits on a receiver.
     pub webhooks: crate::webhook::Hub,
+    /// Whether the chain has Multicall3, for the balance reads.
+    pub multicall: crate::dao::MulticallProbe,
 }
 
 impl Voting {
@@ -109,6 +111,7 @@ impl Voting {
             ledger,
             metrics,
             webhooks,
+            multicall: crate::dao::MulticallProbe::default(),
         };
         voting.prime_metrics();
         Ok(voting)

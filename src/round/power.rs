@@ -14,10 +14,11 @@ pub async fn voting_powers(v: &Voting, head: &Head) -> Vec<Option<U256>> {
     let accounts: Vec<Address> = v.voters.iter().map(|n| n.address).collect();
     let (powers, balances) = tokio::join!(
         v.dao.voting_powers(&accounts, head),
-        crate::dao::call_many::<_, U256>(
+        crate::dao::eth_balances(
             &v.provider,
-            "eth_getBalance",
-            accounts.iter().map(|a| (*a, BlockId::latest())).collect(),
+            &v.multicall,
+            &accounts,
+            BlockId::latest(),
             v.round.batch_size,
             v.round.concurrency,
         )
