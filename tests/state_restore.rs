@@ -13,29 +13,11 @@ mod support {
 }
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
-use support::daemon::binary;
+use support::daemon::govnode;
 use support::round_env::RoundEnv;
-
-fn govnode(args: &[&str], config: &Path) -> (i32, String) {
-    let out = Command::new(binary())
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .expect("run govnode");
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
 
 fn votes(path: &Path) -> Vec<(i64, String, String)> {
     let conn =

@@ -9,6 +9,7 @@ use alloy::primitives::Address;
 use alloy::providers::DynProvider;
 
 use super::metrics::RoundMetrics;
+use super::node_keys::NodeKeys;
 use crate::config::{RoundConfig, Settings};
 use crate::dao::{Dao, DaoError, TokenResolver, VoteMargin};
 use crate::ledger::{Ledger, LedgerError, LedgerIdentity};
@@ -65,6 +66,8 @@ pub struct Voting {
     pub round: RoundConfig,
     pub chain_id: u64,
     pub metrics: RoundMetrics,
+    /// Signer health and pauses per node; kept over reloads.
+    pub keys: NodeKeys,
 }
 
 impl Voting {
@@ -88,6 +91,7 @@ impl Voting {
             },
         )?;
         let metrics = RoundMetrics::register(registry)?;
+        let keys = NodeKeys::register(registry)?;
         let voting = Voting {
             tokens: Arc::new(
                 TokenResolver::new(provider.clone()).with_batch_size(config.round.batch_size),
@@ -100,6 +104,7 @@ impl Voting {
             dao,
             ledger,
             metrics,
+            keys,
         };
         voting.prime_metrics();
         Ok(voting)
@@ -108,6 +113,7 @@ impl Voting {
     /// Creates every labelled series at zero, so that dashboards show zero
     /// lines and `increase()` sees the first event.
     fn prime_metrics(&self) {
+        self.keys.track(self.voters.iter().map(|v| v.name.as_str()));
         for outcome in ["success", "partial", "failed"] {
             self.metrics.rounds.with_label_values(&[outcome]);
         }
