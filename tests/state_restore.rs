@@ -219,11 +219,25 @@ async fn restore_refuses_what_would_hurt_and_keeps_the_old_ledger() {
     }
 
     // The daemon starts on the restored (empty) ledger; the chain shows every
-    // vote already cast, so none is cast again.
-    let _daemon = env.daemon(&[]);
+    // vote already cast, so none is cast again. The restored ledger does not
+    // know the node's transactions: the node is paused until acknowledged.
+    let daemon = env.daemon(&[]);
     let (code, out) = env.round();
     assert_eq!(code, 0, "{out}");
     assert_eq!(env.vote_casts().await, cast, "no vote cast twice");
+    let ready = reqwest::get(daemon.url("/health/ready"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        ready.contains(&format!("node {} paused", env.node_name(0))),
+        "{ready}"
+    );
+    let (code, out) = support::daemon::ack_key(&env.config(), &env.node_name(0));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("resumes"), "{out}");
 }
 
 /// The state tools read only the configuration's own text: with the node

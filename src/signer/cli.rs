@@ -1,5 +1,6 @@
-//! `govnode keys`: writing keystores (`new`, `import`) and listing the
-//! addresses in a keystore directory (`list`). Passwords and keys come from
+//! `govnode keys`: writing keystores (`new`, `import`), listing the
+//! addresses in a keystore directory (`list`), and `ack` (see
+//! [`crate::cli::ack`]). Passwords and keys come from
 //! a file, a systemd credential or the terminal with echo off; they are
 //! never printed, logged or taken from the command line.
 
