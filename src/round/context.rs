@@ -113,7 +113,8 @@ impl Voting {
     /// Creates every labelled series at zero, so that dashboards show zero
     /// lines and `increase()` sees the first event.
     fn prime_metrics(&self) {
-        self.keys.track(self.voters.iter().map(|v| v.name.as_str()));
+        self.keys
+            .track(self.voters.iter().map(|v| (v.name.as_str(), v.address)));
         for outcome in ["success", "partial", "failed"] {
             self.metrics.rounds.with_label_values(&[outcome]);
         }

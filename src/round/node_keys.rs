@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
+use alloy::primitives::Address;
 use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use crate::service::{ComponentReport, HealthComponent, Status};
@@ -53,6 +54,8 @@ impl KeyMetrics {
 
 #[derive(Debug, Clone, Default)]
 struct KeyState {
+    /// The address the state is about: a rotated key starts afresh.
+    address: Address,
     /// The last signing failure, cleared by the next signature.
     signer_error: Option<String>,
     /// Why no vote is signed for the node until an operator acknowledges.
@@ -85,13 +88,18 @@ impl NodeKeys {
         })
     }
 
-    /// Keeps the state of `nodes` (a reload keeps a pause) and forgets removed ones.
-    pub fn track<'a>(&self, nodes: impl IntoIterator<Item = &'a str>) {
-        let nodes: Vec<&str> = nodes.into_iter().collect();
+    /// Keeps the state of `nodes` (a reload keeps a pause), starts afresh
+    /// for a node whose address changed (its key was rotated) and forgets
+    /// removed ones.
+    pub fn track<'a>(&self, nodes: impl IntoIterator<Item = (&'a str, Address)>) {
+        let nodes: Vec<(&str, Address)> = nodes.into_iter().collect();
         let mut state = self.write();
-        state.retain(|name, _| nodes.contains(&name.as_str()));
-        for node in nodes {
-            let s = state.entry(node.to_owned()).or_default();
+        state.retain(|name, s| nodes.contains(&(name.as_str(), s.address)));
+        for (node, address) in nodes {
+            let s = state.entry(node.to_owned()).or_insert_with(|| KeyState {
+                address,
+                ..KeyState::default()
+            });
             self.metrics.signer_failures.with_label_values(&[node]);
             self.metrics
                 .signer_up
@@ -219,10 +227,13 @@ impl HealthComponent for NodeKeys {
 mod tests {
     use super::*;
 
+    const A: Address = Address::repeat_byte(0xaa);
+    const B: Address = Address::repeat_byte(0xbb);
+
     #[test]
     fn a_failing_signer_degrades_until_the_next_signature() {
         let keys = NodeKeys::register(&Registry::new()).unwrap();
-        keys.track(["a", "b"]);
+        keys.track([("a", A), ("b", B)]);
         assert_eq!(keys.report().status, Status::Up);
         keys.signer_failed("a", "web3signer signer unreachable: refused");
         let r = keys.report();
@@ -238,7 +249,7 @@ mod tests {
     #[test]
     fn every_node_paused_is_not_ready() {
         let keys = NodeKeys::register(&Registry::new()).unwrap();
-        keys.track(["a", "b"]);
+        keys.track([("a", A), ("b", B)]);
         assert!(keys.set_paused("a", Some("x".into())));
         assert!(!keys.set_paused("a", Some("x".into())), "already paused");
         assert!(keys.set_paused("a", None), "resumed");
@@ -246,8 +257,10 @@ mod tests {
         assert!(keys.report().ready);
         keys.set_paused("b", Some("y".into()));
         assert!(!keys.report().ready);
-        keys.track(["b"]);
+        keys.track([("b", B)]);
         assert_eq!(keys.paused("a"), None, "a removed node is forgotten");
         assert_eq!(keys.paused("b").as_deref(), Some("y"), "kept over a reload");
+        keys.track([("b", A)]);
+        assert_eq!(keys.paused("b"), None, "a rotated key starts afresh");
     }
 }

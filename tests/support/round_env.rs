@@ -177,8 +177,13 @@ impl RoundEnv {
 
     /// `VoteCast` events on the chain, counted per (proposal, voter).
     pub async fn vote_casts(&self) -> HashMap<(U256, Address), usize> {
+        self.vote_casts_of(&self.node_addresses()).await
+    }
+
+    /// [`RoundEnv::vote_casts`] for `voters` (e.g. a node's new address).
+    pub async fn vote_casts_of(&self, voters: &[Address]) -> HashMap<(U256, Address), usize> {
         let mut counts = HashMap::new();
-        for (proposal, voter, _) in self.vote_cast_events().await {
+        for (proposal, voter, _) in self.vote_cast_events_of(voters).await {
             *counts.entry((proposal, voter)).or_insert(0) += 1;
         }
         counts
@@ -196,7 +201,10 @@ impl RoundEnv {
     /// Every `VoteCast` event of the devnet's nodes: (proposal, voter, support).
     /// The devnet's deployer votes too, on the proposal it executes; that is not ours.
     pub async fn vote_cast_events(&self) -> Vec<(U256, Address, bool)> {
-        let nodes = self.node_addresses();
+        self.vote_cast_events_of(&self.node_addresses()).await
+    }
+
+    async fn vote_cast_events_of(&self, nodes: &[Address]) -> Vec<(U256, Address, bool)> {
         let provider = ProviderBuilder::new().connect_http(self.anvil.url().parse().expect("url"));
         let topic = keccak256("VoteCast(uint256,address,bool,uint256)");
         let logs = provider
