@@ -119,11 +119,18 @@ impl RoundEnv {
     /// nodes use it through `GOVNODE__NODES__<i>__STRATEGY=everything`.
     pub fn add_everything_strategy(&self) {
         let path = self.config();
-        let mut text = std::fs::read_to_string(&path).expect("config");
-        assert!(!text.contains("\nstrategies:"), "no strategies section yet");
-        text.push_str(
-            "\nstrategies:\n  everything:\n    rules: []\n    default:\n      vote: for\n      reason: test votes on everything\n",
-        );
+        let text = std::fs::read_to_string(&path).expect("config");
+        let everything = "  everything:\n    rules: []\n    default:\n      vote: for\n      reason: test votes on everything\n";
+        // The devnet writes a section of its own for five nodes and more.
+        let text = if text.contains("\nstrategies:\n") {
+            text.replacen(
+                "\nstrategies:\n",
+                &format!("\nstrategies:\n{everything}"),
+                1,
+            )
+        } else {
+            format!("{text}\nstrategies:\n{everything}")
+        };
         std::fs::write(&path, text).expect("write config");
     }
 
