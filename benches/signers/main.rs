@@ -11,7 +11,6 @@
 #[allow(dead_code)]
 #[path = "../../tests/support/softhsm.rs"]
 mod softhsm;
-#[allow(dead_code)]
 #[path = "../../tests/support/web3signer_standin.rs"]
 mod web3signer_standin;
 
