@@ -6,7 +6,9 @@
 //! keys ack NODE` that node resumes and votes only on the pair the chain has
 //! not counted; the other node stays paused until acknowledged too. No pair
 //! is counted twice by the chain's `VoteCast` events. A later transaction
-//! from the key, sent outside govnode, pauses the node again.
+//! from the key, sent outside govnode, pauses the node again. And the
+//! devnet set up again on a chain its fixed node keys already used
+//! acknowledges their earlier transactions, so its nodes vote.
 
 #[allow(dead_code)]
 mod support {
@@ -238,4 +240,47 @@ async fn a_second_daemon_with_the_same_keys_pauses_until_acknowledged_and_never_
         3,
         "paused again, logged again: {log}"
     );
+}
+
+/// `govnode devnet --setup-only --rpc-url` again on a chain where the
+/// devnet's (public, fixed) node keys already voted: the new ledger records
+/// their earlier transactions as acknowledged, says so, and the nodes vote.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_devnet_set_up_again_on_the_same_chain_acknowledges_its_keys_and_votes() {
+    let env = RoundEnv::new(2, 2).await;
+    let daemon = env.daemon(&[]);
+    let (code, out) = env.round();
+    assert_eq!(code, 0, "{out}");
+    drop(daemon);
+
+    let out = std::process::Command::new(support::daemon::binary())
+        .args(["devnet", "--setup-only", "--rpc-url", &env.anvil.url()])
+        .args(["--proposals", "2", "--nodes", "2", "--dir"])
+        .arg(env.dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for name in [env.node_name(0), env.node_name(1)] {
+        assert!(
+            text.contains(&format!(
+                "acknowledged in the new ledger, as `govnode keys ack {name}`"
+            )),
+            "{text}"
+        );
+    }
+    let again = RoundEnv {
+        devnet: serde_json::from_str(
+            &std::fs::read_to_string(env.dir.path().join("devnet.json")).unwrap(),
+        )
+        .unwrap(),
+        ..env
+    };
+    assert_ne!(again.dao(), Address::ZERO);
+    let daemon = again.daemon(&[]);
+    let (code, out) = again.round();
+    assert_eq!(code, 0, "the nodes vote on the new DAO: {out}");
+    let (_, ready) = get(&daemon, "/health/ready").await;
+    assert!(!ready.contains("paused"), "{ready}");
+    assert!(!again.vote_casts().await.is_empty(), "{out}");
 }
