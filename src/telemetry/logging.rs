@@ -101,10 +101,14 @@ pub fn init(cfg: &LogConfig) -> Result<LogHandle, LoggingError> {
     let mut fallback_note = None;
     let output: Box<dyn Layer<_> + Send + Sync> = match sink {
         Sink::Journald => match (journald(false), journald(true)) {
+            // The critical layer sees events only: two layers of one type
+            // recording the same span would clash over its extensions (a
+            // panic). Its events still carry the span's fields, which the
+            // routine layer stored.
             (Ok(routine), Ok(critical)) => Box::new(
                 routine
                     .with_filter(filter_fn(|m| m.is_span() || !is_critical(m)))
-                    .and_then(critical.with_filter(filter_fn(|m| m.is_span() || is_critical(m)))),
+                    .and_then(critical.with_filter(filter_fn(is_critical))),
             ),
             (Err(e), _) | (_, Err(e)) => {
                 fallback_note = Some(e.to_string());
