@@ -100,7 +100,8 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
-    /// Write encrypted keystores and list their addresses.
+    /// Write encrypted keystores, list their addresses, and acknowledge a
+    /// node key's transactions sent elsewhere (`keys ack`).
     Keys {
         #[command(subcommand)]
         command: govnode::signer::cli::KeysCommand,

@@ -93,6 +93,7 @@ fn man_page_names_every_subcommand() {
         "restore",
         "ledger",
         "devnet",
+        "keys",
     ] {
         assert!(
             page.contains(&format!("govnode\\-{sub}")) || page.contains(&format!("\\fB{sub}\\fR")),
@@ -112,6 +113,7 @@ fn config_is_offered_only_by_the_commands_that_read_it() {
         &["restore"],
         &["ledger", "init"],
         &["ledger", "export"],
+        &["keys", "ack"],
     ];
     let ignores = [
         &["version"][..],

@@ -16,7 +16,7 @@ use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::{SolCall, SolEvent, SolValue};
 use chain_fixture::{Chain, GovTokenApi, TestGovernorApi, build_governor, load_artifact};
-use support::daemon::{Daemon, binary, free_port};
+use support::daemon::{Daemon, ack_key, binary, free_port};
 
 alloy::sol! {
     #[sol(rpc)]
@@ -168,6 +168,14 @@ log: {{ target: stderr }}
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
+    // The nodes delegated (and node 1 proposed) from their own addresses
+    // before the daemon ran: transactions its ledger never signed, which the
+    // operator acknowledges, or the nodes stay paused.
+    for (i, _) in weights {
+        let (code, out) = ack_key(&config_path, &format!("node-{i}"));
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("resumes"), "node-{i} was paused: {out}");
+    }
     let (code, out) = round();
     assert_eq!(code, Some(0), "{out}\n{}", daemon.output());
     assert!(

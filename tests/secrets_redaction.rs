@@ -1,12 +1,14 @@
 //! Secrets never reach the operator's screen: an RPC URL carrying an API key,
 //! the API token and the node keys are absent from every log line and every
 //! HTTP response, through start, reload and stop; so are every signer
-//! backend's secrets (keystore password, HSM PIN and the keys behind them).
+//! backend's secrets (keystore password, HSM PIN and the keys behind them,
+//! the Web3Signer client certificate's private key).
 
 #[allow(dead_code)]
 mod support {
     pub mod daemon;
     pub mod softhsm;
+    pub mod web3signer_standin;
 }
 
 use std::time::Duration;
@@ -117,11 +119,31 @@ fn no_signer_secret_in_logs_or_responses() {
     let hsm = support::softhsm::SoftHsm::new();
     hsm.import("n3", format!("0x{HSM_KEY}").parse().unwrap());
     work.write("n3.pin", support::softhsm::PIN);
+    // A Web3Signer over HTTPS with a client certificate (the stand-in: the
+    // real one does not run here); its server lives as long as `runtime`.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let remote = PrivateKeySigner::random();
+    let (standin, tls) = runtime.block_on(support::web3signer_standin::StandIn::start_tls(
+        remote.clone(),
+        work.path(),
+    ));
+    let client_key_pem = std::fs::read_to_string(&tls.client_key).unwrap();
+    let client_key_lines: Vec<&str> = client_key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+        .collect();
+    assert!(!client_key_lines.is_empty(), "{client_key_pem}");
     let nodes = format!(
         "  - name: ai-gov-02\n    signer:\n      kind: keystore\n      path: n2.json\n      password_file: n2.password\n\
-         \x20 - name: ai-gov-03\n    signer:\n      kind: pkcs11\n      module: {}\n      token_label: {}\n      key_label: n3\n      pin_file: n3.pin\n",
+         \x20 - name: ai-gov-03\n    signer:\n      kind: pkcs11\n      module: {}\n      token_label: {}\n      key_label: n3\n      pin_file: n3.pin\n\
+         \x20 - name: ai-gov-04\n    signer:\n      kind: web3signer\n      url: {}\n      address: \"{}\"\n      ca_file: {}\n      client_cert_file: {}\n      client_key_file: {}\n",
         support::softhsm::MODULE,
-        support::softhsm::TOKEN
+        support::softhsm::TOKEN,
+        standin.url,
+        remote.address(),
+        tls.ca.display(),
+        tls.client_cert.display(),
+        tls.client_key.display(),
     );
     let yaml = base_config(
         port,
@@ -157,5 +179,12 @@ fn no_signer_secret_in_logs_or_responses() {
             ("HSM key", HSM_KEY),
             ("node private key", &DEV_KEY[2..]),
         ],
+    );
+    for line in client_key_lines {
+        assert_absent(&log, &bodies, &[("Web3Signer client key", line)]);
+    }
+    assert!(
+        bodies.contains("ai-gov-04"),
+        "the web3signer node is served: {bodies}"
     );
 }

@@ -14,35 +14,19 @@ mod support {
 }
 
 use alloy::primitives::Address;
-use alloy::signers::local::PrivateKeySigner;
 use support::daemon::check_config;
 use support::round_env::RoundEnv;
 use support::web3signer_standin::{Mode, StandIn};
 
 fn first_node(env: &RoundEnv) -> String {
-    env.devnet["nodes"][0]["name"]
-        .as_str()
-        .expect("name")
-        .to_owned()
-}
-
-fn node_key(dir: &std::path::Path, name: &str) -> PrivateKeySigner {
-    std::fs::read_to_string(dir.join("keys").join(name))
-        .expect("devnet key")
-        .trim()
-        .parse()
-        .expect("key")
+    env.node_name(0)
 }
 
 fn votes_of(
     counts: &std::collections::HashMap<(alloy::primitives::U256, Address), usize>,
     who: Address,
 ) -> usize {
-    counts
-        .iter()
-        .filter(|((_, v), _)| *v == who)
-        .map(|(_, n)| *n)
-        .sum()
+    RoundEnv::votes_by(counts, who)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -50,7 +34,7 @@ async fn a_web3signer_node_votes_and_a_lying_hanging_or_absent_signer_fails_only
     let env = RoundEnv::new(2, 3).await;
     let dir = env.dir.path();
     let name = first_node(&env);
-    let key = node_key(dir, &name);
+    let key = env.node_key(0);
     let address = key.address();
     let standin = StandIn::start(key.clone()).await;
     standin.set_mode(Mode::AlterData);
@@ -165,7 +149,7 @@ async fn over_https_the_signer_requires_the_client_certificate_and_the_daemon_vo
     let env = RoundEnv::new(2, 2).await;
     let dir = env.dir.path();
     let name = first_node(&env);
-    let key = node_key(dir, &name);
+    let key = env.node_key(0);
     let address = key.address();
     let (standin, files) = StandIn::start_tls(key, dir).await;
     let ca = std::fs::read(&files.ca).unwrap();

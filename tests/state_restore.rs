@@ -13,29 +13,11 @@ mod support {
 }
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
-use support::daemon::binary;
+use support::daemon::govnode;
 use support::round_env::RoundEnv;
-
-fn govnode(args: &[&str], config: &Path) -> (i32, String) {
-    let out = Command::new(binary())
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .expect("run govnode");
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
 
 fn votes(path: &Path) -> Vec<(i64, String, String)> {
     let conn =
@@ -237,11 +219,25 @@ async fn restore_refuses_what_would_hurt_and_keeps_the_old_ledger() {
     }
 
     // The daemon starts on the restored (empty) ledger; the chain shows every
-    // vote already cast, so none is cast again.
-    let _daemon = env.daemon(&[]);
+    // vote already cast, so none is cast again. The restored ledger does not
+    // know the node's transactions: the node is paused until acknowledged.
+    let daemon = env.daemon(&[]);
     let (code, out) = env.round();
     assert_eq!(code, 0, "{out}");
     assert_eq!(env.vote_casts().await, cast, "no vote cast twice");
+    let ready = reqwest::get(daemon.url("/health/ready"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        ready.contains(&format!("node {} paused", env.node_name(0))),
+        "{ready}"
+    );
+    let (code, out) = support::daemon::ack_key(&env.config(), &env.node_name(0));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("resumes"), "{out}");
 }
 
 /// The state tools read only the configuration's own text: with the node

@@ -94,9 +94,12 @@ fn wedged_heartbeat_withholds_watchdog() {
 /// say ready: the line keeps the failing heartbeat first and names the round.
 #[test]
 fn a_round_finishing_during_a_wedge_keeps_status_unhealthy() {
-    // The round fails fast: no chain, and calls give up after a second.
-    let (_work, daemon, notify, config) =
-        wedged_daemon(&[("GOVNODE__RPC__RETRY__CALL_DEADLINE", "1s")]);
+    // The round fails fast: no chain, calls give up after a second, and the
+    // round waits for an endpoint only until its short deadline.
+    let (_work, daemon, notify, config) = wedged_daemon(&[
+        ("GOVNODE__RPC__RETRY__CALL_DEADLINE", "1s"),
+        ("GOVNODE__ROUND__DEADLINE", "5s"),
+    ]);
     notify
         .until(Duration::from_secs(10), |m| m.contains("STATUS=unhealthy"))
         .unwrap_or_else(|seen| panic!("no unhealthy STATUS: {seen:?}: {}", daemon.output()));

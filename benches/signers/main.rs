@@ -1,5 +1,7 @@
 //! Signing cost per vote for each signer backend: `key`, `keystore` (once
-//! unlocked; the unlock itself is printed apart) and `pkcs11` on SoftHSM2.
+//! unlocked; the unlock itself is printed apart), `pkcs11` on SoftHSM2 and
+//! `web3signer` against the stand-in server of the tests (HTTP, and HTTPS
+//! with a client certificate) on 127.0.0.1.
 //! Each backend signs the same EIP-1559 `vote(id, true)` transaction with
 //! consecutive nonces; the figure is the mean and median wall time of one
 //! signature. Not a test: it prints (see docs/benchmarks.md).
@@ -9,6 +11,8 @@
 #[allow(dead_code)]
 #[path = "../../tests/support/softhsm.rs"]
 mod softhsm;
+#[path = "../../tests/support/web3signer_standin.rs"]
+mod web3signer_standin;
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +21,7 @@ use alloy::primitives::{Address, B256, Bytes};
 use alloy::rpc::types::TransactionRequest;
 use alloy::signers::local::PrivateKeySigner;
 use govnode::signer::pkcs11::Pkcs11Signer;
+use govnode::signer::web3signer::{Web3Signer, Web3SignerTls};
 use govnode::signer::{LocalKeySigner, Signer, keystore};
 
 fn vote(nonce: u64) -> TransactionRequest {
@@ -86,6 +91,40 @@ async fn main() {
             "once unlocked; the unlock (scrypt n=8192) took {:.1} ms at start",
             unlock.as_secs_f64() * 1e3
         ),
+    );
+
+    let standin = web3signer_standin::StandIn::start(key.clone()).await;
+    let timeout = Duration::from_secs(5);
+    let remote = Web3Signer::new(
+        &standin.url,
+        key.address(),
+        timeout,
+        Web3SignerTls::default(),
+    )
+    .expect("web3signer client");
+    row(
+        "web3signer",
+        measure(&remote, votes).await,
+        "the tests' stand-in over HTTP on 127.0.0.1: one JSON-RPC round trip, the answer checked against the request",
+    );
+    let (tls_standin, files) =
+        web3signer_standin::StandIn::start_tls(key.clone(), dir.path()).await;
+    let mut identity = std::fs::read(&files.client_cert).expect("client cert");
+    identity.extend(std::fs::read(&files.client_key).expect("client key"));
+    let remote_tls = Web3Signer::new(
+        &tls_standin.url,
+        key.address(),
+        timeout,
+        Web3SignerTls {
+            ca_pem: Some(std::fs::read(&files.ca).expect("ca")),
+            identity_pem: Some(identity),
+        },
+    )
+    .expect("web3signer client");
+    row(
+        "web3signer (HTTPS)",
+        measure(&remote_tls, votes).await,
+        "the same over HTTPS with a client certificate (connection kept alive)",
     );
 
     if std::path::Path::new(softhsm::MODULE).exists() {

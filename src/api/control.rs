@@ -14,6 +14,14 @@
 //!
 //! `plan` (`govnode plan`, and `govnode round --dry-run` with `simulate`)
 //! is read-only: it takes no key, records nothing and sends nothing.
+//! `ack_key` (`govnode keys ack NODE`) records that the operator accepts the
+//! transactions a node's address sent elsewhere, which resumes a node the
+//! doppelganger check paused:
+//!
+//! ```text
+//! → {"command":"ack_key","node":"ai-gov-01"}
+//! ← {"event":"key_ack","ack":{…Acknowledged…}}
+//! ```
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -25,7 +33,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::preview::Preview;
-use crate::round::{Progress, RoundReport, Trigger};
+use crate::round::{Acknowledged, Progress, RoundReport, Trigger};
 use crate::service::Daemon;
 
 /// Requests larger than this are refused: the protocol has only tiny ones.
@@ -39,6 +47,9 @@ pub enum ControlRequest {
         #[serde(default)]
         simulate: bool,
     },
+    AckKey {
+        node: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -51,6 +62,9 @@ pub enum ControlEvent {
     },
     Plan {
         plan: Box<Preview>,
+    },
+    KeyAck {
+        ack: Box<Acknowledged>,
     },
     Error {
         message: String,
@@ -172,6 +186,15 @@ async fn handle(
             };
             send(&mut write, &event).await
         }
+        ControlRequest::AckKey { node } => {
+            let event = match crate::round::acknowledge(&daemon.voting(), &node).await {
+                Ok(ack) => ControlEvent::KeyAck { ack: Box::new(ack) },
+                Err(e) => ControlEvent::Error {
+                    message: crate::api::v1::redacted(&daemon, &e).into_owned(),
+                },
+            };
+            send(&mut write, &event).await
+        }
         ControlRequest::Round => {
             let rounds = daemon.rounds();
             if cancel.is_cancelled() {
@@ -228,8 +251,8 @@ pub async fn request_round(
             ControlEvent::Progress(p) => on_progress(&p),
             ControlEvent::Report { joined, report } => return Ok((joined, *report)),
             ControlEvent::Error { message } => return Err(protocol(path, message)),
-            ControlEvent::Plan { .. } => {
-                return Err(protocol(path, "a plan answered a round request".into()));
+            ControlEvent::Plan { .. } | ControlEvent::KeyAck { .. } => {
+                return Err(protocol(path, "another answer to a round request".into()));
             }
         }
     }
@@ -244,6 +267,21 @@ pub async fn request_plan(path: &Path, simulate: bool) -> Result<Preview, Contro
         _ => Err(protocol(
             path,
             "an unexpected answer to a plan request".into(),
+        )),
+    }
+}
+
+/// Client side of `govnode keys ack NODE`.
+pub async fn request_ack(path: &Path, node: &str) -> Result<Acknowledged, ControlError> {
+    let request = ControlRequest::AckKey {
+        node: node.to_owned(),
+    };
+    match next_event(path, &mut ask(path, &request).await?).await? {
+        ControlEvent::KeyAck { ack } => Ok(*ack),
+        ControlEvent::Error { message } => Err(protocol(path, message)),
+        _ => Err(protocol(
+            path,
+            "an unexpected answer to an ack request".into(),
         )),
     }
 }

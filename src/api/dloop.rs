@@ -91,7 +91,7 @@ async fn node_statuses(state: &ApiState) -> Result<Vec<NodeStatus>, String> {
         .voters
         .iter()
         .map(|v| {
-            let mine = counts.iter().filter(|c| c.voter == v.address);
+            let mine = counts.iter().filter(|c| c.node == v.name);
             let (cast, last) = totals(mine);
             NodeStatus {
                 node_id: v.name.clone(),
@@ -110,8 +110,8 @@ async fn node_statuses(state: &ApiState) -> Result<Vec<NodeStatus>, String> {
         .collect())
 }
 
-/// Confirmed votes and the newest confirmation time over one address's rows
-/// (a node renamed in the configuration has rows under both names).
+/// Confirmed votes and the newest confirmation time over a node's rows
+/// (a node whose key was rotated has rows under both addresses).
 fn totals<'a>(rows: impl Iterator<Item = &'a NodeVoteCounts>) -> (u64, i64) {
     rows.fold((0, 0), |(cast, last), c| {
         (cast + c.confirmed, last.max(c.last_vote_at.unwrap_or(0)))

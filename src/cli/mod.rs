@@ -1,6 +1,8 @@
 //! The operator commands that talk to a running daemon over its control
-//! socket: `govnode round` (with its progress line) and `govnode plan`.
+//! socket: `govnode round` (with its progress line), `govnode plan` and
+//! `govnode keys ack`.
 
+pub mod ack;
 pub mod online;
 pub mod plan;
 pub mod progress;
@@ -20,6 +22,16 @@ pub fn control_socket(config: &Path, socket: Option<PathBuf>) -> Result<PathBuf,
             exit::CONFIG
         }),
     }
+}
+
+/// The control socket and a runtime for one request of `govnode COMMAND`;
+/// `Err` is the exit code.
+pub fn client(
+    command: &str,
+    config: &Path,
+    socket: Option<PathBuf>,
+) -> Result<(PathBuf, tokio::runtime::Runtime), i32> {
+    Ok((control_socket(config, socket)?, runtime(command)?))
 }
 
 /// A runtime for one client request; `Err` is the exit code.

@@ -14,12 +14,8 @@ use crate::preview::{Action, table};
 /// 69 when the daemon is not reachable.
 pub fn run(config: &Path, socket: Option<std::path::PathBuf>, json: bool, simulate: bool) -> i32 {
     let command = if simulate { "round --dry-run" } else { "plan" };
-    let socket = match super::control_socket(config, socket) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let runtime = match super::runtime(command) {
-        Ok(rt) => rt,
+    let (socket, runtime) = match super::client(command, config, socket) {
+        Ok(c) => c,
         Err(code) => return code,
     };
     match runtime.block_on(request_plan(&socket, simulate)) {

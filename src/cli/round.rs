@@ -19,12 +19,8 @@ pub fn run(config: &Path, socket: Option<PathBuf>, json: bool, dry_run: bool) ->
     if dry_run {
         return super::plan::run(config, socket, json, true);
     }
-    let socket = match super::control_socket(config, socket) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let runtime = match super::runtime("round") {
-        Ok(rt) => rt,
+    let (socket, runtime) = match super::client("round", config, socket) {
+        Ok(c) => c,
         Err(code) => return code,
     };
     let tty = std::io::stderr().is_terminal();

@@ -106,6 +106,14 @@ impl Chain {
         Ok(true)
     }
 
+    /// How many transactions `who` has sent (latest block).
+    pub async fn nonce(&self, who: Address) -> Result<u64, DevnetError> {
+        self.provider
+            .get_transaction_count(who)
+            .await
+            .map_err(|e| self.err(format!("read the transaction count of {who}"), e))
+    }
+
     /// Moves the chain's clock forward and mines a block at the new time.
     /// Only `evm_increaseTime` is used: anvil drops it while an
     /// `evm_setNextBlockTimestamp` is pending, so the two must not be mixed.

@@ -10,6 +10,7 @@
 //! Parts: [`anvil`] and [`process`] start and stop children; [`chain`] and
 //! [`tx`] talk to the chain (pipelined, locally signed transactions);
 //! [`deploy`] and [`seed`] build the deployment from the pure [`scenario`];
+//! [`reuse`] acknowledges the node keys' earlier use of a `--rpc-url` chain;
 //! [`files`] writes the directory; [`round_client`] judges `--once`;
 //! [`run`] strings them together.
 //!
@@ -44,6 +45,7 @@ pub mod error;
 pub mod files;
 pub mod keys;
 pub mod process;
+pub mod reuse;
 pub mod round_client;
 pub mod run;
 pub mod scenario;

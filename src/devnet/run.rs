@@ -194,6 +194,8 @@ async fn set_up(args: &DevnetArgs, session: &mut Session) -> Result<Setup, Devne
         &seeded,
         sender.address(),
     )?;
+    super::reuse::acknowledge_earlier_use(&chain, &written.ledger, chain_id, contracts.dao, &nodes)
+        .await?;
     let lines = node_lines(&chain, &contracts, &nodes).await?;
     let govnode = std::env::current_exe()
         .map(|p| p.display().to_string())

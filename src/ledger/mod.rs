@@ -25,6 +25,7 @@
 
 mod error;
 mod facts;
+mod key_acks;
 mod model;
 mod queries;
 mod reconcile;
@@ -40,6 +41,7 @@ use rusqlite::Connection;
 
 pub use error::LedgerError;
 pub use facts::{ReconcileError, Reconciled, apply, mined as mined_from_receipt, reconcile};
+pub use key_acks::{KeyAck, KeyFloor};
 pub use model::{
     Attempt, FoundVote, Intent, Mined, NewIntent, NodeVoteCounts, RoundRow, VoteRow, VoteSource,
     VoteState, now_ms,

@@ -24,7 +24,7 @@ pub const APPLICATION_ID: i32 = 0x676f_766e;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -114,6 +114,21 @@ CREATE TABLE decisions (
     decided_at  INTEGER NOT NULL,
     PRIMARY KEY (dao, proposal_id, voter)
 ) STRICT;
+";
+
+/// Operators' acknowledgements that a node's address sent transactions this
+/// ledger did not sign (`govnode keys ack`): the transaction count they
+/// accepted, so only a later foreign transaction pauses the node again.
+const V3: &str = "
+CREATE TABLE key_acks (
+    id       INTEGER PRIMARY KEY,
+    voter    TEXT NOT NULL,
+    node     TEXT NOT NULL,
+    nonce    INTEGER NOT NULL,
+    acked_at INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX key_acks_voter ON key_acks (voter, nonce);
 ";
 
 /// The chain and DAO a ledger belongs to.

@@ -51,12 +51,19 @@ pub async fn sign(
     voter_idx: usize,
     request: TransactionRequest,
 ) -> Result<(B256, Bytes), String> {
-    let signed = v.voters[voter_idx]
-        .signer
-        .sign_transaction(request)
-        .await
-        .map_err(|e| format!("signing failed: {e}"))?;
-    Ok((signed.hash, signed.raw))
+    let voter = &v.voters[voter_idx];
+    match voter.signer.sign_transaction(request).await {
+        Ok(signed) => {
+            v.keys.signed(&voter.name);
+            Ok((signed.hash, signed.raw))
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            tracing::warn!(NODE = %voter.name, signer = voter.signer.kind(), error = %reason, "signing failed");
+            v.keys.signer_failed(&voter.name, &reason);
+            Err(format!("signing failed: {reason}"))
+        }
+    }
 }
 
 /// Sends signed bytes (again). Safe to repeat: the same bytes can be mined once.

@@ -9,6 +9,7 @@ use alloy::primitives::Address;
 use alloy::providers::DynProvider;
 
 use super::metrics::RoundMetrics;
+use super::node_keys::NodeKeys;
 use crate::config::{RoundConfig, Settings};
 use crate::dao::{Dao, DaoError, TokenResolver, VoteMargin};
 use crate::ledger::{Ledger, LedgerError, LedgerIdentity};
@@ -71,6 +72,8 @@ pub struct Voting {
     pub webhooks: crate::webhook::Hub,
     /// Whether the chain has Multicall3, for the balance reads.
     pub multicall: crate::dao::MulticallProbe,
+    /// Signer health and pauses per node; kept over reloads.
+    pub keys: NodeKeys,
 }
 
 impl Voting {
@@ -98,6 +101,7 @@ impl Voting {
             settings,
             crate::webhook::metrics::WebhookMetrics::register(registry)?,
         )?;
+        let keys = NodeKeys::register(registry)?;
         let voting = Voting {
             tokens: Arc::new(
                 TokenResolver::new(provider.clone()).with_batch_size(config.round.batch_size),
@@ -112,6 +116,7 @@ impl Voting {
             metrics,
             webhooks,
             multicall: crate::dao::MulticallProbe::default(),
+            keys,
         };
         voting.prime_metrics();
         Ok(voting)
@@ -120,6 +125,8 @@ impl Voting {
     /// Creates every labelled series at zero, so that dashboards show zero
     /// lines and `increase()` sees the first event.
     fn prime_metrics(&self) {
+        self.keys
+            .track(self.voters.iter().map(|v| (v.name.as_str(), v.address)));
         for outcome in ["success", "partial", "failed"] {
             self.metrics.rounds.with_label_values(&[outcome]);
         }

@@ -5,10 +5,12 @@ mod broadcast;
 mod confirm;
 mod context;
 mod coordinator;
+mod doppelganger;
 mod fees;
 mod found;
 mod head;
 mod metrics;
+mod node_keys;
 mod plan;
 mod power;
 mod progress;
@@ -18,7 +20,9 @@ mod send;
 
 pub use context::{ContextError, Voter, Voting};
 pub use coordinator::{Coordinator, Progress, Runner, Ticket, Trigger};
+pub use doppelganger::{Acknowledged, acknowledge, check_at_start};
 pub use metrics::RoundMetrics;
+pub use node_keys::{NodeKeys, SignBlock};
 pub use report::{Leftover, Outcome, RoundReport, RoundState, VoteCounts};
 pub use run::{run_round, runner};
 

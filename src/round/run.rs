@@ -145,6 +145,10 @@ async fn round_body(
         tracing::warn!(ROUND_ID = id, error = %e, "cannot record the round's head block");
     }
 
+    // As late as possible before signing: a foreign transaction mined
+    // meanwhile is still seen.
+    super::doppelganger::check_all(v).await;
+
     let mut in_flight = Vec::new();
     for rb in std::mem::take(&mut plan.rebroadcast) {
         let Some(voter) = v.voters.iter().position(|n| n.address == rb.row.voter) else {

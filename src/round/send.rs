@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::broadcast::{broadcast_until, sign};
 use super::context::Voting;
 use super::fees::{Fees, Pricing, price};
+use super::node_keys::SignBlock;
 use super::plan::{Job, whole_tokens};
 use super::progress::PhaseCounter;
 use super::report::{LeftKind, Leftover, VoteCounts};
@@ -224,6 +225,23 @@ async fn send_for_voter(
 ) -> SendOutcome {
     let voter = &v.voters[voter_idx];
     let mut out = SendOutcome::default();
+    match v.keys.may_sign(&voter.name) {
+        Ok(()) => {}
+        Err(SignBlock::Paused(why)) => {
+            let reason = format!("not signed: node paused: {why}");
+            for job in &jobs {
+                note(v, job, &reason).await;
+                out.fail(v, job, &reason);
+            }
+            return out;
+        }
+        Err(SignBlock::Unverified(why)) => {
+            for job in &jobs {
+                out.defer(v, job, "transient", &why);
+            }
+            return out;
+        }
+    }
     let max_fee = fees.max_fee_per_gas;
     let priority_fee = fees.max_priority_fee_per_gas;
 

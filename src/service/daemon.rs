@@ -180,10 +180,18 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     let runtime_component = StaticComponent::new("runtime", ComponentReport::up());
     daemon.health().register(runtime_component.clone());
     daemon.health().register(dao_component);
+    daemon
+        .health()
+        .register(Arc::new(daemon.voting().keys.clone()));
     daemon.health().register(daemon.chain().health_component());
     for prober in daemon.chain().probe_tasks(daemon.shutdown_token()) {
         tasks.spawn(prober);
     }
+    let checked = daemon.clone();
+    tasks.spawn(crate::round::check_at_start(
+        move || checked.voting(),
+        daemon.shutdown_token(),
+    ));
 
     let settings = daemon.settings();
     let control = crate::api::control::ControlServer::bind(&settings.control_socket).await?;

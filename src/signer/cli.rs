@@ -1,5 +1,6 @@
-//! `govnode keys`: writing keystores (`new`, `import`) and listing the
-//! addresses in a keystore directory (`list`). Passwords and keys come from
+//! `govnode keys`: writing keystores (`new`, `import`), listing the
+//! addresses in a keystore directory (`list`), and `ack` (see
+//! [`crate::cli::ack`]). Passwords and keys come from
 //! a file, a systemd credential or the terminal with echo off; they are
 //! never printed, logged or taken from the command line.
 
@@ -54,6 +55,20 @@ pub enum KeysCommand {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Accept the transactions NODE's address sent that this daemon did not
+    /// sign (after stopping the other user of the key, or after a restore),
+    /// so that the running daemon resumes the paused node. Recorded in the
+    /// ledger with the time and the transaction count accepted.
+    Ack {
+        /// Configuration file (for the control socket).
+        #[arg(long, env = "GOVNODE_CONFIG", default_value = crate::config::DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Control socket; default: `control.socket` from the configuration.
+        #[arg(long)]
+        socket: Option<PathBuf>,
+        /// The node's name (`nodes[].name`).
+        node: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +92,14 @@ enum KeysError {
 }
 
 pub fn command(cmd: KeysCommand) -> i32 {
+    if let KeysCommand::Ack {
+        config,
+        socket,
+        node,
+    } = cmd
+    {
+        return crate::cli::ack::run(&config, socket, &node);
+    }
     match run(cmd) {
         Ok(()) => exit::OK,
         Err(e) => {
@@ -127,6 +150,8 @@ fn run(cmd: KeysCommand) -> Result<(), KeysError> {
             Ok(())
         }
         KeysCommand::List { dir } => list(&dir),
+        // Answered by the daemon, before this function.
+        KeysCommand::Ack { .. } => Ok(()),
     }
 }
 

@@ -33,6 +33,7 @@ pub use backup::{BACKUP_META_TABLE, BackupReport, backup, read_header};
 pub use cli::{backup_command, export_command, init_command, restore_command};
 pub use error::StateError;
 pub use export::{COLUMNS, ExportFormat, csv_field, export};
+pub use files::ms_rfc3339;
 pub use in_use::evidence as in_use_evidence;
 pub use init::{InitReport, init};
 pub use restore::{RestoreReport, restore};

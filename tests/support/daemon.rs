@@ -207,3 +207,26 @@ pub fn check_config(config: &Path, envs: &[(&str, &str)]) -> (i32, String) {
         ),
     )
 }
+
+/// `govnode ARGS --config CONFIG`: (exit code, stdout + stderr).
+pub fn govnode(args: &[&str], config: &Path) -> (i32, String) {
+    let out = Command::new(binary())
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run govnode");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// `govnode keys ack NODE` against the daemon of `config`.
+pub fn ack_key(config: &Path, node: &str) -> (i32, String) {
+    govnode(&["keys", "ack", node], config)
+}

@@ -86,26 +86,57 @@ impl RoundEnv {
             .collect()
     }
 
+    /// The name of node `i` (0-based), as the devnet configured it.
+    pub fn node_name(&self, i: usize) -> String {
+        self.devnet["nodes"][i]["name"]
+            .as_str()
+            .expect("node name")
+            .to_owned()
+    }
+
+    /// The devnet's key of node `i` (0-based).
+    pub fn node_key(&self, i: usize) -> alloy::signers::local::PrivateKeySigner {
+        let name = self.node_name(i);
+        std::fs::read_to_string(self.dir.path().join("keys").join(name))
+            .expect("devnet key")
+            .trim()
+            .parse()
+            .expect("key")
+    }
+
+    /// Replaces node `name`'s devnet `key_file` line in `config` with
+    /// `signer` (YAML lines indented under the node, without the name).
+    pub fn with_signer(config: &str, name: &str, signer: &str) -> String {
+        let old = format!("  - name: {name}\n    key_file: keys/{name}\n");
+        assert!(
+            config.contains(&old),
+            "the configuration names {name}'s key file"
+        );
+        config.replace(&old, &format!("  - name: {name}\n{signer}"))
+    }
+
     /// Adds a strategy `everything` that votes `for` on every proposal;
     /// nodes use it through `GOVNODE__NODES__<i>__STRATEGY=everything`.
     pub fn add_everything_strategy(&self) {
         let path = self.config();
-        let mut text = std::fs::read_to_string(&path).expect("config");
-        assert!(!text.contains("\nstrategies:"), "no strategies section yet");
-        text.push_str(
-            "\nstrategies:\n  everything:\n    rules: []\n    default:\n      vote: for\n      reason: test votes on everything\n",
-        );
+        let text = std::fs::read_to_string(&path).expect("config");
+        let everything = "  everything:\n    rules: []\n    default:\n      vote: for\n      reason: test votes on everything\n";
+        // The devnet writes a section of its own for five nodes and more.
+        let text = if text.contains("\nstrategies:\n") {
+            text.replacen(
+                "\nstrategies:\n",
+                &format!("\nstrategies:\n{everything}"),
+                1,
+            )
+        } else {
+            format!("{text}\nstrategies:\n{everything}")
+        };
         std::fs::write(&path, text).expect("write config");
     }
 
-    /// Starts the daemon without a round on start (tests trigger rounds themselves).
-    pub fn daemon(&self, envs: &[(&str, &str)]) -> Daemon {
-        let mut all: Vec<(&str, &str)> = vec![
-            ("GOVNODE__ROUND__ON_START", "false"),
-            ("GOVNODE__LOG__TARGET", "stderr"),
-        ];
-        all.extend_from_slice(envs);
-        let api = self.devnet["api"]
+    /// The API address the devnet configured.
+    pub fn api(&self) -> std::net::SocketAddr {
+        self.devnet["api"]
             .as_str()
             .and_then(|s| {
                 s.trim_start_matches("http://")
@@ -113,43 +144,74 @@ impl RoundEnv {
                     .parse()
                     .ok()
             })
-            .unwrap_or_else(|| ([127, 0, 0, 1], 9).into());
-        let mut d = Daemon::spawn(&self.config(), api, &all);
-        wait_for(&self.socket(), Duration::from_secs(20), &d);
+            .unwrap_or_else(|| ([127, 0, 0, 1], 9).into())
+    }
+
+    /// Starts the daemon without a round on start (tests trigger rounds themselves).
+    pub fn daemon(&self, envs: &[(&str, &str)]) -> Daemon {
+        self.daemon_at(&self.config(), &self.socket(), self.api(), envs)
+    }
+
+    /// [`RoundEnv::daemon`] with another configuration file, whose control
+    /// socket and API address are `socket` and `api`.
+    pub fn daemon_at(
+        &self,
+        config: &Path,
+        socket: &Path,
+        api: std::net::SocketAddr,
+        envs: &[(&str, &str)],
+    ) -> Daemon {
+        let mut all: Vec<(&str, &str)> = vec![
+            ("GOVNODE__ROUND__ON_START", "false"),
+            ("GOVNODE__LOG__TARGET", "stderr"),
+        ];
+        all.extend_from_slice(envs);
+        let mut d = Daemon::spawn(config, api, &all);
+        wait_for(socket, Duration::from_secs(20), &d);
         d.wait_live(Duration::from_secs(10));
         d
     }
 
     /// Runs `govnode round` against the daemon: (exit code, stdout + stderr).
     pub fn round(&self) -> (i32, String) {
-        let out = Command::new(binary())
-            .args(["round", "--config"])
-            .arg(self.config())
-            .output()
-            .expect("run govnode round");
-        (
-            out.status.code().unwrap_or(-1),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
+        self.round_at(&self.config())
+    }
+
+    /// [`RoundEnv::round`] against the daemon of another configuration file.
+    pub fn round_at(&self, config: &Path) -> (i32, String) {
+        super::daemon::govnode(&["round"], config)
     }
 
     /// `VoteCast` events on the chain, counted per (proposal, voter).
     pub async fn vote_casts(&self) -> HashMap<(U256, Address), usize> {
+        self.vote_casts_of(&self.node_addresses()).await
+    }
+
+    /// [`RoundEnv::vote_casts`] for `voters` (e.g. a node's new address).
+    pub async fn vote_casts_of(&self, voters: &[Address]) -> HashMap<(U256, Address), usize> {
         let mut counts = HashMap::new();
-        for (proposal, voter, _) in self.vote_cast_events().await {
+        for (proposal, voter, _) in self.vote_cast_events_of(voters).await {
             *counts.entry((proposal, voter)).or_insert(0) += 1;
         }
         counts
     }
 
+    /// Votes `voter` cast, from [`RoundEnv::vote_casts`].
+    pub fn votes_by(counts: &HashMap<(U256, Address), usize>, voter: Address) -> usize {
+        counts
+            .iter()
+            .filter(|((_, v), _)| *v == voter)
+            .map(|(_, n)| *n)
+            .sum()
+    }
+
     /// Every `VoteCast` event of the devnet's nodes: (proposal, voter, support).
     /// The devnet's deployer votes too, on the proposal it executes; that is not ours.
     pub async fn vote_cast_events(&self) -> Vec<(U256, Address, bool)> {
-        let nodes = self.node_addresses();
+        self.vote_cast_events_of(&self.node_addresses()).await
+    }
+
+    async fn vote_cast_events_of(&self, nodes: &[Address]) -> Vec<(U256, Address, bool)> {
         let provider = ProviderBuilder::new().connect_http(self.anvil.url().parse().expect("url"));
         let topic = keccak256("VoteCast(uint256,address,bool,uint256)");
         let logs = provider

@@ -25,12 +25,12 @@ anvil_bin="$repo/tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 cast_bin="$repo/tools/node_modules/@foundry-rs/cast-linux-amd64/bin/cast"
 
 all_checks=(rootfs boot install verify security start round-timer votes journal
-  reload watchdog bad-config stop)
+  key-in-use reload watchdog bad-config stop)
 # What each check needs to have run first (its own PASS/FAIL is not required).
 declare -A needs=(
   [boot]="rootfs" [install]="boot" [verify]="install" [security]="install"
   [devnet]="install" [start]="devnet" [round-timer]="start" [votes]="round-timer"
-  [journal]="round-timer" [reload]="start" [watchdog]="start"
+  [journal]="round-timer" [key-in-use]="journal" [reload]="start" [watchdog]="start"
   [bad-config]="install" [stop]="start"
 )
 
@@ -343,7 +343,10 @@ EOF
   status="$(show govnode-round.service ExecMainStatus)"
   echo "govnode-round.service Result=$result ExecMainStatus=$status"
   ct systemctl stop govnode-round.timer
-  [ "$result" = success ] && [ "$status" = 0 ]
+  [ "$result" = success ] && [ "$status" = 0 ] && return 0
+  echo "the daemon's last journal entries:"
+  ct journalctl -b -u govnode.service --no-pager -o cat | tail -25
+  return 1
 }
 
 # On chain, from the DAO's VoteCast events: every open proposal is voted at
@@ -462,6 +465,30 @@ EOF
 }
 
 reloads() { ct journalctl -b -u govnode.service -o cat --no-pager | grep -c 'configuration reloaded'; }
+
+# A transaction sent with a node's key outside govnode: the next round pauses
+# the node with one entry at priority 2 (crit) carrying CRITICAL=true, and
+# `govnode keys ack` run as the operator resumes it.
+step_key_in_use() {
+  local node
+  node="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["nodes"][0]["name"])' "$devnet/devnet.json")" || return 1
+  "$cast_bin" send --private-key "$(cat "$devnet/keys/$node")" --rpc-url "$rpc" \
+    0x0000000000000000000000000000000000000042 --value 1 >/dev/null || return 1
+  ct systemctl start govnode-round.service || true
+  ct journalctl -b -u govnode.service -p crit -o json --no-pager >"$work/crit.json" || return 1
+  python3 - "$work/crit.json" "$node" <<'EOF' || return 1
+import json, sys
+entries = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+paused = [e for e in entries if e.get("NODE") == sys.argv[2] and "node paused" in e.get("MESSAGE", "")]
+assert len(paused) == 1, f"one crit entry for the paused node, got {len(paused)} of {len(entries)}"
+e = paused[0]
+assert e.get("PRIORITY") == "2", f"PRIORITY={e.get('PRIORITY')}"
+assert e.get("CRITICAL") == "true", f"CRITICAL={e.get('CRITICAL')}"
+print(f"{e['MESSAGE']!r}: PRIORITY={e['PRIORITY']} CRITICAL={e['CRITICAL']} NODE={e['NODE']}")
+assert not any(x.get("PRIORITY") == "2" and "node paused" not in x.get("MESSAGE", "") for x in entries), "another entry at crit"
+EOF
+  ct govnode keys ack "$node" --config /etc/govnode/config.yaml || return 1
+}
 
 step_reload() {
   local pid before

@@ -79,6 +79,10 @@ pub struct NodeView {
     /// The node's newest ledger row, whatever its state.
     pub last_vote: Option<VoteView>,
     /// Why a chain read above is `null`; absent when every read worked.
+    /// Addresses the node voted from before its key was rotated; their
+    /// votes count in `votes` too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub previous_addresses: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -144,8 +148,11 @@ pub async fn collect(state: &ApiState) -> Result<NodesBody, LedgerError> {
             decimals,
         );
         let voting_power = take("voting power", chain.map(|c| &c.power), decimals);
+        // By name: a rotated key's history stays the node's.
         let mut votes = NodeVotes::default();
-        for c in counts.iter().filter(|c| c.voter == voter.address) {
+        let mut last_confirmed = None;
+        let mut previous_addresses = Vec::new();
+        for c in counts.iter().filter(|c| c.node == voter.name) {
             votes.total += c.total;
             votes.confirmed += c.confirmed;
             votes.pending += c.pending;
@@ -154,8 +161,12 @@ pub async fn collect(state: &ApiState) -> Result<NodesBody, LedgerError> {
             votes.confirmed_for += c.confirmed_for;
             votes.confirmed_against += c.confirmed_against;
             votes.confirmed_abstain += c.confirmed_abstain;
-            votes.last_confirmed_at = c.last_vote_at.and_then(rfc3339_ms);
+            last_confirmed = last_confirmed.max(c.last_vote_at);
+            if c.voter != voter.address {
+                previous_addresses.push(checksum(c.voter));
+            }
         }
+        votes.last_confirmed_at = last_confirmed.and_then(rfc3339_ms);
         nodes.push(NodeView {
             name: voter.name.clone(),
             address: checksum(voter.address),
@@ -165,6 +176,7 @@ pub async fn collect(state: &ApiState) -> Result<NodesBody, LedgerError> {
             voting_power,
             votes,
             last_vote: last.first().map(|row| VoteView::new(daemon, row)),
+            previous_addresses,
             error: error_text(&errors).map(|e| redacted(daemon, &e).into_owned()),
         });
     }
