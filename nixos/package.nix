@@ -36,6 +36,7 @@ rustPlatform.buildRustPackage {
       (root + "/benches")
       (root + "/contracts/artifacts/TestToken.json")
       (root + "/contracts/artifacts/TestAssetDAO.json")
+      (root + "/contracts/artifacts/Multicall3.json")
       (fs.fileFilter (file: file.hasExt "service" || file.hasExt "timer") (root + "/systemd"))
       (root + "/docs")
       (root + "/README.md")
