@@ -88,6 +88,7 @@ pub async fn check(settings: &Settings) -> Findings {
         provider.clone(),
         config.round.concurrency,
         config.round.batch_size,
+        crate::dao::MulticallProbe::default(),
     ) {
         Ok(d) => d,
         Err(e) => {

@@ -101,7 +101,7 @@ impl AssetDao {
         self
     }
 
-    /// Shares what is known of the chain's Multicall3 (tests force a path).
+    /// Shares what is known of the chain's Multicall3.
     pub fn with_multicall(mut self, probe: MulticallProbe) -> Self {
         self.multicall = probe;
         self

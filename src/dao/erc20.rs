@@ -68,6 +68,12 @@ impl TokenResolver {
         self
     }
 
+    /// Shares what is known of the chain's Multicall3.
+    pub fn with_multicall(mut self, probe: MulticallProbe) -> Self {
+        self.multicall = probe;
+        self
+    }
+
     pub async fn resolve(&self, token: Address) -> Result<TokenInfo, DaoError> {
         if let Some(hit) = self.cached(token) {
             return Ok(hit);

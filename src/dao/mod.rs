@@ -112,20 +112,24 @@ pub trait Dao: Send + Sync + fmt::Debug {
 }
 
 /// The adapter for `config.kind`. `concurrency` bounds parallel reads,
-/// `batch_size` the calls in one JSON-RPC batch.
+/// `batch_size` the calls in one JSON-RPC batch; `multicall` is what is known
+/// of the chain's Multicall3, shared with the other readers of the chain.
 pub fn build(
     config: &DaoConfig,
     provider: DynProvider,
     concurrency: usize,
     batch_size: usize,
+    multicall: MulticallProbe,
 ) -> Result<Arc<dyn Dao>, DaoError> {
     let address: Address = config.address.parse().map_err(|_| DaoError::Config {
         detail: format!("dao.address {:?} is not an address", config.address),
     })?;
     Ok(match config.kind {
-        DaoKind::Assetdao => {
-            Arc::new(AssetDao::new(address, provider, concurrency).with_batch_size(batch_size))
-        }
+        DaoKind::Assetdao => Arc::new(
+            AssetDao::new(address, provider, concurrency)
+                .with_batch_size(batch_size)
+                .with_multicall(multicall),
+        ),
         DaoKind::Governor => Arc::new(Governor::new(
             address,
             provider,

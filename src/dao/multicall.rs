@@ -46,18 +46,13 @@ sol! {
     }
 }
 
-/// Whether the chain has Multicall3, found out once per owner (a DAO
-/// adapter, a token resolver, a round's context). A failed lookup is not
-/// remembered: the next read asks again.
+/// Whether the chain has Multicall3, found out once and shared by clones
+/// (the DAO adapter, the token resolver and the round's context hold one). A
+/// failed lookup is not remembered: the next read asks again.
 #[derive(Debug, Clone, Default)]
 pub struct MulticallProbe(Arc<OnceCell<bool>>);
 
 impl MulticallProbe {
-    /// Known from the start, for tests of either path.
-    pub fn known(available: bool) -> Self {
-        MulticallProbe(Arc::new(OnceCell::new_with(Some(available))))
-    }
-
     pub async fn available(&self, provider: &DynProvider) -> bool {
         if let Some(known) = self.0.get() {
             return *known;

@@ -83,11 +83,14 @@ impl Voting {
         registry: &prometheus::Registry,
     ) -> Result<Self, ContextError> {
         let config = &settings.config;
+        // One look at the chain's Multicall3 for every reader of it.
+        let multicall = crate::dao::MulticallProbe::default();
         let dao = crate::dao::build(
             &config.dao,
             provider.clone(),
             config.round.concurrency,
             config.round.batch_size,
+            multicall.clone(),
         )?;
         let ledger = Ledger::open(
             &settings.ledger_path,
@@ -104,7 +107,9 @@ impl Voting {
         let keys = NodeKeys::register(registry)?;
         let voting = Voting {
             tokens: Arc::new(
-                TokenResolver::new(provider.clone()).with_batch_size(config.round.batch_size),
+                TokenResolver::new(provider.clone())
+                    .with_batch_size(config.round.batch_size)
+                    .with_multicall(multicall.clone()),
             ),
             voters: Arc::new(voters(settings)?),
             margin: VoteMargin::from_config(&config.dao),
@@ -115,7 +120,7 @@ impl Voting {
             ledger,
             metrics,
             webhooks,
-            multicall: crate::dao::MulticallProbe::default(),
+            multicall,
             keys,
         };
         voting.prime_metrics();
