@@ -13,7 +13,8 @@
 
 use std::time::Duration;
 
-use alloy::primitives::Address;
+use alloy::eips::BlockId;
+use alloy::primitives::{Address, U64};
 use alloy::providers::Provider;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -41,16 +42,40 @@ async fn chain_nonce(v: &Voting, address: Address) -> Result<u64, String> {
         .map_err(|e| format!("cannot read its transaction count: {e}"))
 }
 
-/// Checks voter `idx`; true when the check could be made.
-async fn check_node(v: &Voting, idx: usize) -> bool {
+/// Every voter's transaction count, in JSON-RPC batches (as the round reads
+/// balances), in voter order.
+async fn chain_nonces(v: &Voting) -> Vec<Result<u64, String>> {
+    let params = v
+        .voters
+        .iter()
+        .map(|n| (n.address, BlockId::latest()))
+        .collect();
+    crate::dao::call_many::<_, U64>(
+        &v.provider,
+        "eth_getTransactionCount",
+        params,
+        v.round.batch_size,
+        v.round.concurrency,
+    )
+    .await
+    .into_iter()
+    .map(|r| {
+        r.map(|n| n.to::<u64>())
+            .map_err(|e| format!("cannot read its transaction count: {e}"))
+    })
+    .collect()
+}
+
+/// Checks voter `idx` against its transaction count `chain` as read; true
+/// when the check could be made.
+async fn check_node(v: &Voting, idx: usize, chain: Result<u64, String>) -> bool {
     let voter = &v.voters[idx];
     let name = voter.name.as_str();
-    let (chain, floor) = tokio::join!(chain_nonce(v, voter.address), async {
-        v.ledger
-            .key_floor(voter.address)
-            .await
-            .map_err(|e| format!("cannot read the ledger: {e}"))
-    });
+    let floor = v
+        .ledger
+        .key_floor(voter.address)
+        .await
+        .map_err(|e| format!("cannot read the ledger: {e}"));
     let (chain, floor) = match (chain, floor) {
         (Ok(c), Ok(f)) => (c, f),
         (Err(why), _) | (_, Err(why)) => {
@@ -94,7 +119,11 @@ async fn check_node(v: &Voting, idx: usize) -> bool {
 
 /// Checks every node; true when each check could be made.
 pub async fn check_all(v: &Voting) -> bool {
-    let checks = (0..v.voters.len()).map(|i| check_node(v, i));
+    let nonces = chain_nonces(v).await;
+    let checks = nonces
+        .into_iter()
+        .enumerate()
+        .map(|(i, chain)| check_node(v, i, chain));
     futures::future::join_all(checks)
         .await
         .into_iter()
@@ -127,7 +156,7 @@ pub async fn acknowledge(v: &Voting, node: &str) -> Result<Acknowledged, String>
     let voter = &v.voters[idx];
     // Checked first, so the answer tells whether the node was paused even
     // when the start-up check has not got to it yet.
-    check_node(v, idx).await;
+    check_node(v, idx, chain_nonce(v, voter.address).await).await;
     let was_paused = v.keys.paused(node).is_some();
     let nonce = chain_nonce(v, voter.address).await?;
     let ack = v
@@ -142,7 +171,7 @@ pub async fn acknowledge(v: &Voting, node: &str) -> Result<Acknowledged, String>
         was_paused,
         "operator acknowledged the key's transactions"
     );
-    check_node(v, idx).await;
+    check_node(v, idx, chain_nonce(v, voter.address).await).await;
     Ok(Acknowledged {
         ack,
         was_paused,
