@@ -86,7 +86,7 @@ pub struct Web3SignerConfig {
     #[serde(default)]
     pub client_key_credential: Option<String>,
     /// How long one signing request may take.
-    #[serde(default = "default_web3signer_timeout", with = "humantime_serde")]
+    #[serde(default = "default_signer_timeout", with = "humantime_serde")]
     pub timeout: std::time::Duration,
 }
 
@@ -112,11 +112,11 @@ pub struct AwsKmsSignerConfig {
     #[serde(default)]
     pub secret_access_key_credential: Option<String>,
     /// How long one signature (with the first one's key lookup) may take.
-    #[serde(default = "default_web3signer_timeout", with = "humantime_serde")]
+    #[serde(default = "default_signer_timeout", with = "humantime_serde")]
     pub timeout: std::time::Duration,
 }
 
-fn default_web3signer_timeout() -> std::time::Duration {
+fn default_signer_timeout() -> std::time::Duration {
     std::time::Duration::from_secs(5)
 }
 
