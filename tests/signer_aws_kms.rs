@@ -25,12 +25,8 @@ async fn kms_key_votes_once_per_pair_and_a_wrong_address_sends_nothing() {
     let kms = LocalStack::start().await;
     let env = RoundEnv::new(4, 2).await;
     let dir = env.dir.path();
-    let name = env.devnet["nodes"][0]["name"]
-        .as_str()
-        .expect("name")
-        .to_owned();
-    let key_hex = std::fs::read_to_string(dir.join("keys").join(&name)).expect("key");
-    let key_id = kms.import_key(&key_hex);
+    let name = env.node_name(0);
+    let key_id = kms.import_key(&env.node_key(0).to_bytes().to_string());
     let addresses = env.node_addresses();
     let kms_node = addresses[0];
     std::fs::write(dir.join("aws-secret"), SECRET).expect("secret file");
@@ -63,9 +59,7 @@ async fn kms_key_votes_once_per_pair_and_a_wrong_address_sends_nothing() {
 
     // A KMS key of another address (node 1's key) configured for node 0:
     // node 0 sends nothing and says why; node 1 votes with its plain key.
-    let other_name = env.devnet["nodes"][1]["name"].as_str().expect("name");
-    let other_key = std::fs::read_to_string(dir.join("keys").join(other_name)).expect("key");
-    let other_key_id = kms.import_key(&other_key);
+    let other_key_id = kms.import_key(&env.node_key(1).to_bytes().to_string());
     std::fs::write(
         env.config(),
         with_kms(&other_key_id, kms_node, &kms.endpoint()),

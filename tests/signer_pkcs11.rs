@@ -39,12 +39,8 @@ fn request(nonce: u64) -> TransactionRequest {
 async fn hsm_key_signs_low_s_votes_that_anvil_counts_once() {
     let env = RoundEnv::new(4, 2).await;
     let dir = env.dir.path();
-    let name = env.devnet["nodes"][0]["name"]
-        .as_str()
-        .expect("name")
-        .to_owned();
-    let key_hex = std::fs::read_to_string(dir.join("keys").join(&name)).expect("key");
-    let key: B256 = key_hex.trim().parse().expect("hex key");
+    let name = env.node_name(0);
+    let key: B256 = env.node_key(0).to_bytes();
     let hsm = SoftHsm::new();
     hsm.import(LABEL, key);
     let expected = env.node_addresses()[0];
