@@ -11,6 +11,7 @@ pub mod config;
 pub mod dao;
 pub mod devnet;
 pub mod exit;
+pub mod follow;
 pub mod ledger;
 pub mod preview;
 pub mod round;

@@ -24,17 +24,9 @@ use alloy::network::{EthereumWallet, TransactionBuilder};
 use alloy::primitives::{Address, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::rpc::types::TransactionRequest;
-use alloy::signers::local::PrivateKeySigner;
 use serde_json::Value;
-use support::daemon::{DEV_KEY, Daemon, ack_key, free_port};
+use support::daemon::{Daemon, ack_key, free_port};
 use support::round_env::RoundEnv;
-
-alloy::sol! {
-    #[sol(rpc)]
-    interface AssetDao {
-        function createProposal(uint8 proposalType, address assetAddress, uint256 amount, string description) external returns (uint256);
-    }
-}
 
 /// A second configuration next to the devnet's: same chain, DAO and keys,
 /// its own ledger, control socket and API port.
@@ -92,21 +84,6 @@ async fn ready_until(d: &Daemon, want: &str) -> (u16, Value) {
     }
 }
 
-async fn create_proposal(env: &RoundEnv, description: &str) {
-    let deployer: PrivateKeySigner = DEV_KEY.parse().unwrap();
-    let provider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(deployer))
-        .connect_http(env.anvil.url().parse().unwrap());
-    AssetDao::new(env.dao(), &provider)
-        .createProposal(0, Address::ZERO, U256::from(1), description.into())
-        .send()
-        .await
-        .expect("createProposal")
-        .get_receipt()
-        .await
-        .expect("receipt");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_daemon_with_the_same_keys_pauses_until_acknowledged_and_never_double_votes() {
     let env = RoundEnv::new(2, 2).await;
@@ -124,7 +101,8 @@ async fn a_second_daemon_with_the_same_keys_pauses_until_acknowledged_and_never_
     let counts = env.vote_casts().await;
     assert_eq!(counts.len(), 4, "both nodes on both proposals: {counts:?}");
 
-    create_proposal(&env, "arrives after the first daemon voted").await;
+    env.create_proposal("arrives after the first daemon voted")
+        .await;
     let (config2, socket2, api2) = second_config(&env);
     let second = env.daemon_at(&config2, &socket2, api2, &everything);
 

@@ -97,6 +97,8 @@ pub struct Settings {
     pub node_keys: Vec<NodeKey>,
     /// In `config.rpc.endpoints` order.
     pub rpc_urls: Vec<Secret>,
+    /// Per endpoint, in the same order: its WebSocket URL, if it has one.
+    pub rpc_ws_urls: Vec<Option<Secret>>,
     pub api_token: Option<Secret>,
     /// In `config.webhooks` order.
     pub webhook_urls: Vec<Secret>,
@@ -474,6 +476,13 @@ fn resolve(
             rpc_urls.push(url);
         }
     }
+    let rpc_ws_urls = config
+        .rpc
+        .endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, ep)| read_ws_url(&index("rpc.endpoints", i), ep, &abs, creds, issues))
+        .collect();
     let webhook_urls = super::webhooks::read_urls(&config.webhooks, &abs, creds, issues);
 
     let token_file = config.api.token_file.as_ref().map(abs);
@@ -497,6 +506,7 @@ fn resolve(
         control_socket,
         node_keys,
         rpc_urls,
+        rpc_ws_urls,
         api_token,
         webhook_urls,
     }
@@ -516,6 +526,37 @@ pub(super) fn read_url(
     match rpc_url_problem(secret.expose()) {
         Some(_) => {
             issues.push(at, format!("{src} does not hold a valid http(s) URL"));
+            None
+        }
+        None => Some(secret),
+    }
+}
+
+/// An endpoint's WebSocket URL, inline or from its `ws_url_file` /
+/// `ws_url_credential`; `None` when it has none (or it could not be read,
+/// which is an issue).
+fn read_ws_url(
+    parent: &str,
+    ep: &super::schema::EndpointConfig,
+    abs: &dyn Fn(&PathBuf) -> PathBuf,
+    creds: Option<&Path>,
+    issues: &mut Issues,
+) -> Option<Secret> {
+    if let Some(url) = &ep.ws_url {
+        return Some(Secret::new(url.clone()));
+    }
+    let file = ep.ws_url_file.as_ref().map(abs);
+    let (src, secret, at) = read_secret(
+        parent,
+        "ws_url",
+        file.as_ref(),
+        ep.ws_url_credential.as_ref(),
+        creds,
+        issues,
+    )?;
+    match super::validate::ws_url_problem(secret.expose()) {
+        Some(_) => {
+            issues.push(at, format!("{src} does not hold a valid ws(s) URL"));
             None
         }
         None => Some(secret),
@@ -557,6 +598,8 @@ fn source_key(stem: &str, src: &SecretSource) -> &'static str {
         ("key", SecretSource::Credential(_)) => "key_credential",
         ("url", SecretSource::File(_)) => "url_file",
         ("url", SecretSource::Credential(_)) => "url_credential",
+        ("ws_url", SecretSource::File(_)) => "ws_url_file",
+        ("ws_url", SecretSource::Credential(_)) => "ws_url_credential",
         (_, SecretSource::File(_)) => "token_file",
         (_, SecretSource::Credential(_)) => "token_credential",
     }

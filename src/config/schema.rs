@@ -74,6 +74,14 @@ pub struct EndpointConfig {
     pub url_file: Option<PathBuf>,
     #[serde(default)]
     pub url_credential: Option<String>,
+    /// The same node's WebSocket URL (`ws://` / `wss://`), for
+    /// `round.on_new_proposal` subscriptions; calls stay on `url`.
+    #[serde(default)]
+    pub ws_url: Option<String>,
+    #[serde(default)]
+    pub ws_url_file: Option<PathBuf>,
+    #[serde(default)]
+    pub ws_url_credential: Option<String>,
     /// Lower is preferred.
     #[serde(default)]
     pub priority: u32,
@@ -308,6 +316,17 @@ pub struct RoundConfig {
     /// a state change in its block); a vote whose estimate was refused for a
     /// passing cause costs nothing and is not counted.
     pub max_vote_retries: u32,
+    /// Start a round when the DAO creates a proposal (in addition to the
+    /// timer): over an endpoint's `ws_url` subscription, else by log polls.
+    pub on_new_proposal: bool,
+    /// How often the DAO's new-proposal logs are polled when no endpoint
+    /// has a `ws_url`, and how often a dropped subscription is retried.
+    #[serde(with = "humantime_serde")]
+    pub new_proposal_poll: Duration,
+    /// Quiet time after a new proposal before its round starts, so that
+    /// proposals created together are voted in one round.
+    #[serde(with = "humantime_serde")]
+    pub new_proposal_debounce: Duration,
 }
 
 impl Default for RoundConfig {
@@ -325,6 +344,9 @@ impl Default for RoundConfig {
             max_priority_fee_per_gas: super::Wei::gwei(5),
             daily_spend_limit: super::Wei::gwei(500_000_000),
             max_vote_retries: 3,
+            on_new_proposal: false,
+            new_proposal_poll: Duration::from_secs(12),
+            new_proposal_debounce: Duration::from_millis(300),
         }
     }
 }

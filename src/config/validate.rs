@@ -148,6 +148,7 @@ impl Validate for EndpointConfig {
                 issues,
             );
         }
+        self.validate_ws(path, issues);
         if self.max_rps == 0 {
             issues.push(field(path, "max_rps"), "must be at least 1");
         }
@@ -162,6 +163,57 @@ impl Validate for EndpointConfig {
 
 /// What is wrong with an RPC URL, if anything. Also applied to URLs read from
 /// files, where the message must not repeat the URL.
+impl EndpointConfig {
+    fn validate_ws(&self, path: &str, issues: &mut Issues) {
+        let sources = [
+            self.ws_url.is_some(),
+            self.ws_url_file.is_some(),
+            self.ws_url_credential.is_some(),
+        ]
+        .iter()
+        .filter(|s| **s)
+        .count();
+        if sources > 1 {
+            issues.push(
+                path.to_owned(),
+                "set only one of ws_url, ws_url_file and ws_url_credential",
+            );
+        }
+        if let Some(url) = &self.ws_url {
+            if let Some(problem) = ws_url_problem(url) {
+                issues.push(field(path, "ws_url"), problem);
+            } else if url_has_credentials(url) {
+                issues.push(
+                    field(path, "ws_url"),
+                    "this URL carries credentials; secrets are never inline: put it in a file and use ws_url_file, or ws_url_credential with systemd LoadCredential",
+                );
+            }
+        }
+        if self.ws_url_credential.is_some() {
+            pick_source(
+                path,
+                "ws_url",
+                None,
+                self.ws_url_credential.as_ref(),
+                false,
+                issues,
+            );
+        }
+    }
+}
+
+/// Why `raw` is not a WebSocket URL a subscription can use.
+pub fn ws_url_problem(raw: &str) -> Option<String> {
+    match url::Url::parse(raw) {
+        Err(e) => Some(format!("not a valid URL ({e})")),
+        Ok(u) if !matches!(u.scheme(), "ws" | "wss") => {
+            Some(format!("scheme must be ws or wss, not {:?}", u.scheme()))
+        }
+        Ok(u) if u.host_str().is_none() => Some("URL has no host".into()),
+        Ok(_) => None,
+    }
+}
+
 pub fn rpc_url_problem(raw: &str) -> Option<String> {
     match url::Url::parse(raw) {
         Err(e) => Some(format!("not a valid URL ({e})")),
@@ -339,6 +391,9 @@ impl Validate for RoundConfig {
         }
         if self.receipt_poll.is_zero() {
             issues.push(field(path, "receipt_poll"), "must be greater than 0");
+        }
+        if self.new_proposal_poll.is_zero() {
+            issues.push(field(path, "new_proposal_poll"), "must be greater than 0");
         }
         if self.bump_after_blocks == 0 {
             issues.push(field(path, "bump_after_blocks"), "must be at least 1");

@@ -230,6 +230,11 @@ impl Dao for AssetDao {
         DaoKind::Assetdao
     }
 
+    fn proposal_created_topic(&self) -> alloy::primitives::B256 {
+        use alloy::sol_types::SolEvent;
+        IAssetDAO::ProposalCreated::SIGNATURE_HASH
+    }
+
     fn address(&self) -> Address {
         *self.contract.address()
     }

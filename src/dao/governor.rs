@@ -222,6 +222,11 @@ impl Dao for Governor {
         DaoKind::Governor
     }
 
+    fn proposal_created_topic(&self) -> alloy::primitives::B256 {
+        use alloy::sol_types::SolEvent;
+        IGovernor::ProposalCreated::SIGNATURE_HASH
+    }
+
     fn address(&self) -> Address {
         *self.contract.address()
     }

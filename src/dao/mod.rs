@@ -57,6 +57,10 @@ pub trait Dao: Send + Sync + fmt::Debug {
     /// The DAO contract.
     fn address(&self) -> Address;
 
+    /// Topic 0 of the DAO's `ProposalCreated` event, which
+    /// `round.on_new_proposal` follows.
+    fn proposal_created_topic(&self) -> alloy::primitives::B256;
+
     /// Every proposal that may still take a vote, with its details, read at
     /// `head`. Proposals closed for good (finished, or past their deadline on
     /// AssetDAO) are left out; the deadline margin is judged by `is_open`.

@@ -22,6 +22,8 @@ pub enum Trigger {
     Api,
     /// `round.on_start`.
     Startup,
+    /// `round.on_new_proposal`: the DAO created a proposal.
+    NewProposal,
 }
 
 impl Trigger {
@@ -30,6 +32,7 @@ impl Trigger {
             Trigger::Control => "control",
             Trigger::Api => "api",
             Trigger::Startup => "startup",
+            Trigger::NewProposal => "new_proposal",
         }
     }
 }

@@ -194,6 +194,9 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     ));
 
     let settings = daemon.settings();
+    if settings.config.round.on_new_proposal {
+        follow_new_proposals(&daemon, &settings, &mut tasks)?;
+    }
     let control = crate::api::control::ControlServer::bind(&settings.control_socket).await?;
     tasks.spawn(control.serve(daemon.clone(), daemon.shutdown_token()));
     let stuck_grace = Duration::from_secs(60);
@@ -277,6 +280,57 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     tracing::info!("stopped");
     Ok(())
 }
+
+/// `round.on_new_proposal`: the follower and the task that turns what it
+/// finds into rounds.
+fn follow_new_proposals(
+    daemon: &Daemon,
+    settings: &Settings,
+    tasks: &mut JoinSet<()>,
+) -> Result<(), DaemonError> {
+    let mut endpoints: Vec<(u32, crate::follow::WsEndpoint)> = settings
+        .config
+        .rpc
+        .endpoints
+        .iter()
+        .zip(&settings.rpc_ws_urls)
+        .filter_map(|(ep, ws)| {
+            ws.as_ref().map(|url| {
+                (
+                    ep.priority,
+                    crate::follow::WsEndpoint {
+                        name: ep.name.clone(),
+                        url: url.clone(),
+                    },
+                )
+            })
+        })
+        .collect();
+    endpoints.sort_by_key(|(priority, _)| *priority);
+    let voting = daemon.voting();
+    let round = &settings.config.round;
+    let follower = crate::follow::Follower {
+        dao: voting.dao.address(),
+        topic: voting.dao.proposal_created_topic(),
+        provider: daemon.chain().provider(),
+        endpoints: endpoints.into_iter().map(|(_, e)| e).collect(),
+        poll: round.new_proposal_poll,
+        timeout: FOLLOW_TIMEOUT,
+        metrics: crate::follow::FollowMetrics::register(daemon.metrics().registry())?,
+    };
+    let (found, proposals) = tokio::sync::mpsc::channel(64);
+    tasks.spawn(follower.run(found, daemon.shutdown_token()));
+    tasks.spawn(crate::follow::start_rounds(
+        proposals,
+        daemon.rounds().clone(),
+        round.new_proposal_debounce,
+        daemon.shutdown_token(),
+    ));
+    Ok(())
+}
+
+/// Connect, subscribe and ping answers of a new-proposal WebSocket.
+const FOLLOW_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn ready_status(settings: &Settings) -> String {
     let c = &settings.config;

@@ -199,6 +199,7 @@ mod tests {
             control_socket: "control.sock".into(),
             node_keys: Vec::new(),
             rpc_urls: Vec::new(),
+            rpc_ws_urls: Vec::new(),
             api_token: None,
             webhook_urls,
         }

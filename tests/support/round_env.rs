@@ -14,7 +14,15 @@ use alloy::providers::{Provider, ProviderBuilder};
 use alloy::rpc::types::Filter;
 
 use super::anvil::Anvil;
-use super::daemon::{Daemon, binary};
+use super::daemon::{DEV_KEY, Daemon, binary};
+
+alloy::sol! {
+    #[sol(rpc)]
+    interface ProposalMaker {
+        function createProposal(uint8 proposalType, address assetAddress, uint256 amount, string description) external returns (uint256);
+        function getProposalCount() external view returns (uint256);
+    }
+}
 
 pub struct RoundEnv {
     pub anvil: Anvil,
@@ -132,6 +140,26 @@ impl RoundEnv {
             format!("{text}\nstrategies:\n{everything}")
         };
         std::fs::write(&path, text).expect("write config");
+    }
+
+    /// Creates a proposal from the chain's first account; returns its id and
+    /// the block that mined it.
+    pub async fn create_proposal(&self, description: &str) -> (U256, u64) {
+        let deployer: alloy::signers::local::PrivateKeySigner = DEV_KEY.parse().expect("dev key");
+        let provider = ProviderBuilder::new()
+            .wallet(alloy::network::EthereumWallet::from(deployer))
+            .connect_http(self.anvil.url().parse().expect("anvil url"));
+        let dao = ProposalMaker::new(self.dao(), &provider);
+        let receipt = dao
+            .createProposal(0, Address::ZERO, U256::from(1), description.into())
+            .send()
+            .await
+            .expect("createProposal")
+            .get_receipt()
+            .await
+            .expect("receipt");
+        let id = dao.getProposalCount().call().await.expect("count");
+        (id, receipt.block_number.expect("mined"))
     }
 
     /// The API address the devnet configured.

@@ -66,6 +66,7 @@ pub fn rfc3339_ms(ms: i64) -> Option<String> {
 pub fn redacted<'a>(daemon: &Daemon, text: &'a str) -> Cow<'a, str> {
     let settings = daemon.settings();
     let mut known: Vec<&str> = settings.rpc_urls.iter().map(|s| s.expose()).collect();
+    known.extend(settings.rpc_ws_urls.iter().flatten().map(|s| s.expose()));
     if let Some(t) = &settings.api_token {
         known.push(t.expose());
     }

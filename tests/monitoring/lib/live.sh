@@ -118,7 +118,10 @@ PY
     printf 'http://127.0.0.1:%s/hooks/live\n' "$hook" >"$LIVE_DIR/devnet/webhook.url"
     printf '\nwebhooks:\n  - name: live\n    kind: generic\n    url_file: webhook.url\n' >>"$LIVE_CONFIG"
 
+    # The devnet's own endpoint is [1], after the unreachable one; its
+    # WebSocket carries the new-proposal subscription.
     GOVNODE__ROUND__ON_START=false GOVNODE__RPC__PROBE__INTERVAL=200ms \
+        GOVNODE__ROUND__ON_NEW_PROPOSAL=true GOVNODE__RPC__ENDPOINTS__1__WS_URL="${LIVE_RPC/http:/ws:}" \
         "$LIVE_BIN" run --config "$LIVE_CONFIG" >"$LIVE_DIR/daemon.log" 2>&1 &
     LIVE_DAEMON_PID=$!
     _live_poll 15 curl -sf "http://$LIVE_API/health/ready" \
