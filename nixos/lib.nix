@@ -185,6 +185,7 @@ let
   nodeCredential = name: "node-${name}";
   apiTokenCredential = "api-token";
   rpcCredential = name: "rpc-${name}";
+  rpcWsCredential = name: "rpc-ws-${name}";
   webhookCredential = name: "webhook-${name}";
 
   attrsOrEmpty =
@@ -216,6 +217,9 @@ let
       ++ map (name: entry (rpcCredential name) endpoints.${name}.urlFile) (
         filter (name: isSet endpoints.${name} "urlFile") (attrNames endpoints)
       )
+      ++ map (name: entry (rpcWsCredential name) endpoints.${name}.wsUrlFile) (
+        filter (name: isSet endpoints.${name} "wsUrlFile") (attrNames endpoints)
+      )
       ++ (if isSet api "tokenFile" then [ (entry apiTokenCredential api.tokenFile) ] else [ ])
       ++ map (name: entry (webhookCredential name) webhooks.${name}.urlFile) (
         filter (name: isSet webhooks.${name} "urlFile") (attrNames webhooks)
@@ -243,6 +247,10 @@ let
       id = e.url_credential;
       kind = "url";
     }) (filter (e: isSet e "url_credential") (endpoints ++ webhooks))
+    ++ map (e: {
+      id = e.ws_url_credential;
+      kind = "ws_url";
+    }) (filter (e: isSet e "ws_url_credential") endpoints)
     ++ (
       if isSet api "token_credential" then
         [
@@ -326,7 +334,8 @@ let
   # - webhooks.<name> likewise in `webhooks`, ordered by name;
   # - the shorthands keyFile, urlFile, tokenFile become key_credential:
   #   node-<name>, url_credential: rpc-<name> (webhook-<name> for a
-  #   webhook), token_credential: api-token;
+  #   webhook), token_credential: api-token; an endpoint's wsUrlFile
+  #   becomes ws_url_credential: rpc-ws-<name>;
   # - every other key, *_credential included, is written as it stands.
   renderSettings =
     settings:
@@ -340,7 +349,12 @@ let
         removeAttrs set [ option ] // (if isSet set option then { ${key} = id; } else { });
       node = name: { inherit name; } // shorthand nodes.${name} "keyFile" "key_credential" (nodeCredential name);
       endpoint =
-        name: { inherit name; } // shorthand endpoints.${name} "urlFile" "url_credential" (rpcCredential name);
+        name:
+        { inherit name; }
+        // shorthand (shorthand endpoints.${name} "wsUrlFile" "ws_url_credential" (rpcWsCredential name))
+          "urlFile"
+          "url_credential"
+          (rpcCredential name);
       webhooks = attrsOrEmpty settings "webhooks";
       webhook =
         name: { inherit name; } // shorthand webhooks.${name} "urlFile" "url_credential" (webhookCredential name);
@@ -475,6 +489,8 @@ let
       "0x" + leftPad 64 (toHex (c.index + 1))
     else if c.kind == "url" then
       "http://127.0.0.1:8545"
+    else if c.kind == "ws_url" then
+      "ws://127.0.0.1:8545"
     else
       "build-time-placeholder-token";
 

@@ -325,6 +325,12 @@ in
                       description = "File holding a URL with credentials in it, loaded as credential `rpc-<name>`.";
                     };
                     options.url_credential = nullOrStr "rpc-primary" "Id of a credential holding the URL (see {option}`services.govnode.credentials`).";
+                    options.wsUrlFile = mkOption {
+                      type = types.nullOr secretPath;
+                      default = null;
+                      example = "/run/keys/rpc-primary.ws-url";
+                      description = "File holding the endpoint's WebSocket URL (`ws_url`, for `round.on_new_proposal`) with credentials in it, loaded as credential `rpc-ws-<name>`.";
+                    };
                     options.priority = mkOption {
                       type = types.int;
                       default = 0;

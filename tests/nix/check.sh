@@ -202,7 +202,8 @@ sc = full["serviceConfig"]
 assert sc["Type"] == "notify-reload" and sc["ReloadSignal"] == "SIGHUP", sc
 assert sc["ExecStart"][0] == "" and " --config /etc/govnode/config.yaml" in sc["ExecStart"][1], sc["ExecStart"]
 assert "/nix/store" not in sc["ExecStart"][1].split("/bin/govnode", 1)[1], "a store path in ExecStart's arguments"
-assert sorted(sc["LoadCredential"]) == ["node-ai-gov-01:/run/keys/ai-gov-01.key", "rpc-backup:/run/keys/govnode-rpc-backup.url", "rpc-store", "webhook-ops:/run/keys/govnode-webhook-ops.url", "webhook-store"], sc["LoadCredential"]
+assert sorted(sc["LoadCredential"]) == ["node-ai-gov-01:/run/keys/ai-gov-01.key", "rpc-backup:/run/keys/govnode-rpc-backup.url", "rpc-store", "rpc-ws-backup:/run/keys/govnode-rpc-backup.ws-url", "webhook-ops:/run/keys/govnode-webhook-ops.url", "webhook-store"], sc["LoadCredential"]
+assert [(e["name"], e.get("ws_url_credential")) for e in full["config"]["rpc"]["endpoints"]] == [("local", None), ("backup", "rpc-ws-backup"), ("store", None), ("imported", None)], full["config"]["rpc"]["endpoints"]
 assert [(w["name"], w["url_credential"]) for w in full["config"]["webhooks"]] == [("chat", "webhook-store"), ("ops", "webhook-ops")], full["config"]["webhooks"]
 assert sorted(sc["LoadCredentialEncrypted"]) == ["api-token:/run/keys/govnode-api-token", "node-ai-gov-02:/etc/credstore.encrypted/node-ai-gov-02"], sc["LoadCredentialEncrypted"]
 assert sc["ImportCredential"] == ["govnode.rpc.*"], sc["ImportCredential"]

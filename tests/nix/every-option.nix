@@ -48,6 +48,7 @@
         };
         backup = {
           urlFile = "/run/keys/govnode-rpc-backup.url";
+          wsUrlFile = "/run/keys/govnode-rpc-backup.ws-url";
           priority = 1;
         };
         store = {
