@@ -252,3 +252,27 @@ fn example_config_is_valid() {
     );
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn websocket_urls_are_checked_like_rpc_urls() {
+    let work = Workdir::new();
+    work.write("ws.url", "http://not-a-websocket.example\n");
+    let secret = "0123456789abcdef0123456789abcdef";
+    let yaml = format!(
+        "chain: {{id: 1}}\nrpc:\n  endpoints:\n    - {{name: a, url: 'http://127.0.0.1:8545', ws_url: 'wss://mainnet.example.io/v3/{secret}'}}\n    - {{name: b, url: 'http://127.0.0.1:8546', ws_url: 'http://127.0.0.1:8546'}}\n    - {{name: c, url: 'http://127.0.0.1:8547', ws_url_file: ws.url}}\n    - {{name: d, url: 'http://127.0.0.1:8548', ws_url: 'ws://127.0.0.1:8548', ws_url_credential: rpc-ws-d}}\ndao: {{kind: assetdao, address: '0x5FbDB2315678afecb367f032d93F642f64180aa3'}}\n"
+    );
+    let out = assert_rejected(
+        &work,
+        &yaml,
+        &[
+            "rpc.endpoints[0].ws_url: this URL carries credentials",
+            "ws_url_file",
+            "rpc.endpoints[1].ws_url: scheme must be ws or wss",
+            "rpc.endpoints[2].ws_url_file:",
+            "does not hold a valid ws(s) URL",
+            "rpc.endpoints[3]: set only one of ws_url, ws_url_file and ws_url_credential",
+        ],
+    );
+    assert!(!out.contains(secret), "{out}");
+    assert!(!out.contains("not-a-websocket"), "{out}");
+}
