@@ -212,6 +212,18 @@ pub async fn await_receipts(
         head = if by_block {
             // A block not fully read yet is read again at once on the next head.
             let seen = head.map(|h| h.min(scanned));
+            // While the chain is mining this round's votes (and the wallets'
+            // windows refill), the next block may be there already: one
+            // look now rather than at the feed's next poll.
+            let now = if progressed.is_empty() {
+                None
+            } else {
+                v.provider.get_block_number().await.ok()
+            };
+            if now.is_some_and(|n| seen.is_none_or(|s| n > s)) {
+                head = now;
+                continue;
+            }
             let until = (Instant::now() + poll).min(deadline - wait);
             tokio::select! {
                 h = feed.newer_than(seen, until) => h,
