@@ -158,6 +158,8 @@ async fn receipts_are_asked_only_for_votes_whose_nonce_is_used() {
     vote_on_everything(&env);
     one_vote_per_block(&env).await;
     let proxy = FaultProxy::start(&env.anvil.url()).await;
+    // Per-transaction receipts are the way of endpoints without block receipts.
+    proxy.without_methods(&["eth_getBlockReceipts"]);
     let url = proxy.url();
     let _daemon = env.daemon(&[
         ("GOVNODE__NODES__0__STRATEGY", "everything"),

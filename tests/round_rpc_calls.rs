@@ -79,3 +79,127 @@ async fn without_multicall_reads_go_as_plain_calls_and_vote_the_same() {
         "every proposal read on its own: {quiet:?}"
     );
 }
+
+/// A first round where every node votes on every proposal, through a proxy
+/// set up by `setup`: the calls by method, the votes cast and the blocks the
+/// round mined.
+async fn first_round(
+    env: &RoundEnv,
+    setup: impl Fn(&FaultProxy),
+) -> (BTreeMap<String, usize>, usize, u64, serde_json::Value) {
+    let proxy = FaultProxy::start(&env.anvil.url()).await;
+    setup(&proxy);
+    env.add_everything_strategy();
+    let config = std::fs::read_to_string(env.config()).expect("config");
+    std::fs::write(env.config(), config.replace(&env.anvil.url(), &proxy.url()))
+        .expect("write config");
+    let nodes = env.node_addresses().len();
+    let envs: Vec<(String, String)> = (0..nodes)
+        .map(|i| {
+            (
+                format!("GOVNODE__NODES__{i}__STRATEGY"),
+                "everything".to_owned(),
+            )
+        })
+        .collect();
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let daemon = env.daemon(&envs);
+    let before = block_number(env).await;
+    proxy.reset_counts();
+    let (code, out) = env.round();
+    assert_eq!(code, 0, "first round: {out}");
+    let mined = block_number(env).await - before;
+    let counts = env.vote_casts().await;
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+    let health: serde_json::Value = reqwest::get(daemon.url("/health"))
+        .await
+        .expect("GET /health")
+        .json()
+        .await
+        .expect("/health is JSON");
+    (proxy.methods(), counts.len(), mined, health)
+}
+
+async fn block_number(env: &RoundEnv) -> u64 {
+    let n = env.anvil.rpc("eth_blockNumber", json!([])).await;
+    u64::from_str_radix(n.as_str().expect("a quantity").trim_start_matches("0x"), 16).expect("hex")
+}
+
+fn endpoint_methods(health: &serde_json::Value) -> &serde_json::Value {
+    &health["components"]["rpc"]["detail"]["endpoints"][0]["methods"]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_round_costs_one_send_per_vote_and_a_few_calls_more() {
+    let env = RoundEnv::new(12, 4).await;
+    let (calls, votes, mined, health) = first_round(&env, |_| {}).await;
+    let total: usize = calls.values().sum();
+    println!(
+        "first round, 12 proposals x 4 nodes: {votes} votes, {mined} blocks, {total} calls {calls:?}"
+    );
+    assert_eq!(votes, 48, "every pair voted");
+    assert_eq!(
+        calls.get("eth_sendRawTransaction"),
+        Some(&votes),
+        "{calls:?}"
+    );
+    // One simulation per wallet instead of one estimate per vote, one
+    // receipt read per block instead of one per vote.
+    assert_eq!(calls.get("eth_simulateV1"), Some(&4), "{calls:?}");
+    assert_eq!(calls.get("eth_estimateGas"), None, "{calls:?}");
+    assert_eq!(calls.get("eth_getTransactionReceipt"), None, "{calls:?}");
+    let by_block = calls
+        .get("eth_getBlockReceipts")
+        .copied()
+        .unwrap_or_default();
+    assert!(
+        by_block >= 1 && by_block as u64 <= mined,
+        "{by_block} block receipt reads for {mined} blocks: {calls:?}"
+    );
+    // Auto-mining makes a block per vote, so receipts cost up to a call per
+    // vote here; with real blocks, one per block. The rest is reads.
+    let rest = total - votes - by_block;
+    assert!(rest <= 40, "{rest} other calls: {calls:?}");
+    assert_eq!(endpoint_methods(&health)["eth_simulateV1"], "supported");
+    assert_eq!(
+        endpoint_methods(&health)["eth_getBlockReceipts"],
+        "supported"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_without_simulation_or_block_receipts_gets_per_vote_calls_once_known() {
+    let env = RoundEnv::new(12, 4).await;
+    let (calls, votes, _, health) = first_round(&env, |proxy| {
+        proxy.without_methods(&["eth_simulateV1", "eth_getBlockReceipts"])
+    })
+    .await;
+    println!("first round without eth_simulateV1 / eth_getBlockReceipts: {votes} votes {calls:?}");
+    assert_eq!(votes, 48, "every pair voted");
+    assert_eq!(calls.get("eth_estimateGas"), Some(&votes), "{calls:?}");
+    assert_eq!(
+        calls.get("eth_sendRawTransaction"),
+        Some(&votes),
+        "{calls:?}"
+    );
+    // Asked until the first answer says the method is missing (the
+    // wallets, and a step's blocks, go side by side), never after.
+    let simulate = calls.get("eth_simulateV1").copied().unwrap_or_default();
+    assert!((1..=4).contains(&simulate), "{calls:?}");
+    let by_block = calls
+        .get("eth_getBlockReceipts")
+        .copied()
+        .unwrap_or_default();
+    assert!((1..=8).contains(&by_block), "{calls:?}");
+    assert!(
+        calls
+            .get("eth_getTransactionReceipt")
+            .is_some_and(|n| *n >= votes),
+        "{calls:?}"
+    );
+    assert_eq!(endpoint_methods(&health)["eth_simulateV1"], "unsupported");
+    assert_eq!(
+        endpoint_methods(&health)["eth_getBlockReceipts"],
+        "unsupported"
+    );
+}

@@ -12,7 +12,8 @@
 //! proxy of the chain tests between daemon and anvil to count requests.
 //!
 //! Options (after `--`): `--quick` (a subset in under two minutes),
-//! `--only NAME[,NAME]` (headline, blocktime, ready, scaling, faults, soak),
+//! `--only NAME[,NAME]` (headline, blocktime, targets, ready, scaling, faults,
+//! soak),
 //! `--soak-rounds N`, `--grid PxN[,PxN]` (scaling points).
 
 #[allow(dead_code)]
@@ -31,6 +32,7 @@ mod net;
 mod scenario;
 mod soak;
 mod table;
+mod targets;
 
 use std::time::Instant;
 
@@ -110,6 +112,9 @@ fn main() {
         }
         if options.wants("blocktime") {
             scenario::headline(&options, net::Mining::Interval(1)).await;
+        }
+        if options.wants("targets") {
+            targets::targets(&options).await;
         }
         if options.wants("ready") {
             scenario::ready(&options).await;

@@ -44,6 +44,7 @@ use alloy::transports::TransportError;
 use bytes::Bytes;
 
 use super::backoff::Backoff;
+use super::capability::{self, OptionalMethod, Support};
 use super::classify::{FailureClass, is_repeatable, method_label};
 use super::endpoint::{ChainCheck, EndpointState, View};
 use super::error::{AttemptFailure, EndpointFailure, PoolError};
@@ -55,6 +56,15 @@ pub(crate) async fn call(
     req: RequestPacket,
 ) -> Result<ResponsePacket, TransportError> {
     let method = describe(&req);
+    if let RequestPacket::Single(r) = &req
+        && let Some(m) = OptionalMethod::of(r.method())
+        && shared
+            .endpoints
+            .iter()
+            .all(|ep| ep.capabilities.get(m) == Support::Unsupported)
+    {
+        return Ok(capability::not_found_answer(r.id().clone(), m));
+    }
     let mut call = Call::new(&shared, &req, method.clone());
     let result = call.run().await;
     let answered_by = call.answered_by;
@@ -107,6 +117,8 @@ struct Call<'a> {
     method: String,
     label: &'static str,
     repeatable: bool,
+    /// A method some endpoints lack: those known to lack it are skipped.
+    optional: Option<OptionalMethod>,
     deadline: Instant,
     rotation: usize,
     attempts: u32,
@@ -145,6 +157,10 @@ impl<'a> Call<'a> {
                 RequestPacket::Batch(_) => "batch",
             },
             repeatable: req.method_names().all(is_repeatable),
+            optional: match req {
+                RequestPacket::Single(r) => OptionalMethod::of(r.method()),
+                RequestPacket::Batch(_) => None,
+            },
             method,
             deadline: Instant::now() + shared.retry.call_deadline,
             rotation: shared.rotation.fetch_add(1, Ordering::Relaxed),
@@ -206,7 +222,10 @@ impl<'a> Call<'a> {
                 // Moved off a preferred endpoint because it is slow: a failover too.
                 self.shared.metrics.failover();
             }
+            // An optional method's answer must be read per endpoint (does it
+            // have the method?): not hedged.
             if self.repeatable
+                && self.optional.is_none()
                 && let Some((partner, delay)) = self.hedge_partner(index)
                 && self.shared.endpoints[index].view(Instant::now()).chain == ChainCheck::Verified
             {
@@ -228,6 +247,10 @@ impl<'a> Call<'a> {
             }
             let (failure, sent) = match self.attempt(index, &body, raw_tx.as_ref()).await {
                 Attempt::Answered(packet) => {
+                    if self.lacks_method(index, &packet) {
+                        self.tried.push(index);
+                        continue;
+                    }
                     self.answered_by = Some(index);
                     return Ok(packet);
                 }
@@ -440,6 +463,29 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// Learns from an answer whether the endpoint has the call's optional
+    /// method; true when it lacks it and another endpoint may have it (then
+    /// the call moves on, as after a failure, without counting one).
+    fn lacks_method(&self, index: usize, packet: &ResponsePacket) -> bool {
+        let Some(m) = self.optional else {
+            return false;
+        };
+        let ep = &self.shared.endpoints[index];
+        let shown = capability::support_shown(packet);
+        let before = ep.capabilities.set(m, shown);
+        if shown != Support::Unsupported {
+            return false;
+        }
+        if before != Support::Unsupported {
+            tracing::info!(endpoint = %ep.name, url = %ep.url(), method = m.name(), "RPC endpoint lacks an optional method: it is not asked again, the per-transaction methods are used instead");
+        }
+        self.shared.endpoints.iter().enumerate().any(|(i, other)| {
+            i != index
+                && !self.tried.contains(&i)
+                && other.capabilities.get(m) != Support::Unsupported
+        })
+    }
+
     fn note_failure(&mut self, index: usize, failure: EndpointFailure) {
         let ep = &self.shared.endpoints[index];
         self.last = Some(AttemptFailure {
@@ -497,7 +543,13 @@ impl<'a> Call<'a> {
     }
 
     fn rank(&self, views: &[View]) -> Vec<Rank> {
-        rank_endpoints(self.shared, views, self.rotation)
+        let mut ranked = rank_endpoints(self.shared, views, self.rotation);
+        if let Some(m) = self.optional {
+            ranked.retain(|r| {
+                self.shared.endpoints[r.index].capabilities.get(m) != Support::Unsupported
+            });
+        }
+        ranked
     }
 
     /// Why no endpoint can take the call, endpoint by endpoint.

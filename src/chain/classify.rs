@@ -143,7 +143,7 @@ pub fn is_repeatable(method: &str) -> bool {
     !NOT_REPEATABLE.contains(&method)
 }
 
-const KNOWN_METHODS: [&str; 30] = [
+const KNOWN_METHODS: [&str; 31] = [
     "eth_blockNumber",
     "eth_call",
     "eth_chainId",
@@ -165,6 +165,7 @@ const KNOWN_METHODS: [&str; 30] = [
     "eth_maxPriorityFeePerGas",
     "eth_blobBaseFee",
     "eth_sendRawTransaction",
+    "eth_simulateV1",
     "eth_sendRawTransactionSync",
     "eth_syncing",
     "eth_accounts",

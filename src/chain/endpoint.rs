@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::breaker::{Breaker, BreakerState, Transition};
+use super::capability::Capabilities;
 use super::classify::FailureClass;
 use super::error::{BuildError, EndpointFailure};
 use super::http::{Expect, Wire, interpret};
@@ -90,6 +91,8 @@ pub(crate) struct Endpoint {
     live: Mutex<Live>,
     verify_lock: tokio::sync::Mutex<()>,
     metrics: PoolMetrics,
+    /// Which optional methods it has (learned from its answers).
+    pub capabilities: Capabilities,
 }
 
 impl Endpoint {
@@ -121,6 +124,7 @@ impl Endpoint {
             }),
             verify_lock: tokio::sync::Mutex::new(()),
             metrics,
+            capabilities: Capabilities::default(),
         };
         endpoint.publish(&mut endpoint.lock());
         Ok(endpoint)

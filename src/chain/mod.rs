@@ -16,6 +16,7 @@
 mod backoff;
 pub mod breaker;
 mod call;
+mod capability;
 mod classify;
 mod endpoint;
 mod error;
@@ -29,6 +30,7 @@ mod stats;
 
 pub use backoff::Backoff;
 pub use breaker::BreakerState;
+pub use capability::{METHOD_NOT_FOUND, OptionalMethod, Support, lacks_method};
 pub use classify::{FailureClass, method_label};
 pub use endpoint::EndpointState;
 pub use error::{AttemptFailure, BuildError, EndpointFailure, PoolError};

@@ -77,6 +77,9 @@ pub struct EndpointSnapshot {
     /// Its median latency is over the hedging factor × the fastest healthy
     /// endpoint's: used after the fast ones, whatever its priority.
     pub slow: bool,
+    /// Optional methods (`eth_simulateV1`, `eth_getBlockReceipts`):
+    /// `unknown` until asked, then `supported` or `unsupported`.
+    pub methods: std::collections::BTreeMap<&'static str, super::capability::Support>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -217,6 +220,7 @@ impl Pool {
                     failed: d.failed,
                     rank: place.map(|p| p + 1),
                     slow: place.is_some_and(|p| ranked[p].slow),
+                    methods: ep.capabilities.report(),
                 }
             })
             .collect();

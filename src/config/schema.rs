@@ -296,9 +296,15 @@ pub struct RoundConfig {
     pub dry_run: bool,
     /// Run a round right after start-up (in addition to timer triggers).
     pub on_start: bool,
-    /// How often receipts of sent votes are polled.
+    /// The longest wait between two looks at the votes in flight when no
+    /// new block arrives; where no endpoint has `eth_getBlockReceipts`, how
+    /// often their receipts are polled.
     #[serde(with = "humantime_serde")]
     pub receipt_poll: Duration,
+    /// A wallet's votes on their way at once (sent, not mined); the next
+    /// ones are sent as earlier ones are mined. Nodes keep 16 executable
+    /// transactions per account by default (geth), providers often fewer.
+    pub max_in_flight_per_wallet: usize,
     /// A wallet none of whose votes was mined for this many blocks has its
     /// unmined votes re-sent with the same nonces and higher fees.
     pub bump_after_blocks: u64,
@@ -338,6 +344,7 @@ impl Default for RoundConfig {
             dry_run: false,
             on_start: false,
             receipt_poll: Duration::from_millis(500),
+            max_in_flight_per_wallet: 16,
             bump_after_blocks: 3,
             fee_bump_percent: 25,
             max_fee_per_gas: super::Wei::gwei(200),

@@ -383,6 +383,12 @@ impl Validate for RoundConfig {
         if self.concurrency == 0 {
             issues.push(field(path, "concurrency"), "must be at least 1");
         }
+        if self.max_in_flight_per_wallet == 0 {
+            issues.push(
+                field(path, "max_in_flight_per_wallet"),
+                "must be at least 1 (a wallet with no vote in flight never sends)",
+            );
+        }
         if !(1..=1000).contains(&self.batch_size) {
             issues.push(
                 field(path, "batch_size"),

@@ -23,6 +23,7 @@ mod governor_abi;
 mod logs;
 mod multicall;
 mod revert;
+mod simulate;
 mod types;
 
 use std::fmt;
@@ -46,6 +47,7 @@ pub use governor_abi::{IGovernor, decode_vote_cast as decode_governor_vote};
 pub use logs::{PAGE_BLOCKS, scan_logs};
 pub use multicall::{MULTICALL3, MulticallProbe, eth_balances, eth_calls};
 pub use revert::{RevertReason, revert_data};
+pub use simulate::{EstimatedBy, simulate_votes};
 pub use types::*;
 
 use crate::config::{DaoConfig, DaoKind};

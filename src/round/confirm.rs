@@ -1,9 +1,13 @@
 //! Receipts, tracked by govnode itself: alloy's watcher has no deadline and
-//! can wait forever on a dropped transaction. Every `round.receipt_poll` (a
-//! quarter of that while votes are being mined) the head and each wallet's
-//! mined nonce are read, and receipts are asked (in JSON-RPC batches) only
-//! for votes whose nonce is used: the cost of a poll does not grow with the
-//! number of votes still waiting. Until mined or the round deadline. A wallet none of
+//! can wait forever on a dropped transaction. The round follows the chain
+//! head ([`super::head_feed`]) and reads each new block's receipts with one
+//! `eth_getBlockReceipts` ([`super::block_receipts`]), so a vote is seen
+//! mined on the block that mined it, and a block costs one call whatever the
+//! number of votes in it. Where no endpoint has that method, every
+//! `round.receipt_poll` (a quarter of that while votes are being mined) the
+//! head and each wallet's mined nonce are read, and receipts are asked (in
+//! JSON-RPC batches) only for votes whose nonce is used. Until mined or the
+//! round deadline. A wallet none of
 //! whose votes was mined for `round.bump_after_blocks` blocks, while no
 //! other vote of the round was mined either, has its unmined votes
 //! re-signed with the same nonces and higher fees (escalation by time:
@@ -17,7 +21,7 @@
 //! wallet saw three blocks of the others' votes and was re-signed again and
 //! again: nearly four sends per vote).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use std::future::IntoFuture;
@@ -29,18 +33,22 @@ use alloy::rpc::types::TransactionReceipt;
 use alloy::transports::TransportResult;
 use tokio_util::sync::CancellationToken;
 
+use super::block_receipts::{self, MAX_BLOCKS_PER_STEP, Scan};
 use super::broadcast::sign_and_replace;
 use super::context::Voting;
 use super::fees::{Fees, bumped};
+use super::head_feed::{HEAD_POLL, HeadFeed};
 use super::progress::PhaseCounter;
 use super::report::{LeftKind, Leftover};
-use super::send::InFlight;
+use super::send::{InFlight, Queued, SendOutcome, Signed, Stop, send_one};
 use crate::dao::call_many;
 use crate::ledger::mined_from_receipt;
 use crate::webhook::{Event, EventKind};
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ConfirmOutcome {
+    /// Queued votes that were not sent (deadline, shutdown, a failed send).
+    pub unsent: SendOutcome,
     pub confirmed: u64,
     pub reverted: u64,
     /// Reverted for a cause that passes (a pause): retried by a later round.
@@ -52,58 +60,84 @@ pub struct ConfirmOutcome {
 pub async fn await_receipts(
     v: &Voting,
     mut in_flight: Vec<InFlight>,
+    queued: Vec<Queued>,
     deadline: Instant,
     cancel: &CancellationToken,
     confirming: &PhaseCounter<'_>,
 ) -> ConfirmOutcome {
     let mut out = ConfirmOutcome::default();
     let poll = v.round.receipt_poll;
+    let mut queues: BTreeMap<usize, VecDeque<Signed>> = BTreeMap::new();
+    for q in queued {
+        queues.entry(q.voter).or_default().push_back(q.signed);
+    }
     v.metrics.pending_txs.set(in_flight.len() as i64);
+    if in_flight.is_empty() && queues.is_empty() {
+        return out;
+    }
+    let mut feed = HeadFeed::poll(v.provider.clone(), HEAD_POLL);
+    // Blocks up to the round's head were read before the votes were sent.
+    let mut scanned: u64 = in_flight.iter().map(|f| f.sent_block).min().unwrap_or(0);
+    // The pool answers "method not found" itself, without a request, once
+    // every endpoint is known to lack the method: the first scan says so.
+    let mut by_block = true;
     // The block each wallet last made progress at; blocks mined while the
     // votes were being sent do not count against them.
     let mut progress: HashMap<usize, u64> = HashMap::new();
     // The block at which any vote of the round was last seen mined.
     let mut round_progress: u64 = 0;
-    while !in_flight.is_empty() {
-        let (head, mined) = chain_state(v, &in_flight).await;
+    let mut head = feed
+        .newer_than(None, (Instant::now() + poll).min(deadline))
+        .await;
+    loop {
+        let sent_at = head.unwrap_or(scanned);
+        refill(
+            v,
+            &mut in_flight,
+            &mut queues,
+            sent_at,
+            deadline,
+            cancel,
+            &mut out.unsent,
+        )
+        .await;
+        if in_flight.is_empty() {
+            break;
+        }
         for f in &in_flight {
             progress
                 .entry(f.voter)
                 .or_insert(head.unwrap_or(f.sent_block).max(f.sent_block));
         }
-        // Receipts only where the wallet's nonce is used: the rest cannot have one.
-        let due = |f: &InFlight| match (f.nonce, mined.get(&f.voter)) {
-            (Some(nonce), Some(&count)) => nonce < count,
-            _ => true,
-        };
-        let hashes: Vec<B256> = in_flight
-            .iter()
-            .filter(|f| due(f))
-            .flat_map(|f| f.hashes.clone())
-            .collect();
-        let answers: Vec<TransportResult<Option<TransactionReceipt>>> = call_many(
-            &v.provider,
-            "eth_getTransactionReceipt",
-            hashes.iter().map(|h| (*h,)).collect(),
-            v.round.batch_size,
-            v.round.concurrency,
-        )
-        .await;
-        let mut found: HashMap<B256, _> = HashMap::new();
-        for (hash, result) in hashes.into_iter().zip(answers) {
-            match result {
-                Ok(Some(r)) => {
-                    found.insert(hash, r);
+        let mut found: HashMap<B256, TransactionReceipt> = HashMap::new();
+        // A used nonce without our receipt yet: the receipt may trail the nonce.
+        let mut lagging = false;
+        let wanted: HashSet<B256> = in_flight.iter().flat_map(|f| f.hashes.clone()).collect();
+        let step = head.map(|h| h.saturating_sub(scanned)).unwrap_or_default();
+        if by_block && step > 0 && step <= MAX_BLOCKS_PER_STEP {
+            match block_receipts::scan(v, scanned + 1, scanned + step, &wanted).await {
+                Scan::Read { found: f, upto } => {
+                    found = f;
+                    scanned = upto;
                 }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::debug!(TX_HASH = %hash, error = %e, "receipt poll failed; retrying")
+                Scan::Unsupported => {
+                    tracing::info!(
+                        "no endpoint has eth_getBlockReceipts: receipts are read per transaction"
+                    );
+                    by_block = false;
                 }
             }
         }
+        if !by_block || step > MAX_BLOCKS_PER_STEP {
+            let (h, per_tx, lags) = per_transaction(v, &in_flight).await;
+            head = h.or(head);
+            found = per_tx;
+            lagging = lags;
+            if let Some(h) = head {
+                scanned = scanned.max(h);
+            }
+        }
         let mut progressed: HashSet<usize> = HashSet::new();
-        // A used nonce without our receipt yet: the receipt may trail the nonce.
-        let mut lagging = false;
         let mut still = Vec::with_capacity(in_flight.len());
         for flight in in_flight {
             let hit = flight
@@ -111,7 +145,6 @@ pub async fn await_receipts(
                 .iter()
                 .find_map(|h| found.get(h).map(|r| (*h, r)));
             let Some((hash, receipt)) = hit else {
-                lagging |= flight.nonce.is_some() && due(&flight);
                 still.push(flight);
                 continue;
             };
@@ -125,11 +158,15 @@ pub async fn await_receipts(
         in_flight = still;
         v.metrics.pending_txs.set(in_flight.len() as i64);
         if in_flight.is_empty() {
-            break;
+            // Queued votes, if any, go out at once.
+            continue;
         }
-        // While the chain is mining this round's votes the rest follow soon
-        // (a wallet's votes go in nonce order): look again sooner.
-        let wait = if progressed.is_empty() && !lagging {
+        // Per transaction, while the chain is mining this round's votes the
+        // rest follow soon (a wallet's votes go in nonce order): look again
+        // sooner. By block, the next head says when to look.
+        let wait = if by_block {
+            HEAD_POLL
+        } else if progressed.is_empty() && !lagging {
             poll
         } else {
             (poll / 4).max(Duration::from_millis(10))
@@ -140,6 +177,18 @@ pub async fn await_receipts(
             } else {
                 "not mined before the round deadline; reconciled next round"
             };
+            for (_, mut queue) in std::mem::take(&mut queues) {
+                if let Some(first) = queue.pop_front() {
+                    let kept = if cancel.is_cancelled() {
+                        "daemon stopping; decision kept for the next round"
+                    } else {
+                        "round deadline reached before sending; decision kept for the next round"
+                    };
+                    Stop::Kept(kept)
+                        .apply(v, first, queue.into_iter(), &mut out.unsent)
+                        .await;
+                }
+            }
             for flight in &in_flight {
                 out.pending += 1;
                 out.left.push(Leftover {
@@ -160,9 +209,111 @@ pub async fn await_receipts(
             }
             bump_stuck(v, &mut in_flight, &progress, round_progress, head).await;
         }
-        tokio::time::sleep(wait).await;
+        head = if by_block {
+            // A block not fully read yet is read again at once on the next head.
+            let seen = head.map(|h| h.min(scanned));
+            // While the chain is mining this round's votes (and the wallets'
+            // windows refill), the next block may be there already: one
+            // look now rather than at the feed's next poll.
+            let now = if progressed.is_empty() {
+                None
+            } else {
+                v.provider.get_block_number().await.ok()
+            };
+            if now.is_some_and(|n| seen.is_none_or(|s| n > s)) {
+                head = now;
+                continue;
+            }
+            let until = (Instant::now() + poll).min(deadline - wait);
+            tokio::select! {
+                h = feed.newer_than(seen, until) => h,
+                _ = cancel.cancelled() => feed.latest(),
+            }
+        } else {
+            tokio::time::sleep(wait).await;
+            head
+        };
     }
     out
+}
+
+/// Sends each wallet's queued votes while it has fewer than
+/// `round.max_in_flight_per_wallet` on their way. A wallet whose send fails
+/// stops there (its later votes go back to the next round), as in the
+/// sending phase.
+async fn refill(
+    v: &Voting,
+    in_flight: &mut Vec<InFlight>,
+    queues: &mut BTreeMap<usize, VecDeque<Signed>>,
+    head: u64,
+    deadline: Instant,
+    cancel: &CancellationToken,
+    out: &mut SendOutcome,
+) {
+    let window = v.round.max_in_flight_per_wallet.max(1);
+    for (voter, queue) in queues.iter_mut() {
+        let mut flying = in_flight.iter().filter(|f| f.voter == *voter).count();
+        while flying < window
+            && let Some(s) = queue.pop_front()
+        {
+            match send_one(v, *voter, s, head, deadline, cancel, None).await {
+                Ok(flight) => {
+                    in_flight.push(flight);
+                    flying += 1;
+                }
+                Err((s, stop)) => {
+                    stop.apply(v, s, queue.drain(..), out).await;
+                    break;
+                }
+            }
+        }
+    }
+    queues.retain(|_, q| !q.is_empty());
+    v.metrics.pending_txs.set(in_flight.len() as i64);
+}
+
+/// Today's way, where block receipts are not available: the head and the
+/// wallets' mined nonces, then receipts (in JSON-RPC batches) only for votes
+/// whose nonce is used. Also says whether a used nonce has no receipt yet.
+async fn per_transaction(
+    v: &Voting,
+    in_flight: &[InFlight],
+) -> (Option<u64>, HashMap<B256, TransactionReceipt>, bool) {
+    let (head, mined) = chain_state(v, in_flight).await;
+    // Receipts only where the wallet's nonce is used: the rest cannot have one.
+    let due = |f: &InFlight| match (f.nonce, mined.get(&f.voter)) {
+        (Some(nonce), Some(&count)) => nonce < count,
+        _ => true,
+    };
+    let hashes: Vec<B256> = in_flight
+        .iter()
+        .filter(|f| due(f))
+        .flat_map(|f| f.hashes.clone())
+        .collect();
+    let answers: Vec<TransportResult<Option<TransactionReceipt>>> = call_many(
+        &v.provider,
+        "eth_getTransactionReceipt",
+        hashes.iter().map(|h| (*h,)).collect(),
+        v.round.batch_size,
+        v.round.concurrency,
+    )
+    .await;
+    let mut found: HashMap<B256, _> = HashMap::new();
+    for (hash, result) in hashes.into_iter().zip(answers) {
+        match result {
+            Ok(Some(r)) => {
+                found.insert(hash, r);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!(TX_HASH = %hash, error = %e, "receipt poll failed; retrying")
+            }
+        }
+    }
+    let lagging = in_flight
+        .iter()
+        .any(|f| f.nonce.is_some() && due(f) && !f.hashes.iter().any(|h| found.contains_key(h)));
+    (head, found, lagging)
 }
 
 /// The head and, per wallet with votes in flight, how many of its

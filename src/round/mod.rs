@@ -1,6 +1,7 @@
 //! The voting round: plan (reconcile, list, decide, record), send, confirm,
 //! report — and the coordinator that lets only one round run at a time.
 
+mod block_receipts;
 mod broadcast;
 mod confirm;
 mod context;
@@ -9,6 +10,7 @@ mod doppelganger;
 mod fees;
 mod found;
 mod head;
+mod head_feed;
 mod metrics;
 mod node_keys;
 mod plan;

@@ -181,8 +181,14 @@ async fn round_body(
     plan.counts.merge(&sent.counts);
     in_flight.extend(sent.in_flight);
 
-    let confirming = PhaseCounter::start("confirming", in_flight.len() as u64, set);
-    let confirmed = await_receipts(v, in_flight, deadline, cancel, &confirming).await;
+    let confirming = PhaseCounter::start(
+        "confirming",
+        (in_flight.len() + sent.queued.len()) as u64,
+        set,
+    );
+    let confirmed = await_receipts(v, in_flight, sent.queued, deadline, cancel, &confirming).await;
+    plan.left.extend(confirmed.unsent.left);
+    plan.counts.merge(&confirmed.unsent.counts);
     plan.counts.confirmed += confirmed.confirmed;
     plan.counts.failed += confirmed.reverted;
     plan.counts.deferred += confirmed.deferred;

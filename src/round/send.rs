@@ -1,5 +1,6 @@
-//! Signing and broadcasting. Per wallet, votes are estimated (in JSON-RPC
-//! batches), checked against the gas balance, signed with consecutive nonces,
+//! Signing and broadcasting. Per wallet, votes are estimated (one
+//! `eth_simulateV1` call, or per-vote estimates in JSON-RPC batches where the
+//! endpoint lacks it), checked against the gas balance, signed with consecutive nonces,
 //! recorded together in one fsynced transaction, then sent in nonce order
 //! without waiting for receipts (pipelined); wallets run side by side. The
 //! signed bytes and hash are in the ledger before they leave the process, so
@@ -49,7 +50,7 @@ pub struct InFlight {
 /// What a vote that is not sent now waits for (`govnode_votes_deferred_total`'s `cause`).
 pub const DEFER_CAUSES: [&str; 4] = ["fee_ceiling", "spend_limit", "paused", "transient"];
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct SendOutcome {
     pub in_flight: Vec<InFlight>,
     /// Where the votes that were not sent are counted (deferred, failed,
@@ -58,6 +59,9 @@ pub struct SendOutcome {
     /// Simulated successfully (dry run).
     pub simulated: u64,
     pub left: Vec<Leftover>,
+    /// Signed and recorded, waiting for room in the wallet's window
+    /// (`round.max_in_flight_per_wallet`), in nonce order per wallet.
+    pub queued: Vec<Queued>,
 }
 
 impl SendOutcome {
@@ -66,6 +70,7 @@ impl SendOutcome {
         self.counts.merge(&other.counts);
         self.simulated += other.simulated;
         self.left.extend(other.left);
+        self.queued.extend(other.queued);
     }
 
     /// A vote not sent, waiting for `cause` to pass: counted, reported, metered.
@@ -79,7 +84,7 @@ impl SendOutcome {
     }
 
     /// A vote not sent for a cause the operator must look at.
-    fn fail(&mut self, v: &Voting, job: &Job, reason: &str) {
+    pub fn fail(&mut self, v: &Voting, job: &Job, reason: &str) {
         self.counts.failed += 1;
         // A dry run sends nothing, so nothing of it fails for real.
         if !v.round.dry_run {
@@ -94,7 +99,8 @@ impl SendOutcome {
     }
 }
 
-/// Gas limit headroom over the estimate: state can move between estimate and inclusion.
+/// Gas limit headroom over the estimate (or the simulated gas used): state
+/// can move between estimate and inclusion.
 fn gas_limit(estimate: u64) -> u64 {
     estimate.saturating_mul(12) / 10 + 10_000
 }
@@ -245,21 +251,24 @@ async fn send_for_voter(
     let max_fee = fees.max_fee_per_gas;
     let priority_fee = fees.max_priority_fee_per_gas;
 
-    // Estimate against the pending block: the vote is judged by the block that
-    // includes it. The balance and nonce are read alongside (one more request).
+    // The balance and nonce first (one batch), then every vote simulated in
+    // one call against the pending block, with the nonces they will carry:
+    // the vote is judged by the block that includes it, after the wallet's
+    // earlier votes.
+    let (balance, nonce) = balance_and_nonce(v, voter.address).await;
     let calls: Vec<&crate::dao::VoteCall> = jobs.iter().map(|j| &j.call).collect();
-    let (estimates, (balance, nonce)) = tokio::join!(
-        crate::dao::estimate_votes(
-            &v.provider,
-            v.dao.as_ref(),
-            &calls,
-            voter.address,
-            BlockId::pending(),
-            v.round.batch_size,
-            v.round.concurrency,
-        ),
-        balance_and_nonce(v, voter.address)
-    );
+    let (estimates, by) = crate::dao::simulate_votes(
+        &v.provider,
+        v.dao.as_ref(),
+        &calls,
+        voter.address,
+        nonce.as_ref().ok().copied(),
+        BlockId::pending(),
+        v.round.batch_size,
+        v.round.concurrency,
+    )
+    .await;
+    tracing::debug!(NODE = %voter.name, votes = calls.len(), estimated_by = ?by, "votes estimated");
     let mut ready: Vec<(Job, u64)> = Vec::new();
     for (job, estimate) in jobs.into_iter().zip(estimates) {
         match estimate {
@@ -381,61 +390,120 @@ async fn send_for_voter(
         return out;
     }
 
+    // The first `max_in_flight_per_wallet` go now; the rest wait in the
+    // queue the confirmation phase sends from as earlier ones are mined.
+    let window = v.round.max_in_flight_per_wallet.max(1);
     let mut queue = signed.into_iter();
-    while let Some(s) = queue.next() {
-        if cancel.is_cancelled() || Instant::now() >= deadline {
-            let reason = if cancel.is_cancelled() {
-                "daemon stopping; decision kept for the next round"
-            } else {
-                "round deadline reached before sending; decision kept for the next round"
-            };
-            keep_for_next_round(v, std::iter::once(s).chain(queue), reason, &mut out).await;
-            break;
-        }
-        // Crash-safety tests stop the process here: signed and recorded, not broadcast.
-        fail::fail_point!("round-after-signed");
-        match broadcast_until(v, voter_idx, s.vote_id, s.hash, &s.raw, deadline, cancel).await {
-            Ok(()) => {
-                sending.tick();
-                v.webhooks.notify(
-                    Event::new(EventKind::VoteSent)
-                        .node(&voter.name)
-                        .proposal(s.job.call.proposal_id)
-                        .tx(s.hash),
-                );
-                out.in_flight.push(InFlight {
-                    voter: voter_idx,
-                    vote_id: s.vote_id,
-                    proposal_id: s.job.call.proposal_id,
-                    hashes: vec![s.hash],
-                    request: Some(s.request),
-                    nonce: Some(s.nonce),
-                    sent_block: head_block,
-                })
-            }
-            Err(reason) => {
-                v.metrics
-                    .votes
-                    .with_label_values(&[voter.name.as_str(), "failed"])
-                    .inc();
-                // The nonce may or may not be used now: stop this wallet, reconcile next round.
-                out.fail(v, &s.job, &reason);
-                keep_for_next_round(
-                    v,
-                    queue,
-                    "not sent: an earlier vote of this wallet failed to send",
-                    &mut out,
-                )
-                .await;
-                break;
+    for s in queue.by_ref().take(window) {
+        match send_one(v, voter_idx, s, head_block, deadline, cancel, Some(sending)).await {
+            Ok(flight) => out.in_flight.push(flight),
+            Err((s, stop)) => {
+                stop.apply(v, s, queue, &mut out).await;
+                return out;
             }
         }
     }
+    out.queued.extend(queue.map(|signed| Queued {
+        voter: voter_idx,
+        signed,
+    }));
     out
 }
 
+/// Why a wallet's sending stopped at a vote.
+pub enum Stop {
+    /// Shutdown or the deadline came before it was sent.
+    Kept(&'static str),
+    /// Its broadcast failed.
+    Failed(String),
+}
+
+impl Stop {
+    /// Settles the vote it stopped at and the wallet's later ones.
+    pub async fn apply(
+        self,
+        v: &Voting,
+        at: Signed,
+        later: impl Iterator<Item = Signed>,
+        out: &mut SendOutcome,
+    ) {
+        match self {
+            Stop::Kept(reason) => {
+                keep_for_next_round(v, std::iter::once(at).chain(later), reason, out).await
+            }
+            Stop::Failed(reason) => {
+                v.metrics
+                    .votes
+                    .with_label_values(&[v.voters[at.job.voter].name.as_str(), "failed"])
+                    .inc();
+                // The nonce may or may not be used now: stop this wallet, reconcile next round.
+                out.fail(v, &at.job, &reason);
+                keep_for_next_round(
+                    v,
+                    later,
+                    "not sent: an earlier vote of this wallet failed to send",
+                    out,
+                )
+                .await;
+            }
+        }
+    }
+}
+
+/// Broadcasts one signed vote (until the deadline); the vote back with why
+/// when it did not go.
+pub async fn send_one(
+    v: &Voting,
+    voter_idx: usize,
+    s: Signed,
+    head_block: u64,
+    deadline: Instant,
+    cancel: &CancellationToken,
+    sending: Option<&PhaseCounter<'_>>,
+) -> Result<InFlight, (Signed, Stop)> {
+    if cancel.is_cancelled() || Instant::now() >= deadline {
+        let reason = if cancel.is_cancelled() {
+            "daemon stopping; decision kept for the next round"
+        } else {
+            "round deadline reached before sending; decision kept for the next round"
+        };
+        return Err((s, Stop::Kept(reason)));
+    }
+    // Crash-safety tests stop the process here: signed and recorded, not broadcast.
+    fail::fail_point!("round-after-signed");
+    match broadcast_until(v, voter_idx, s.vote_id, s.hash, &s.raw, deadline, cancel).await {
+        Ok(()) => {
+            if let Some(counter) = sending {
+                counter.tick();
+            }
+            v.webhooks.notify(
+                Event::new(EventKind::VoteSent)
+                    .node(&v.voters[voter_idx].name)
+                    .proposal(s.job.call.proposal_id)
+                    .tx(s.hash),
+            );
+            Ok(InFlight {
+                voter: voter_idx,
+                vote_id: s.vote_id,
+                proposal_id: s.job.call.proposal_id,
+                hashes: vec![s.hash],
+                request: Some(s.request),
+                nonce: Some(s.nonce),
+                sent_block: head_block,
+            })
+        }
+        Err(reason) => Err((s, Stop::Failed(reason))),
+    }
+}
+
+/// A signed, recorded vote waiting for room in its wallet's window.
+pub struct Queued {
+    pub voter: usize,
+    pub signed: Signed,
+}
+
 /// A vote signed and recorded in this round, not yet broadcast.
-struct Signed {
+pub struct Signed {
     job: Job,
     vote_id: i64,
     nonce: u64,

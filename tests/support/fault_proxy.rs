@@ -79,6 +79,9 @@ struct State {
     /// (method, n, seen so far): every n-th single request of the method
     /// answers HTTP 500, whatever the standing fault.
     method_fault: Mutex<Option<(String, usize, usize)>>,
+    /// Methods this endpoint does not have: single requests of them are
+    /// answered JSON-RPC -32601 "Method not found", as geth answers.
+    missing: Mutex<Vec<String>>,
     client: reqwest::Client,
 }
 
@@ -103,6 +106,7 @@ impl FaultProxy {
             queued: Mutex::new(VecDeque::new()),
             seen: Mutex::new(Vec::new()),
             method_fault: Mutex::new(None),
+            missing: Mutex::new(Vec::new()),
             client: reqwest::Client::new(),
         });
         let shared = state.clone();
@@ -150,6 +154,11 @@ impl FaultProxy {
     /// HTTP 500 before reaching the node; other requests are unaffected.
     pub fn fail_every(&self, method: &str, n: usize) {
         *lock(&self.state.method_fault) = Some((method.to_owned(), n.max(1), 0));
+    }
+
+    /// Makes the proxy an endpoint without these methods (see `State::missing`).
+    pub fn without_methods(&self, methods: &[&str]) {
+        *lock(&self.state.missing) = methods.iter().map(|m| (*m).to_owned()).collect();
     }
 
     pub fn set_upstream(&self, upstream: &str) {
@@ -224,6 +233,15 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
         methods: methods.clone(),
         batch,
     });
+    if !batch
+        && let Some(m) = methods.first()
+        && lock(&state.missing).contains(m)
+    {
+        let id = ids.first().cloned().unwrap_or(Value::Null);
+        let answer =
+            json!({"jsonrpc":"2.0","id":id,"error":{"code":-32601,"message":"Method not found"}});
+        return Ok(json_reply(StatusCode::OK, answer.to_string()));
+    }
     let method_hit = match &mut *lock(&state.method_fault) {
         Some((method, n, count)) if !batch && methods.first() == Some(method) => {
             *count += 1;
