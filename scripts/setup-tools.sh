@@ -64,6 +64,9 @@ if [ "${#apt_pkgs[@]}" -gt 0 ]; then
         if [ "$pkg" = imagemagick ]; then
             dpkg-query -W -f='${Status}' imagemagick 2>/dev/null | grep -q 'install ok installed' \
                 || missing+=("$pkg")
+        # Debian keeps PostgreSQL's server commands off PATH, under a versioned directory.
+        elif [ "$pkg" = postgresql ]; then
+            compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=("$pkg")
         elif ! command -v "$cmd" >/dev/null 2>&1; then
             missing+=("$pkg")
         fi

@@ -40,7 +40,7 @@ step() {
 }
 
 setup() {
-    scripts/setup-tools.sh --localstack --apt nix-bin systemd-container debootstrap prometheus chromium softhsm2
+    scripts/setup-tools.sh --localstack --apt nix-bin systemd-container debootstrap prometheus chromium softhsm2 postgresql
 }
 
 # One feature set for every cargo step, so that nothing is compiled twice.

@@ -258,6 +258,17 @@ fn run_daemon(path: &std::path::Path) -> i32 {
     };
     match runtime.block_on(govnode::service::run(settings, Some(log))) {
         Ok(()) => exit::OK,
+        // A database that is down or unreachable may come back: exit as a
+        // runtime failure so that systemd keeps restarting the daemon.
+        Err(
+            e @ govnode::service::DaemonError::Voting(govnode::round::ContextError::Ledger(
+                govnode::ledger::LedgerError::PgConnect { .. },
+            )),
+        ) => {
+            tracing::error!(error = %e, "cannot start");
+            eprintln!("govnode: {e}");
+            exit::FAILURE
+        }
         // A DAO address, ledger, strategy or RPC endpoint that cannot be used
         // (e.g. no CA store for an https endpoint) is a configuration problem:
         // restarting will not fix it.

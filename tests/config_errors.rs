@@ -5,7 +5,7 @@ mod support {
     pub mod daemon;
 }
 
-use support::daemon::{DEV_KEY, Workdir, base_config, binary, check_config};
+use support::daemon::{DEV_KEY, Workdir, base_config, binary, check_config, govnode};
 
 const EX_CONFIG: i32 = 78;
 
@@ -251,6 +251,111 @@ fn example_config_is_valid() {
         )],
     );
     assert_eq!(code, 0, "{out}");
+}
+
+/// The base configuration with its `ledger:` section replaced.
+fn with_ledger(section: &str) -> String {
+    base_config(5001, "http://127.0.0.1:8545", "")
+        .replace("ledger:\n  path: ledger.sqlite\n", section)
+}
+
+#[test]
+fn inline_ledger_url_is_refused_with_advice_and_not_echoed() {
+    let work = Workdir::new();
+    let yaml = with_ledger(
+        "ledger:\n  kind: postgres\n  url: 'postgresql://govnode:Hunter2-pw@db.example/govnode'\n",
+    );
+    let out = assert_rejected(
+        &work,
+        &yaml,
+        &[
+            "ledger.url: inline ledger URLs are not accepted",
+            "url_file",
+            "LoadCredential",
+        ],
+    );
+    assert!(!out.contains("Hunter2-pw"), "{out}");
+}
+
+#[test]
+fn postgres_ledger_problems_are_named_at_their_fields() {
+    let work = Workdir::new();
+    let yaml =
+        with_ledger("ledger:\n  kind: postgres\n  path: ledger.sqlite\n  sslmode: verify-full\n");
+    assert_rejected(
+        &work,
+        &yaml,
+        &[
+            "ledger.path: only used with kind: sqlite",
+            "ledger: missing url_file or url_credential",
+            "ledger.ca_file: required with sslmode: verify-full",
+        ],
+    );
+    let yaml = with_ledger("ledger:\n  url_file: ledger-url\n  ca_file: ca.pem\n");
+    assert_rejected(
+        &work,
+        &yaml,
+        &[
+            "ledger.url_file: only used with kind: postgres",
+            "ledger.ca_file: only used with kind: postgres",
+        ],
+    );
+    let yaml = with_ledger("ledger:\n  kind: postgress\n");
+    assert_rejected(&work, &yaml, &["ledger.kind:", "sqlite", "postgres"]);
+}
+
+#[test]
+fn ledger_url_file_without_a_connection_string_is_refused_without_echo() {
+    let work = Workdir::new();
+    work.write("ledger-url", "Hunter2-not-a-conninfo = = =\n");
+    let yaml = with_ledger("ledger:\n  kind: postgres\n  url_file: ledger-url\n");
+    let out = assert_rejected(
+        &work,
+        &yaml,
+        &[
+            "ledger.url_file:",
+            "ledger-url",
+            "does not hold a PostgreSQL connection string",
+        ],
+    );
+    assert!(!out.contains("Hunter2"), "{out}");
+}
+
+#[test]
+fn state_tools_refuse_a_postgres_ledger_naming_ledger_kind() {
+    let work = Workdir::new();
+    work.write(
+        "ledger-url",
+        "postgresql://govnode:Hunter2-pw@127.0.0.1:1/govnode\n",
+    );
+    let path = work.write(
+        "config.yaml",
+        &with_ledger("ledger:\n  kind: postgres\n  url_file: ledger-url\n"),
+    );
+    let backup_to = work.path().join("backup.db");
+    let export_to = work.path().join("votes.jsonl");
+    let restore_from = work.write("restore.db", "");
+    let (backup, export, restore) = (
+        backup_to.to_str().unwrap(),
+        export_to.to_str().unwrap(),
+        restore_from.to_str().unwrap(),
+    );
+    for args in [
+        &["backup", "--to", backup][..],
+        &["restore", restore],
+        &["ledger", "export", "--format", "jsonl", "--to", export],
+        &["ledger", "init"],
+    ] {
+        let (code, text) = govnode(args, &path);
+        assert_eq!(code, EX_CONFIG, "{args:?}: {text}");
+        assert!(
+            text.contains("ledger.kind: postgres: backup, restore, ledger export and ledger init work on a SQLite ledger only"),
+            "{args:?}: {text}"
+        );
+        assert!(!text.contains("Hunter2"), "{text}");
+    }
+    assert!(!backup_to.exists() && !export_to.exists());
+    assert!(!work.path().join("ledger.sqlite").exists());
 }
 
 #[test]

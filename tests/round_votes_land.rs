@@ -34,22 +34,11 @@ const GWEI: u64 = 1_000_000_000;
 
 /// Every node votes `for` on everything: each open proposal is a vote.
 fn vote_on_everything(env: &RoundEnv) -> Vec<(String, String)> {
-    env.add_everything_strategy();
-    let mut envs: Vec<(String, String)> = (0..NODES)
-        .map(|i| {
-            (
-                format!("GOVNODE__NODES__{i}__STRATEGY"),
-                "everything".to_owned(),
-            )
-        })
-        .collect();
-    envs.push(("GOVNODE__ROUND__RECEIPT_POLL".into(), "100ms".into()));
-    envs
+    env.vote_on_everything(NODES)
 }
 
 fn daemon(env: &RoundEnv, envs: &[(String, String)]) -> Daemon {
-    let pairs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    env.daemon(&pairs)
+    env.daemon_with(envs)
 }
 
 /// `GET path` on the daemon's API: the body as text.
@@ -68,21 +57,8 @@ async fn get_json(d: &Daemon, path: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {text}"))
 }
 
-/// `govnode round --json`: the exit code and the report.
 fn round_json(env: &RoundEnv) -> (i32, Value) {
-    let out = Command::new(binary())
-        .args(["round", "--json", "--config"])
-        .arg(env.config())
-        .output()
-        .expect("run govnode round");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "round report is not JSON ({e}): {text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), report)
+    env.round_json()
 }
 
 /// Each pair the round looked at is counted once.

@@ -91,7 +91,11 @@ pub struct NodeKey {
 pub struct Settings {
     pub config: Config,
     pub source: PathBuf,
+    /// The SQLite file; with `ledger.kind: postgres` only the place of the
+    /// state directory's lock.
     pub ledger_path: PathBuf,
+    /// Set with `ledger.kind: postgres`.
+    pub ledger_postgres: Option<crate::ledger::pg::PgTarget>,
     pub control_socket: PathBuf,
     /// In `config.nodes` order.
     pub node_keys: Vec<NodeKey>,
@@ -102,6 +106,13 @@ pub struct Settings {
     pub api_token: Option<Secret>,
     /// In `config.webhooks` order.
     pub webhook_urls: Vec<Secret>,
+}
+
+impl Settings {
+    /// The ledger `ledger.kind` names.
+    pub fn ledger_location(&self) -> crate::ledger::LedgerLocation {
+        super::ledger::location(&self.ledger_path, self.ledger_postgres.as_ref())
+    }
 }
 
 const SECTIONS: [&str; 13] = [
@@ -344,6 +355,11 @@ fn reject_inline_secrets(doc: &mut Value, issues: &mut Issues) {
             }
         }
     }
+    if let Some(Value::Mapping(ledger)) = doc.get_mut("ledger")
+        && ledger.remove("url").is_some()
+    {
+        issues.push("ledger.url", super::ledger::INLINE_URL_ADVICE);
+    }
     if let Some(Value::Mapping(api)) = doc.get_mut("api") {
         for key in ["token", "api_token"] {
             if api.remove(key).is_some() {
@@ -497,12 +513,14 @@ fn resolve(
     .map(|(_, secret, _)| secret);
 
     let ledger_path = ledger_or_default(&config, base, env);
+    let ledger_postgres = super::ledger::read_target(&config.ledger, &abs, creds, issues);
     let control_socket = socket_or_default(&config, base, env);
 
     Settings {
         config,
         source: path.to_owned(),
         ledger_path,
+        ledger_postgres,
         control_socket,
         node_keys,
         rpc_urls,
@@ -566,7 +584,7 @@ fn read_ws_url(
 /// Reads the secret a `<stem>_file` / `<stem>_credential` pair names, if one
 /// is set; a read failure becomes an issue at the field that named it.
 /// Whether one must be set is checked by validation, not here.
-fn read_secret(
+pub(super) fn read_secret(
     parent: &str,
     stem: &str,
     file: Option<&PathBuf>,

@@ -3,6 +3,7 @@
 
 mod env;
 mod issues;
+mod ledger;
 mod load;
 mod paths;
 mod schema;

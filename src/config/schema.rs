@@ -276,9 +276,26 @@ pub struct ControlConfig {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LedgerConfig {
+    /// Which backend holds the ledger.
+    pub kind: LedgerKind,
     /// SQLite file. Default: `$STATE_DIRECTORY/ledger.sqlite`, else
     /// `/var/lib/govnode/ledger.sqlite`.
     pub path: Option<PathBuf>,
+    /// PostgreSQL conninfo (it may hold a password), from a file or a
+    /// systemd credential only.
+    pub url_file: Option<PathBuf>,
+    pub url_credential: Option<String>,
+    pub sslmode: crate::ledger::pg::SslMode,
+    /// CA bundle that `sslmode: verify-full` checks the server against.
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LedgerKind {
+    #[default]
+    Sqlite,
+    Postgres,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

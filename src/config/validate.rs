@@ -35,6 +35,7 @@ impl Validate for Config {
             issues.push("watchdog.heartbeat_timeout", "must be greater than 0");
         }
         super::webhooks::validate_webhooks(&self.webhooks, issues);
+        super::ledger::validate_ledger(&self.ledger, issues);
     }
 }
 

@@ -1,4 +1,4 @@
-//! Ledger errors. Each names the file or the vote row it concerns.
+//! Ledger errors. Each names the file (or database) or the vote row it concerns.
 
 use std::path::PathBuf;
 
@@ -60,4 +60,27 @@ pub enum LedgerError {
     Sql(#[from] rusqlite::Error),
     #[error("ledger worker failed: {0}")]
     Task(String),
+    #[error("cannot connect to the PostgreSQL ledger {target}: {detail}")]
+    PgConnect { target: String, detail: String },
+    #[error("ledger.url_file / ledger.url_credential: {detail}")]
+    PgConfig { detail: String },
+    #[error("ledger migration to version {version} failed: {source}")]
+    PgMigration {
+        version: u32,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("ledger database query failed: {}", pg_detail(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("this needs a SQLite ledger; the configured ledger is {0}")]
+    NotSqlite(String),
+}
+
+/// tokio-postgres prints "db error" for every server error; its cause holds
+/// what the server said (which never includes the conninfo).
+pub(super) fn pg_detail(e: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
 }

@@ -7,7 +7,9 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use super::model::{addr, now_ms};
-use super::{Ledger, LedgerError, queries};
+use super::pg::Durability::Durable;
+use super::pg::pg_write;
+use super::{Ledger, LedgerError, pg, queries};
 
 /// The transaction count the ledger can account for, for one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,6 +42,13 @@ pub struct KeyAck {
 
 impl Ledger {
     pub async fn key_floor(&self, voter: Address) -> Result<KeyFloor, LedgerError> {
+        if let Some(pg) = self.postgres() {
+            let c = pg.session().await?;
+            return Ok(KeyFloor {
+                signed_max: pg::queries::max_nonce(&*c, voter).await?,
+                acked: pg::queries::acked(&*c, voter).await?,
+            });
+        }
         self.with_connection(move |c| {
             Ok(KeyFloor {
                 signed_max: queries::max_nonce(c, voter)?,
@@ -63,6 +72,12 @@ impl Ledger {
             nonce,
             acked_at: now_ms(),
         };
+        if let Some(pg) = self.postgres() {
+            let result: Result<(), LedgerError> =
+                pg_write!(pg, Durable, |tx| pg::queries::record_key_ack(&tx, &ack));
+            result?;
+            return Ok(ack);
+        }
         let row = ack.clone();
         self.with_connection(move |c| {
             c.execute(

@@ -1,5 +1,6 @@
 //! The vote ledger: govnode's memory of every vote it decided and sent, in
-//! SQLite, modelled on a validator client's slashing protection.
+//! SQLite (the default) or PostgreSQL, modelled on a validator client's
+//! slashing protection.
 //!
 //! The protocol for one (dao, proposal, voter):
 //! 1. [`Ledger::record_intent`] before signing — the decision and its reason;
@@ -19,14 +20,18 @@
 //! synced as a whole). After a crash, [`reconcile`] compares every unfinished
 //! row with the chain before anything is sent again.
 //!
-//! One connection, behind a mutex, used from `spawn_blocking`: writes are
-//! serialised by construction, and SQLite's online backup can run on the same
-//! connection later without a second writer.
+//! SQLite: one connection, behind a mutex, used from `spawn_blocking`: writes
+//! are serialised by construction, and SQLite's online backup can run on the
+//! same connection later without a second writer. The modules `schema`,
+//! `votes` and `queries` are this backend; [`pg`] is the PostgreSQL one,
+//! with the same steps and the same durability (see its documentation).
+//! The rest of govnode sees only [`Ledger`]'s methods, whichever backend.
 
 mod error;
 mod facts;
 mod key_acks;
 mod model;
+pub mod pg;
 mod queries;
 mod reconcile;
 mod schema;
@@ -38,6 +43,9 @@ use std::sync::{Arc, Mutex};
 
 use alloy::primitives::{Address, B256, Bytes, U256};
 use rusqlite::Connection;
+
+use pg::Durability::{Durable, Relaxed};
+use pg::{PgLedger, PgTarget, pg_read, pg_write};
 
 pub use error::LedgerError;
 pub use facts::{ReconcileError, Reconciled, apply, mined as mined_from_receipt, reconcile};
@@ -60,65 +68,129 @@ pub struct Ledger {
 
 #[derive(Debug)]
 struct Inner {
-    conn: Mutex<Connection>,
-    path: PathBuf,
+    backend: Backend,
     identity: LedgerIdentity,
 }
 
+#[derive(Debug)]
+enum Backend {
+    Sqlite {
+        conn: Mutex<Connection>,
+        path: PathBuf,
+    },
+    Postgres(PgLedger),
+}
+
+/// Which backend a method runs on: SQLite closures run on a blocking
+/// thread, PostgreSQL ones on the async connection.
+macro_rules! on_backend {
+    ($self:ident, sqlite: $sqlite:expr, pg: |$pg:ident| $pg_body:expr) => {
+        match &$self.inner.backend {
+            Backend::Sqlite { .. } => $sqlite.await,
+            Backend::Postgres($pg) => $pg_body,
+        }
+    };
+}
+
 impl Ledger {
-    /// Opens or creates the ledger at `path` (creating its directory),
-    /// migrates it, and refuses it if it belongs to another chain or DAO.
-    /// Blocking: call at start-up or from `spawn_blocking`.
+    /// Opens or creates the SQLite ledger at `path` (creating its
+    /// directory), migrates it, and refuses it if it belongs to another chain
+    /// or DAO. Blocking: call at start-up or from `spawn_blocking`.
     pub fn open(path: &Path, identity: LedgerIdentity) -> Result<Ledger, LedgerError> {
         let conn = schema::open(path, identity)?;
-        Ok(Ledger {
-            inner: Arc::new(Inner {
+        Ok(Ledger::with_backend(
+            Backend::Sqlite {
                 conn: Mutex::new(conn),
                 path: path.to_owned(),
-                identity,
-            }),
-        })
+            },
+            identity,
+        ))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    /// Connects to the PostgreSQL ledger, migrates it and checks its
+    /// identity, with the same refusals as [`Ledger::open`].
+    pub async fn open_postgres(
+        target: PgTarget,
+        identity: LedgerIdentity,
+    ) -> Result<Ledger, LedgerError> {
+        let pg = PgLedger::open(target, identity).await?;
+        Ok(Ledger::with_backend(Backend::Postgres(pg), identity))
+    }
+
+    /// The ledger the configuration names: `ledger.kind` picks the backend.
+    pub async fn open_configured(
+        location: &LedgerLocation,
+        identity: LedgerIdentity,
+    ) -> Result<Ledger, LedgerError> {
+        match location {
+            LedgerLocation::Sqlite(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || Ledger::open(&path, identity))
+                    .await
+                    .map_err(|e| LedgerError::Task(e.to_string()))?
+            }
+            LedgerLocation::Postgres(target) => {
+                Ledger::open_postgres(target.clone(), identity).await
+            }
+        }
+    }
+
+    fn with_backend(backend: Backend, identity: LedgerIdentity) -> Ledger {
+        Ledger {
+            inner: Arc::new(Inner { backend, identity }),
+        }
+    }
+
+    /// The SQLite file, or `None` on PostgreSQL.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.inner.backend {
+            Backend::Sqlite { path, .. } => Some(path),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// The file or database, for messages (never with credentials).
+    pub fn describe(&self) -> String {
+        match &self.inner.backend {
+            Backend::Sqlite { path, .. } => path.display().to_string(),
+            Backend::Postgres(pg) => pg.describe().to_owned(),
+        }
+    }
+
+    fn postgres(&self) -> Option<&PgLedger> {
+        match &self.inner.backend {
+            Backend::Postgres(pg) => Some(pg),
+            Backend::Sqlite { .. } => None,
+        }
     }
 
     pub fn identity(&self) -> LedgerIdentity {
         self.inner.identity
     }
 
-    /// Runs `f` on the connection on a blocking thread. Everything else is
-    /// built on this; a backup uses it to hold the connection while copying.
+    /// Runs `f` on the SQLite connection on a blocking thread. The SQLite
+    /// backend is built on this; a backup uses it to hold the connection
+    /// while copying. Refused on PostgreSQL.
     pub async fn with_connection<T, F>(&self, f: F) -> Result<T, LedgerError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, LedgerError> + Send + 'static,
     {
+        if let Backend::Postgres(pg) = &self.inner.backend {
+            return Err(LedgerError::NotSqlite(pg.describe().to_owned()));
+        }
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
+            let Backend::Sqlite { conn, .. } = &inner.backend else {
+                return Err(LedgerError::Task("the SQLite ledger vanished".into()));
+            };
             // A panic inside `f` rolled its transaction back when the
             // Transaction dropped, so the connection is still consistent.
-            let mut conn = inner.conn.lock().unwrap_or_else(|p| p.into_inner());
+            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
             f(&mut conn)
         })
         .await
         .map_err(|e| LedgerError::Task(e.to_string()))?
-    }
-
-    pub async fn record_intent(&self, intent: NewIntent) -> Result<Intent, LedgerError> {
-        self.with_connection(move |c| votes::record_intent(c, &intent))
-            .await
-    }
-
-    /// [`Ledger::record_intent`] for many votes in one fsynced transaction;
-    /// all or none are recorded. Results in input order.
-    pub async fn record_intents(
-        &self,
-        intents: Vec<NewIntent>,
-    ) -> Result<Vec<Intent>, LedgerError> {
-        self.with_connection(move |c| votes::record_intents(c, &intents))
-            .await
     }
 
     /// Like [`Ledger::with_connection`], with the commit not waiting for the
@@ -140,6 +212,24 @@ impl Ledger {
         .await
     }
 
+    pub async fn record_intent(&self, intent: NewIntent) -> Result<Intent, LedgerError> {
+        let mut recorded = self.record_intents(vec![intent]).await?;
+        recorded
+            .pop()
+            .ok_or_else(|| LedgerError::Task("an intent went unrecorded".into()))
+    }
+
+    /// [`Ledger::record_intent`] for many votes in one fsynced transaction;
+    /// all or none are recorded. Results in input order.
+    pub async fn record_intents(
+        &self,
+        intents: Vec<NewIntent>,
+    ) -> Result<Vec<Intent>, LedgerError> {
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| votes::record_intents(c, &intents)),
+            pg: |pg| pg_write!(pg, Durable, |tx| pg::votes::record_intents(&tx, &intents)))
+    }
+
     pub async fn record_signed(
         &self,
         id: i64,
@@ -147,8 +237,16 @@ impl Ledger {
         tx_hash: B256,
         raw: Bytes,
     ) -> Result<VoteRow, LedgerError> {
-        self.with_connection(move |c| votes::record_signed(c, id, nonce, tx_hash, &raw))
-            .await
+        let signed = SignedVote {
+            id,
+            nonce,
+            tx_hash,
+            raw,
+            max_cost: None,
+        };
+        let mut rows = self.record_signed_many(vec![signed]).await?;
+        rows.pop()
+            .ok_or_else(|| LedgerError::Task("a signature went unrecorded".into()))
     }
 
     /// [`Ledger::record_signed`] for many votes (a wallet's, in nonce order)
@@ -157,8 +255,9 @@ impl Ledger {
         &self,
         signed: Vec<SignedVote>,
     ) -> Result<Vec<VoteRow>, LedgerError> {
-        self.with_connection(move |c| votes::record_signed_many(c, &signed))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| votes::record_signed_many(c, &signed)),
+            pg: |pg| pg_write!(pg, Durable, |tx| pg::votes::record_signed_many(&tx, &signed)))
     }
 
     pub async fn record_replacement(
@@ -168,23 +267,30 @@ impl Ledger {
         raw: Bytes,
         max_cost: Option<U256>,
     ) -> Result<VoteRow, LedgerError> {
-        self.with_connection(move |c| votes::record_replacement(c, id, tx_hash, &raw, max_cost))
-            .await
+        on_backend!(self,
+        sqlite: self.with_connection(move |c| {
+            votes::record_replacement(c, id, tx_hash, &raw, max_cost)
+        }),
+        pg: |pg| pg_write!(pg, Durable, |tx| {
+            pg::votes::record_replacement(&tx, id, tx_hash, &raw, max_cost)
+        }))
     }
 
     /// Back to `intent` after the chain refused or reverted the vote while
     /// the proposal stays open (see [`votes::rearm`] for what the caller proves).
     pub async fn rearm(&self, id: i64, reason: &str) -> Result<VoteRow, LedgerError> {
         let reason = reason.to_owned();
-        self.with_connection(move |c| votes::rearm(c, id, &reason))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| votes::rearm(c, id, &reason)),
+            pg: |pg| pg_write!(pg, Durable, |tx| pg::votes::rearm(&tx, id, &reason)))
     }
 
     /// Not fsynced: a reason, re-derived from the chain if lost.
     pub async fn set_error(&self, id: i64, reason: &str) -> Result<VoteRow, LedgerError> {
         let reason = reason.to_owned();
-        self.with_connection_relaxed(move |c| votes::set_error(c, id, &reason))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection_relaxed(move |c| votes::set_error(c, id, &reason)),
+            pg: |pg| pg_write!(pg, Relaxed, |tx| pg::votes::set_error(&tx, id, &reason)))
     }
 
     /// Votes on chain that had no row; see [`votes::record_found`].
@@ -192,8 +298,9 @@ impl Ledger {
         &self,
         found: Vec<FoundVote>,
     ) -> Result<Vec<Option<VoteRow>>, LedgerError> {
-        self.with_connection(move |c| votes::record_found(c, &found))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| votes::record_found(c, &found)),
+            pg: |pg| pg_write!(pg, Durable, |tx| pg::votes::record_found(&tx, &found)))
     }
 
     /// Not fsynced: decisions are made again by the next round if lost.
@@ -201,53 +308,59 @@ impl Ledger {
         &self,
         decisions: Vec<DecisionRecord>,
     ) -> Result<(), LedgerError> {
-        self.with_connection_relaxed(move |c| votes::record_decisions(c, &decisions))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection_relaxed(move |c| votes::record_decisions(c, &decisions)),
+            pg: |pg| pg_write!(pg, Relaxed, |tx| pg::votes::record_decisions(&tx, &decisions)))
     }
 
     /// Wei `voter` spent (or may still spend) on attempts signed since `since_ms`.
     pub async fn spent_since(&self, voter: Address, since_ms: i64) -> Result<U256, LedgerError> {
-        self.with_connection(move |c| votes::spent_since(c, voter, since_ms))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| votes::spent_since(c, voter, since_ms)),
+            pg: |pg| pg_read!(pg, |c| pg::votes::spent_since(&*c, voter, since_ms)))
     }
 
     /// Not fsynced: a row left `signed` is reconciled against the chain.
     pub async fn mark_sent(&self, id: i64) -> Result<VoteRow, LedgerError> {
-        self.with_connection_relaxed(move |c| votes::mark_sent(c, id))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection_relaxed(move |c| votes::mark_sent(c, id)),
+            pg: |pg| pg_write!(pg, Relaxed, |tx| pg::votes::mark_sent(&tx, id)))
     }
 
     /// Not fsynced: the receipt stays on the chain for reconciliation to find.
     pub async fn mark_mined(&self, id: i64, mined: Mined) -> Result<VoteRow, LedgerError> {
-        self.with_connection_relaxed(move |c| votes::mark_mined(c, id, &mined))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection_relaxed(move |c| votes::mark_mined(c, id, &mined)),
+            pg: |pg| pg_write!(pg, Relaxed, |tx| pg::votes::mark_mined(&tx, id, &mined)))
     }
 
     /// Gave up after proving the vote cannot land; from intent, signed or sent.
     pub async fn mark_failed(&self, id: i64, reason: &str) -> Result<VoteRow, LedgerError> {
-        let reason = reason.to_owned();
-        self.with_connection(move |c| votes::finish(c, id, VoteState::Failed, &reason))
-            .await
+        self.finish(id, VoteState::Failed, reason).await
     }
 
     /// Never signed and never will be (closed, refused on estimation); from intent.
     pub async fn mark_abandoned(&self, id: i64, reason: &str) -> Result<VoteRow, LedgerError> {
-        let reason = reason.to_owned();
-        self.with_connection(move |c| votes::finish(c, id, VoteState::Abandoned, &reason))
-            .await
+        self.finish(id, VoteState::Abandoned, reason).await
     }
 
     /// The chain shows a vote from this voter that is not ours to confirm.
     pub async fn mark_external(&self, id: i64, reason: &str) -> Result<VoteRow, LedgerError> {
+        self.finish(id, VoteState::ConfirmedExternal, reason).await
+    }
+
+    async fn finish(&self, id: i64, to: VoteState, reason: &str) -> Result<VoteRow, LedgerError> {
         let reason = reason.to_owned();
-        self.with_connection(move |c| votes::finish(c, id, VoteState::ConfirmedExternal, &reason))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| votes::finish(c, id, to, &reason)),
+            pg: |pg| pg_write!(pg, Durable, |tx| pg::votes::finish(&tx, id, to, &reason)))
     }
 
     pub async fn reset_to_intent(&self, id: i64, reason: &str) -> Result<VoteRow, LedgerError> {
         let reason = reason.to_owned();
-        self.with_connection(move |c| votes::reset_to_intent(c, id, &reason))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| votes::reset_to_intent(c, id, &reason)),
+            pg: |pg| pg_write!(pg, Durable, |tx| pg::votes::reset_to_intent(&tx, id, &reason)))
     }
 
     /// The latest strategy decision per node on one proposal, skips included.
@@ -256,12 +369,17 @@ impl Ledger {
         dao: Address,
         proposal_id: U256,
     ) -> Result<Vec<DecisionRecord>, LedgerError> {
-        self.with_connection(move |c| queries::decisions_by_proposal(c, dao, proposal_id))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| {
+                queries::decisions_by_proposal(c, dao, proposal_id)
+            }),
+            pg: |pg| pg_read!(pg, |c| pg::queries::decisions_by_proposal(&*c, dao, proposal_id)))
     }
 
     pub async fn vote(&self, id: i64) -> Result<Option<VoteRow>, LedgerError> {
-        self.with_connection(move |c| votes::get(c, id)).await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| votes::get(c, id)),
+            pg: |pg| pg_read!(pg, |c| pg::votes::get(&*c, id)))
     }
 
     pub async fn vote_for(
@@ -270,8 +388,8 @@ impl Ledger {
         proposal_id: U256,
         voter: Address,
     ) -> Result<Option<VoteRow>, LedgerError> {
-        self.with_connection(move |c| queries::vote_for(c, dao, proposal_id, voter))
-            .await
+        let mut rows = self.votes_for(dao, vec![(proposal_id, voter)]).await?;
+        Ok(rows.pop().flatten())
     }
 
     /// [`Ledger::vote_for`] of many (proposal, voter) pairs of `dao` in one
@@ -281,27 +399,40 @@ impl Ledger {
         dao: Address,
         pairs: Vec<(U256, Address)>,
     ) -> Result<Vec<Option<VoteRow>>, LedgerError> {
-        self.with_connection(move |c| {
+        on_backend!(self,
+        sqlite: self.with_connection(move |c| {
             pairs
                 .into_iter()
                 .map(|(proposal_id, voter)| queries::vote_for(c, dao, proposal_id, voter))
                 .collect()
+        }),
+        pg: |pg| {
+            let c = pg.session().await?;
+            let mut out = Vec::with_capacity(pairs.len());
+            for (proposal_id, voter) in pairs {
+                out.push(pg::queries::vote_for(&*c, dao, proposal_id, voter).await?);
+            }
+            Ok(out)
         })
-        .await
     }
 
     pub async fn attempts(&self, id: i64) -> Result<Vec<Attempt>, LedgerError> {
-        self.with_connection(move |c| votes::attempts(c, id)).await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| votes::attempts(c, id)),
+            pg: |pg| pg_read!(pg, |c| pg::votes::attempts(&*c, id)))
     }
 
     pub async fn pending(&self) -> Result<Vec<VoteRow>, LedgerError> {
-        self.with_connection(|c| queries::pending(c)).await
+        on_backend!(self,
+            sqlite: self.with_connection(|c| queries::pending(c)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::pending(&*c)))
     }
 
     pub async fn votes_by_node(&self, node: &str, limit: u32) -> Result<Vec<VoteRow>, LedgerError> {
         let node = node.to_owned();
-        self.with_connection(move |c| queries::by_node(c, &node, limit))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| queries::by_node(c, &node, limit)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::by_node(&*c, &node, limit)))
     }
 
     pub async fn votes_by_proposal(
@@ -309,22 +440,27 @@ impl Ledger {
         dao: Address,
         proposal_id: U256,
     ) -> Result<Vec<VoteRow>, LedgerError> {
-        self.with_connection(move |c| queries::by_proposal(c, dao, proposal_id))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| queries::by_proposal(c, dao, proposal_id)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::by_proposal(&*c, dao, proposal_id)))
     }
 
     pub async fn votes_by_round(&self, round_id: i64) -> Result<Vec<VoteRow>, LedgerError> {
-        self.with_connection(move |c| queries::by_round(c, round_id))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| queries::by_round(c, round_id)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::by_round(&*c, round_id)))
     }
 
     pub async fn vote_counts(&self) -> Result<Vec<NodeVoteCounts>, LedgerError> {
-        self.with_connection(|c| queries::counts(c)).await
+        on_backend!(self,
+            sqlite: self.with_connection(|c| queries::counts(c)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::counts(&*c)))
     }
 
     pub async fn max_nonce(&self, voter: Address) -> Result<Option<u64>, LedgerError> {
-        self.with_connection(move |c| queries::max_nonce(c, voter))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| queries::max_nonce(c, voter)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::max_nonce(&*c, voter)))
     }
 
     pub async fn start_round(
@@ -333,13 +469,15 @@ impl Ledger {
         head_block: Option<u64>,
     ) -> Result<i64, LedgerError> {
         let trigger = trigger.to_owned();
-        self.with_connection(move |c| queries::start_round(c, &trigger, head_block))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| queries::start_round(c, &trigger, head_block)),
+            pg: |pg| pg_write!(pg, Durable, |tx| pg::queries::start_round(&tx, &trigger, head_block)))
     }
 
     pub async fn set_round_head(&self, id: i64, head_block: u64) -> Result<(), LedgerError> {
-        self.with_connection(move |c| queries::set_round_head(c, id, head_block))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| queries::set_round_head(c, id, head_block)),
+            pg: |pg| pg_write!(pg, Durable, |tx| pg::queries::set_round_head(&tx, id, head_block)))
     }
 
     pub async fn finish_round(
@@ -349,13 +487,17 @@ impl Ledger {
         summary: serde_json::Value,
     ) -> Result<(), LedgerError> {
         let outcome = outcome.to_owned();
-        self.with_connection(move |c| queries::finish_round(c, id, &outcome, &summary))
-            .await
+        on_backend!(self,
+        sqlite: self.with_connection(move |c| queries::finish_round(c, id, &outcome, &summary)),
+        pg: |pg| pg_write!(pg, Durable, |tx| {
+            pg::queries::finish_round(&tx, id, &outcome, &summary)
+        }))
     }
 
     pub async fn interrupt_unfinished_rounds(&self) -> Result<usize, LedgerError> {
-        self.with_connection(|c| queries::interrupt_unfinished(c))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection(|c| queries::interrupt_unfinished(c)),
+            pg: |pg| pg_write!(pg, Durable, |tx| pg::queries::interrupt_unfinished(&tx)))
     }
 
     pub async fn rounds(
@@ -363,19 +505,33 @@ impl Ledger {
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<RoundRow>, LedgerError> {
-        self.with_connection(move |c| queries::rounds(c, limit, before))
-            .await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| queries::rounds(c, limit, before)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::rounds(&*c, limit, before)))
     }
 
     pub async fn last_success(&self) -> Result<Option<i64>, LedgerError> {
-        self.with_connection(|c| queries::last_success(c)).await
+        on_backend!(self,
+            sqlite: self.with_connection(|c| queries::last_success(c)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::last_success(&*c)))
     }
 
     pub async fn round_count(&self) -> Result<u64, LedgerError> {
-        self.with_connection(|c| queries::round_count(c)).await
+        on_backend!(self,
+            sqlite: self.with_connection(|c| queries::round_count(c)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::round_count(&*c)))
     }
 
     pub async fn round(&self, id: i64) -> Result<Option<RoundRow>, LedgerError> {
-        self.with_connection(move |c| queries::round(c, id)).await
+        on_backend!(self,
+            sqlite: self.with_connection(move |c| queries::round(c, id)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::round(&*c, id)))
     }
+}
+
+/// Where the configured ledger lives.
+#[derive(Debug, Clone)]
+pub enum LedgerLocation {
+    Sqlite(PathBuf),
+    Postgres(PgTarget),
 }

@@ -1,4 +1,5 @@
-//! Rows of the ledger as Rust values, and their mapping from SQLite.
+//! Rows of the ledger as Rust values, and their mapping from a database row
+//! (SQLite or PostgreSQL, through [`Cells`]).
 //!
 //! Addresses and hashes are stored as lowercase 0x-hex text, proposal ids as
 //! decimal text (Governor ids do not fit an INTEGER), times as unix
@@ -8,7 +9,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use alloy::primitives::{Address, B256, Bytes, U256};
-use rusqlite::Row;
 use serde::{Deserialize, Serialize};
 
 use super::error::LedgerError;
@@ -279,69 +279,73 @@ fn opt_u64(v: Option<i64>, what: &str) -> Result<Option<u64>, LedgerError> {
 }
 
 /// Maps a row selected with [`VOTE_COLUMNS`].
-pub fn vote_from_row(row: &Row<'_>) -> Result<VoteRow, LedgerError> {
-    let id: i64 = row.get(0)?;
+pub fn vote_from_row(row: &impl Cells) -> Result<VoteRow, LedgerError> {
+    let id = row.int(0)?;
     let what = |col: &str| format!("votes[{id}].{col}");
-    let decision: String = row.get(6)?;
-    let state: String = row.get(10)?;
-    let tx_hash: Option<String> = row.get(12)?;
-    let raw: Option<Vec<u8>> = row.get(13)?;
+    let decision = row.text(6)?;
+    let state = row.text(10)?;
+    let tx_hash = row.opt_text(12)?;
+    let raw = row.opt_blob(13)?;
+    let retries = row.int(23)?;
     Ok(VoteRow {
         id,
-        dao: parse(&what("dao"), &row.get::<_, String>(1)?)?,
-        proposal_id: parse(&what("proposal_id"), &row.get::<_, String>(2)?)?,
-        voter: parse(&what("voter"), &row.get::<_, String>(3)?)?,
-        node: row.get(4)?,
-        round_id: row.get(5)?,
+        dao: parse(&what("dao"), &row.text(1)?)?,
+        proposal_id: parse(&what("proposal_id"), &row.text(2)?)?,
+        voter: parse(&what("voter"), &row.text(3)?)?,
+        node: row.text(4)?,
+        round_id: row.opt_int(5)?,
         decision: VoteChoice::parse(&decision).ok_or_else(|| LedgerError::Corrupt {
             what: what("decision"),
             detail: decision.clone(),
         })?,
-        reason: row.get(7)?,
-        strategy: row.get(8)?,
-        rule: row.get(9)?,
+        reason: row.text(7)?,
+        strategy: row.text(8)?,
+        rule: row.opt_text(9)?,
         state: parse(&what("state"), &state)?,
-        nonce: opt_u64(row.get(11)?, &what("nonce"))?,
+        nonce: opt_u64(row.opt_int(11)?, &what("nonce"))?,
         tx_hash: tx_hash.map(|h| parse(&what("tx_hash"), &h)).transpose()?,
         raw_tx: raw.map(Bytes::from),
-        block_number: opt_u64(row.get(14)?, &what("block_number"))?,
-        gas_used: opt_u64(row.get(15)?, &what("gas_used"))?,
-        error: row.get(16)?,
-        created_at: row.get(17)?,
-        updated_at: row.get(18)?,
-        signed_at: row.get(19)?,
-        sent_at: row.get(20)?,
-        finished_at: row.get(21)?,
-        source: match row.get::<_, String>(22)?.as_str() {
+        block_number: opt_u64(row.opt_int(14)?, &what("block_number"))?,
+        gas_used: opt_u64(row.opt_int(15)?, &what("gas_used"))?,
+        error: row.opt_text(16)?,
+        created_at: row.int(17)?,
+        updated_at: row.int(18)?,
+        signed_at: row.opt_int(19)?,
+        sent_at: row.opt_int(20)?,
+        finished_at: row.opt_int(21)?,
+        source: match row.text(22)?.as_str() {
             "chain" => VoteSource::Chain,
             _ => VoteSource::Ledger,
         },
-        retries: row.get(23)?,
+        retries: u32::try_from(retries).map_err(|_| LedgerError::Corrupt {
+            what: what("retries"),
+            detail: retries.to_string(),
+        })?,
     })
 }
 
-pub fn attempt_from_row(row: &Row<'_>) -> Result<Attempt, LedgerError> {
-    let vote_id: i64 = row.get(0)?;
+pub fn attempt_from_row(row: &impl Cells) -> Result<Attempt, LedgerError> {
+    let vote_id = row.int(0)?;
     let what = |col: &str| format!("vote_attempts[{vote_id}].{col}");
     Ok(Attempt {
         vote_id,
-        nonce: opt_u64(Some(row.get(1)?), &what("nonce"))?.unwrap_or_default(),
-        tx_hash: parse(&what("tx_hash"), &row.get::<_, String>(2)?)?,
-        raw_tx: Bytes::from(row.get::<_, Vec<u8>>(3)?),
-        created_at: row.get(4)?,
+        nonce: opt_u64(Some(row.int(1)?), &what("nonce"))?.unwrap_or_default(),
+        tx_hash: parse(&what("tx_hash"), &row.text(2)?)?,
+        raw_tx: Bytes::from(row.opt_blob(3)?.unwrap_or_default()),
+        created_at: row.int(4)?,
     })
 }
 
-pub fn round_from_row(row: &Row<'_>) -> Result<RoundRow, LedgerError> {
-    let id: i64 = row.get(0)?;
-    let summary: Option<String> = row.get(6)?;
+pub fn round_from_row(row: &impl Cells) -> Result<RoundRow, LedgerError> {
+    let id = row.int(0)?;
+    let summary = row.opt_text(6)?;
     Ok(RoundRow {
         id,
-        trigger: row.get(1)?,
-        started_at: row.get(2)?,
-        finished_at: row.get(3)?,
-        outcome: row.get(4)?,
-        head_block: opt_u64(row.get(5)?, &format!("rounds[{id}].head_block"))?,
+        trigger: row.text(1)?,
+        started_at: row.int(2)?,
+        finished_at: row.opt_int(3)?,
+        outcome: row.opt_text(4)?,
+        head_block: opt_u64(row.opt_int(5)?, &format!("rounds[{id}].head_block"))?,
         summary: summary
             .map(|s| {
                 serde_json::from_str(&s).map_err(|e| LedgerError::Corrupt {
@@ -353,7 +357,52 @@ pub fn round_from_row(row: &Row<'_>) -> Result<RoundRow, LedgerError> {
     })
 }
 
-/// Canonical text forms used in the columns.
+/// The column reads the row mappings need, by position, from either
+/// backend's row type: the mapping itself is written once.
+pub trait Cells {
+    fn text(&self, i: usize) -> Result<String, LedgerError>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>, LedgerError>;
+    fn int(&self, i: usize) -> Result<i64, LedgerError>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, LedgerError>;
+    fn opt_blob(&self, i: usize) -> Result<Option<Vec<u8>>, LedgerError>;
+}
+
+impl Cells for rusqlite::Row<'_> {
+    fn text(&self, i: usize) -> Result<String, LedgerError> {
+        Ok(self.get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, LedgerError> {
+        Ok(self.get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<i64, LedgerError> {
+        Ok(self.get(i)?)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, LedgerError> {
+        Ok(self.get(i)?)
+    }
+    fn opt_blob(&self, i: usize) -> Result<Option<Vec<u8>>, LedgerError> {
+        Ok(self.get(i)?)
+    }
+}
+
+impl Cells for tokio_postgres::Row {
+    fn text(&self, i: usize) -> Result<String, LedgerError> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, LedgerError> {
+        Ok(self.try_get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<i64, LedgerError> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, LedgerError> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_blob(&self, i: usize) -> Result<Option<Vec<u8>>, LedgerError> {
+        Ok(self.try_get(i)?)
+    }
+}
+
 pub fn addr(a: Address) -> String {
     format!("{a:#x}")
 }

@@ -71,7 +71,7 @@ pub fn decisions_by_proposal(
          WHERE dao = ?1 AND proposal_id = ?2 ORDER BY node",
     )?;
     let rows = stmt.query_map(params![addr(dao), proposal_id.to_string()], |r| {
-        Ok((
+        Ok::<DecisionParts, rusqlite::Error>((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
             r.get::<_, Option<i64>>(2)?,
@@ -81,26 +81,43 @@ pub fn decisions_by_proposal(
             r.get::<_, Option<String>>(6)?,
         ))
     })?;
+    rows.map(|row| decision_from_parts(dao, proposal_id, row?))
+        .collect()
+}
+
+/// A `decisions` row's columns after the key: voter, node, round, decision,
+/// reason, strategy, rule.
+pub(super) type DecisionParts = (
+    String,
+    String,
+    Option<i64>,
+    String,
+    String,
+    String,
+    Option<String>,
+);
+
+pub(super) fn decision_from_parts(
+    dao: Address,
+    proposal_id: U256,
+    (voter, node, round_id, decision, reason, strategy, rule): DecisionParts,
+) -> Result<super::votes::DecisionRecord, LedgerError> {
     let corrupt = |what: &str, raw: &str| LedgerError::Corrupt {
         what: format!("decisions.{what}"),
         detail: raw.to_owned(),
     };
-    rows.map(|row| {
-        let (voter, node, round_id, decision, reason, strategy, rule) = row?;
-        Ok(super::votes::DecisionRecord {
-            dao,
-            proposal_id,
-            voter: voter.parse().map_err(|_| corrupt("voter", &voter))?,
-            node,
-            round_id,
-            decision: crate::strategy::VoteChoice::parse(&decision)
-                .ok_or_else(|| corrupt("decision", &decision))?,
-            reason,
-            strategy,
-            rule,
-        })
+    Ok(super::votes::DecisionRecord {
+        dao,
+        proposal_id,
+        voter: voter.parse().map_err(|_| corrupt("voter", &voter))?,
+        node,
+        round_id,
+        decision: crate::strategy::VoteChoice::parse(&decision)
+            .ok_or_else(|| corrupt("decision", &decision))?,
+        reason,
+        strategy,
+        rule,
     })
-    .collect()
 }
 
 pub fn by_round(conn: &Connection, round_id: i64) -> Result<Vec<VoteRow>, LedgerError> {
@@ -131,26 +148,36 @@ pub fn counts(conn: &Connection) -> Result<Vec<NodeVoteCounts>, LedgerError> {
         ))
     })?;
     rows.map(|r| {
-        let (node, voter, [total, confirmed, pending, unsuccessful, external], last, sides) = r?;
-        let [confirmed_for, confirmed_against, confirmed_abstain] = sides;
-        Ok(NodeVoteCounts {
-            voter: voter.parse().map_err(|e| LedgerError::Corrupt {
-                what: format!("votes.voter of node {node}"),
-                detail: format!("{voter:?}: {e}"),
-            })?,
-            node,
-            total,
-            confirmed,
-            pending,
-            unsuccessful,
-            external,
-            confirmed_for,
-            confirmed_against,
-            confirmed_abstain,
-            last_vote_at: last,
-        })
+        let (node, voter, counts, last, sides) = r?;
+        counts_from(node, voter, counts, last, sides)
     })
     .collect()
+}
+
+/// One `counts` row: totals by state group, then confirmed votes by side.
+pub(super) fn counts_from(
+    node: String,
+    voter: String,
+    [total, confirmed, pending, unsuccessful, external]: [u64; 5],
+    last_vote_at: Option<i64>,
+    [confirmed_for, confirmed_against, confirmed_abstain]: [u64; 3],
+) -> Result<NodeVoteCounts, LedgerError> {
+    Ok(NodeVoteCounts {
+        voter: voter.parse().map_err(|e| LedgerError::Corrupt {
+            what: format!("votes.voter of node {node}"),
+            detail: format!("{voter:?}: {e}"),
+        })?,
+        node,
+        total,
+        confirmed,
+        pending,
+        unsuccessful,
+        external,
+        confirmed_for,
+        confirmed_against,
+        confirmed_abstain,
+        last_vote_at,
+    })
 }
 
 /// The highest nonce this voter ever signed a vote with, if any: the round's
@@ -213,7 +240,7 @@ pub fn interrupt_unfinished(conn: &Connection) -> Result<usize, LedgerError> {
     )?)
 }
 
-const ROUND_COLUMNS: &str =
+pub(super) const ROUND_COLUMNS: &str =
     "id, trigger, started_at, finished_at, outcome, head_block, summary FROM rounds";
 
 /// Newest first; `before` pages backwards by id.

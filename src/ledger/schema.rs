@@ -139,7 +139,7 @@ pub struct LedgerIdentity {
 }
 
 impl LedgerIdentity {
-    fn describe(chain_id: &str, dao: &str) -> String {
+    pub(crate) fn describe(chain_id: &str, dao: &str) -> String {
         format!("chain {chain_id}, DAO {dao}")
     }
 }

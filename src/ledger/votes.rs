@@ -28,7 +28,11 @@ fn must_get(conn: &Connection, id: i64) -> Result<VoteRow, LedgerError> {
 }
 
 /// The row must be in one of `from`; otherwise the move to `to` is refused.
-fn expect_state(row: &VoteRow, from: &[VoteState], to: VoteState) -> Result<(), LedgerError> {
+pub(super) fn expect_state(
+    row: &VoteRow,
+    from: &[VoteState],
+    to: VoteState,
+) -> Result<(), LedgerError> {
     if from.contains(&row.state) {
         Ok(())
     } else {
@@ -38,13 +42,6 @@ fn expect_state(row: &VoteRow, from: &[VoteState], to: VoteState) -> Result<(), 
             to,
         })
     }
-}
-
-pub fn record_intent(conn: &mut Connection, new: &NewIntent) -> Result<Intent, LedgerError> {
-    let tx = begin(conn)?;
-    let recorded = intent_in(&tx, new)?;
-    tx.commit()?;
-    Ok(recorded)
 }
 
 /// Every intent of a round in one transaction (one fsync instead of one per
@@ -101,21 +98,6 @@ fn intent_in(tx: &Transaction<'_>, new: &NewIntent) -> Result<Intent, LedgerErro
     })
 }
 
-/// Before broadcast: the nonce, hash and exact bytes of the first signed
-/// transaction. Only from `intent`.
-pub fn record_signed(
-    conn: &mut Connection,
-    id: i64,
-    nonce: u64,
-    tx_hash: B256,
-    raw: &Bytes,
-) -> Result<VoteRow, LedgerError> {
-    let tx = begin(conn)?;
-    let row = signed_in(&tx, id, nonce, tx_hash, raw, None)?;
-    tx.commit()?;
-    Ok(row)
-}
-
 /// One vote's signed transaction, for [`record_signed_many`]: `max_cost` is
 /// its gas limit × max fee, what it may cost at most (the spend budget).
 #[derive(Debug, Clone)]
@@ -127,7 +109,7 @@ pub struct SignedVote {
     pub max_cost: Option<U256>,
 }
 
-/// [`record_signed`] for a wallet's votes in one transaction (one fsync);
+/// A wallet's signed votes (each only from `intent`) in one transaction (one fsync);
 /// all or none are recorded. Results in input order.
 pub fn record_signed_many(
     conn: &mut Connection,
@@ -290,14 +272,9 @@ pub fn mark_mined(conn: &mut Connection, id: i64, mined: &Mined) -> Result<VoteR
     Ok(row)
 }
 
-/// Terminal moves that carry a reason instead of a receipt.
-pub fn finish(
-    conn: &mut Connection,
-    id: i64,
-    to: VoteState,
-    reason: &str,
-) -> Result<VoteRow, LedgerError> {
-    let from: &[VoteState] = match to {
+/// The states a terminal move with a reason may start from.
+pub(super) fn finish_from(to: VoteState) -> &'static [VoteState] {
+    match to {
         VoteState::Abandoned => &[VoteState::Intent],
         VoteState::Failed => &[VoteState::Intent, VoteState::Signed, VoteState::Sent],
         // The chain counts a vote: whatever the row said before, it is final now.
@@ -310,10 +287,19 @@ pub fn finish(
             VoteState::Failed,
         ],
         _ => &[],
-    };
+    }
+}
+
+/// Terminal moves that carry a reason instead of a receipt.
+pub fn finish(
+    conn: &mut Connection,
+    id: i64,
+    to: VoteState,
+    reason: &str,
+) -> Result<VoteRow, LedgerError> {
     let tx = begin(conn)?;
     let row = must_get(&tx, id)?;
-    expect_state(&row, from, to)?;
+    expect_state(&row, finish_from(to), to)?;
     let now = now_ms();
     tx.execute(
         "UPDATE votes SET state = ?2, error = ?3, finished_at = ?4, updated_at = ?4 WHERE id = ?1",
@@ -438,16 +424,26 @@ pub fn spent_since(conn: &Connection, voter: Address, since_ms: i64) -> Result<U
          WHERE v.voter = ?1 AND a.created_at >= ?2",
     )?;
     let rows = stmt.query_map(params![addr(voter), since_ms], |r| {
-        Ok((
+        Ok::<SpendRow, rusqlite::Error>((
             r.get::<_, Option<String>>(0)?,
             r.get::<_, Option<String>>(1)?,
             r.get::<_, String>(2)?,
             r.get::<_, Option<bool>>(3)?,
         ))
     })?;
+    let rows = rows.collect::<Result<Vec<_>, _>>()?;
+    spent_total(rows)
+}
+
+/// One attempt of [`spent_since`]: its fee if mined, its maximum cost, its
+/// vote's state, and whether it is the vote's newest attempt.
+pub(super) type SpendRow = (Option<String>, Option<String>, String, Option<bool>);
+
+/// Mined attempts count what they paid; the newest attempt of a vote in
+/// flight counts what it may still pay.
+pub(super) fn spent_total(rows: Vec<SpendRow>) -> Result<U256, LedgerError> {
     let mut total = U256::ZERO;
-    for row in rows {
-        let (fee, max_cost, state, latest) = row?;
+    for (fee, max_cost, state, latest) in rows {
         let in_flight = matches!(state.as_str(), "signed" | "sent") && latest == Some(true);
         let counted = match (fee, max_cost) {
             (Some(fee), _) => Some(fee),

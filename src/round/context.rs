@@ -77,7 +77,7 @@ pub struct Voting {
 }
 
 impl Voting {
-    pub fn build(
+    pub async fn build(
         settings: &Settings,
         provider: DynProvider,
         registry: &prometheus::Registry,
@@ -92,13 +92,14 @@ impl Voting {
             config.round.batch_size,
             multicall.clone(),
         )?;
-        let ledger = Ledger::open(
-            &settings.ledger_path,
+        let ledger = Ledger::open_configured(
+            &settings.ledger_location(),
             LedgerIdentity {
                 chain_id: config.chain.id,
                 dao: dao.address(),
             },
-        )?;
+        )
+        .await?;
         let metrics = RoundMetrics::register(registry)?;
         let webhooks = crate::webhook::Hub::start(
             settings,

@@ -124,7 +124,8 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     // The pool starts without any chain reachable; its health component
     // keeps /health/ready at 503 until an endpoint is verified.
     let chain = crate::chain::Pool::from_settings(&settings, metrics.registry())?;
-    let voting = crate::round::Voting::build(&settings, chain.provider(), metrics.registry())?;
+    let voting =
+        crate::round::Voting::build(&settings, chain.provider(), metrics.registry()).await?;
     match voting.ledger.interrupt_unfinished_rounds().await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
@@ -398,6 +399,14 @@ fn reload(daemon: &Daemon, log: Option<&LogHandle>) {
                         || old.config.api.enabled != new.config.api.enabled,
                 ),
                 ("ledger.path", old.ledger_path != new.ledger_path),
+                (
+                    "ledger",
+                    old.config.ledger.kind != new.config.ledger.kind
+                        || old.ledger_postgres.as_ref().map(|t| t.conninfo.expose())
+                            != new.ledger_postgres.as_ref().map(|t| t.conninfo.expose())
+                        || old.config.ledger.sslmode != new.config.ledger.sslmode
+                        || old.config.ledger.ca_file != new.config.ledger.ca_file,
+                ),
                 ("control.socket", old.control_socket != new.control_socket),
                 (
                     "rpc",

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use alloy::primitives::Address;
 
-use crate::config::{self, ConfigError, ConfigIssue, LoadEnv};
+use crate::config::{self, ConfigError, ConfigIssue, LedgerKind, LoadEnv};
 use crate::ledger::LedgerIdentity;
 
 pub use backup::{BACKUP_META_TABLE, BackupReport, backup, read_header};
@@ -37,6 +37,10 @@ pub use files::ms_rfc3339;
 pub use in_use::evidence as in_use_evidence;
 pub use init::{InitReport, init};
 pub use restore::{RestoreReport, restore};
+
+/// The tools read and write a SQLite file; on a PostgreSQL ledger they would
+/// act on a file the daemon does not use.
+const POSTGRES_REFUSAL: &str = "postgres: backup, restore, ledger export and ledger init work on a SQLite ledger only; use pg_dump and pg_restore for a PostgreSQL ledger (see docs/operations.md, PostgreSQL ledger)";
 
 /// What the state tools need from a configuration.
 #[derive(Debug, Clone)]
@@ -52,6 +56,16 @@ impl Target {
     /// Reads the configuration without resolving any secret.
     pub fn load(path: &Path, env: &LoadEnv) -> Result<Target, StateError> {
         let c = config::load_unresolved(path, env)?;
+        if c.config.ledger.kind == LedgerKind::Postgres {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                issues: vec![ConfigIssue {
+                    path: "ledger.kind".into(),
+                    message: POSTGRES_REFUSAL.into(),
+                }],
+            }
+            .into());
+        }
         let dao = c
             .config
             .dao

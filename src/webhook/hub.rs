@@ -196,6 +196,7 @@ mod tests {
             config,
             source: "config.yaml".into(),
             ledger_path: "ledger.sqlite".into(),
+            ledger_postgres: None,
             control_socket: "control.sock".into(),
             node_keys: Vec::new(),
             rpc_urls: Vec::new(),

@@ -162,6 +162,45 @@ impl RoundEnv {
         (id, receipt.block_number.expect("mined"))
     }
 
+    /// [`RoundEnv::add_everything_strategy`] for the first `nodes` nodes,
+    /// with receipts polled fast: the daemon's environment for it.
+    pub fn vote_on_everything(&self, nodes: u32) -> Vec<(String, String)> {
+        self.add_everything_strategy();
+        let mut envs: Vec<(String, String)> = (0..nodes)
+            .map(|i| {
+                (
+                    format!("GOVNODE__NODES__{i}__STRATEGY"),
+                    "everything".to_owned(),
+                )
+            })
+            .collect();
+        envs.push(("GOVNODE__ROUND__RECEIPT_POLL".into(), "100ms".into()));
+        envs
+    }
+
+    /// [`RoundEnv::daemon`] with owned environment pairs.
+    pub fn daemon_with(&self, envs: &[(String, String)]) -> Daemon {
+        let pairs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.daemon(&pairs)
+    }
+
+    /// `govnode round --json`: the exit code and the report.
+    pub fn round_json(&self) -> (i32, serde_json::Value) {
+        let out = Command::new(binary())
+            .args(["round", "--json", "--config"])
+            .arg(self.config())
+            .output()
+            .expect("run govnode round");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let report = serde_json::from_str(&text).unwrap_or_else(|e| {
+            panic!(
+                "round report is not JSON ({e}): {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap_or(-1), report)
+    }
+
     /// The API address the devnet configured.
     pub fn api(&self) -> std::net::SocketAddr {
         self.devnet["api"]

@@ -1,0 +1,161 @@
+//! The daemon on a PostgreSQL ledger (tests/support/postgres.rs), end to
+//! end: a real round on anvil's test AssetDAO votes every pair exactly once
+//! (judged by the chain's `VoteCast` logs), a second round sends nothing, and
+//! a database that cannot be reached stops the start with a clear error that
+//! never shows the password.
+
+#[allow(dead_code)]
+mod support {
+    pub mod anvil;
+    pub mod daemon;
+    pub mod postgres;
+    pub mod round_env;
+}
+
+use std::time::Duration;
+
+use govnode::config::Secret;
+use govnode::ledger::pg::{PgTarget, SslMode};
+use govnode::ledger::{Ledger, LedgerIdentity};
+use support::daemon::Daemon;
+use support::postgres::Postgres;
+use support::round_env::RoundEnv;
+
+const NODES: u32 = 2;
+const PROPOSALS: u32 = 3;
+const PAIRS: usize = (NODES * PROPOSALS) as usize;
+/// The password in every conninfo the tests write (the cluster trusts
+/// local connections, so it only has to stay out of the output).
+const PASSWORD: &str = "s3cret-pw";
+
+/// Points the devnet's configuration at `conninfo`, read from a file.
+fn use_postgres(env: &RoundEnv, conninfo: &str) {
+    let url_file = env.dir.path().join("ledger-url");
+    std::fs::write(&url_file, format!("{conninfo}\n")).expect("write ledger-url");
+    let path = env.config();
+    let text = std::fs::read_to_string(&path).expect("config");
+    let sqlite = "ledger:\n  path: ledger.sqlite\n";
+    assert!(text.contains(sqlite), "the devnet names its SQLite ledger");
+    let text = text.replace(
+        sqlite,
+        "ledger:\n  kind: postgres\n  url_file: ledger-url\n  sslmode: disable\n",
+    );
+    std::fs::write(&path, text).expect("write config");
+}
+
+fn vote_on_everything(env: &RoundEnv) -> Vec<(String, String)> {
+    let mut envs = env.vote_on_everything(NODES);
+    envs.push(state_directory(env));
+    envs
+}
+
+/// With a PostgreSQL ledger the daemon's lock stays in the state
+/// directory; each test has its own.
+fn state_directory(env: &RoundEnv) -> (String, String) {
+    (
+        "STATE_DIRECTORY".into(),
+        env.dir.path().to_str().expect("UTF-8 path").to_owned(),
+    )
+}
+
+/// Every (open proposal, node) pair has exactly one `VoteCast`, and no other.
+async fn assert_each_pair_voted_once(env: &RoundEnv) {
+    let casts = env.vote_casts().await;
+    let open = env.proposal_ids("open");
+    for p in &open {
+        for n in env.node_addresses() {
+            assert_eq!(
+                casts.get(&(*p, n)).copied().unwrap_or(0),
+                1,
+                "proposal {p} node {n}: {casts:?}"
+            );
+        }
+    }
+    assert_eq!(casts.len(), open.len() * NODES as usize, "{casts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_round_on_postgres_votes_every_pair_once_and_a_second_sends_nothing() {
+    let pg = Postgres::start();
+    let conninfo = pg.database("govnode_round");
+    let env = RoundEnv::new(PROPOSALS, NODES).await;
+    use_postgres(&env, &conninfo);
+    let envs = vote_on_everything(&env);
+    let mut d = env.daemon_with(&envs);
+
+    let (code, first) = env.round_json();
+    assert_eq!(code, 0, "{first:#}\n{}", d.output());
+    assert_eq!(first["votes"]["confirmed"], PAIRS as u64, "{first:#}");
+    assert_each_pair_voted_once(&env).await;
+
+    let (code, second) = env.round_json();
+    assert_eq!(code, 0, "{second:#}");
+    assert_eq!(second["votes"]["decided"], 0, "{second:#}");
+    assert_eq!(second["votes"]["already_voted"], PAIRS as u64, "{second:#}");
+    assert_each_pair_voted_once(&env).await;
+
+    d.signal(libc::SIGTERM);
+    assert!(
+        d.wait_exit(Duration::from_secs(30)).success(),
+        "{}",
+        d.output()
+    );
+    let out = d.output();
+    assert!(
+        !out.contains(PASSWORD),
+        "the password in the daemon's output: {out}"
+    );
+    // The votes are in PostgreSQL, and no SQLite ledger was made beside it.
+    assert!(!env.ledger().exists(), "a SQLite ledger was created");
+    let ledger = Ledger::open_postgres(
+        PgTarget {
+            conninfo: Secret::new(conninfo),
+            sslmode: SslMode::Disable,
+            ca_file: None,
+            connect_timeout: Duration::from_secs(5),
+        },
+        LedgerIdentity {
+            chain_id: 31337,
+            dao: env.dao(),
+        },
+    )
+    .await
+    .expect("open the PostgreSQL ledger");
+    let counts = ledger.vote_counts().await.expect("vote counts");
+    let confirmed: u64 = counts.iter().map(|c| c.confirmed).sum();
+    let total: u64 = counts.iter().map(|c| c.total).sum();
+    assert_eq!(
+        (confirmed, total),
+        (PAIRS as u64, PAIRS as u64),
+        "{counts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_refuses_to_start_when_postgres_is_unreachable() {
+    let pg = Postgres::start();
+    let conninfo = pg.database("govnode_down");
+    pg.stop();
+    let env = RoundEnv::new(1, 1).await;
+    use_postgres(&env, &conninfo);
+    let (state_key, state_dir) = state_directory(&env);
+    let mut d = Daemon::spawn(
+        &env.config(),
+        env.api(),
+        &[
+            ("GOVNODE__ROUND__ON_START", "false"),
+            ("GOVNODE__LOG__TARGET", "stderr"),
+            (&state_key, &state_dir),
+        ],
+    );
+    let status = d.wait_exit(Duration::from_secs(60));
+    let out = d.output();
+    assert_eq!(status.code(), Some(1), "exit status {status:?}: {out}");
+    let target = format!("postgresql://govnode@127.0.0.1:{}/govnode_down", pg.port);
+    assert!(
+        out.contains(&format!("cannot connect to the PostgreSQL ledger {target}")),
+        "the error names the database: {out}"
+    );
+    assert!(!out.contains(PASSWORD), "the password in the output: {out}");
+    assert!(!env.socket().exists(), "the control socket is bound: {out}");
+}
