@@ -113,43 +113,24 @@ impl Validate for EndpointConfig {
         if !is_label(&self.name) {
             issues.push(field(path, "name"), LABEL_RULE);
         }
-        let sources = [
-            self.url.is_some(),
-            self.url_file.is_some(),
-            self.url_credential.is_some(),
-        ]
-        .iter()
-        .filter(|s| **s)
-        .count();
-        match sources {
-            0 => issues.push(path.to_owned(), "missing url, url_file or url_credential"),
-            1 => {}
-            _ => issues.push(
-                path.to_owned(),
-                "set only one of url, url_file and url_credential",
-            ),
+        UrlSources {
+            stem: "url",
+            inline: self.url.as_ref(),
+            has_file: self.url_file.is_some(),
+            credential: self.url_credential.as_ref(),
+            required: true,
+            problem: rpc_url_problem,
         }
-        if let Some(url) = &self.url {
-            if let Some(problem) = rpc_url_problem(url) {
-                issues.push(field(path, "url"), problem);
-            } else if url_has_credentials(url) {
-                issues.push(
-                    field(path, "url"),
-                    "this URL carries credentials; secrets are never inline: put it in a file and use url_file, or url_credential with systemd LoadCredential",
-                );
-            }
+        .validate(path, issues);
+        UrlSources {
+            stem: "ws_url",
+            inline: self.ws_url.as_ref(),
+            has_file: self.ws_url_file.is_some(),
+            credential: self.ws_url_credential.as_ref(),
+            required: false,
+            problem: ws_url_problem,
         }
-        if self.url_credential.is_some() {
-            pick_source(
-                path,
-                "url",
-                None,
-                self.url_credential.as_ref(),
-                false,
-                issues,
-            );
-        }
-        self.validate_ws(path, issues);
+        .validate(path, issues);
         if self.max_rps == 0 {
             issues.push(field(path, "max_rps"), "must be at least 1");
         }
@@ -162,43 +143,59 @@ impl Validate for EndpointConfig {
     }
 }
 
-/// What is wrong with an RPC URL, if anything. Also applied to URLs read from
-/// files, where the message must not repeat the URL.
-impl EndpointConfig {
-    fn validate_ws(&self, path: &str, issues: &mut Issues) {
-        let sources = [
-            self.ws_url.is_some(),
-            self.ws_url_file.is_some(),
-            self.ws_url_credential.is_some(),
-        ]
-        .iter()
-        .filter(|s| **s)
-        .count();
-        if sources > 1 {
-            issues.push(
+/// One URL's three sources, `<stem>` (inline), `<stem>_file` and
+/// `<stem>_credential`: at most one (exactly one when `required`), an inline
+/// one valid by `problem` and without credentials, a credential name valid.
+/// The RPC URL and the WebSocket URL of an endpoint follow the same rules.
+struct UrlSources<'a> {
+    stem: &'a str,
+    inline: Option<&'a String>,
+    has_file: bool,
+    credential: Option<&'a String>,
+    required: bool,
+    problem: fn(&str) -> Option<String>,
+}
+
+impl Validate for UrlSources<'_> {
+    fn validate(&self, path: &str, issues: &mut Issues) {
+        let UrlSources {
+            stem,
+            inline,
+            has_file,
+            credential,
+            required,
+            problem,
+        } = *self;
+        let sources = [inline.is_some(), has_file, credential.is_some()]
+            .iter()
+            .filter(|s| **s)
+            .count();
+        match sources {
+            0 if required => issues.push(
                 path.to_owned(),
-                "set only one of ws_url, ws_url_file and ws_url_credential",
-            );
+                format!("missing {stem}, {stem}_file or {stem}_credential"),
+            ),
+            0 | 1 => {}
+            _ => issues.push(
+                path.to_owned(),
+                format!("set only one of {stem}, {stem}_file and {stem}_credential"),
+            ),
         }
-        if let Some(url) = &self.ws_url {
-            if let Some(problem) = ws_url_problem(url) {
-                issues.push(field(path, "ws_url"), problem);
+        if let Some(url) = inline {
+            if let Some(p) = problem(url) {
+                issues.push(field(path, stem), p);
             } else if url_has_credentials(url) {
+                let advice = format!(
+                    "put it in a file and use {stem}_file, or {stem}_credential with systemd LoadCredential"
+                );
                 issues.push(
-                    field(path, "ws_url"),
-                    "this URL carries credentials; secrets are never inline: put it in a file and use ws_url_file, or ws_url_credential with systemd LoadCredential",
+                    field(path, stem),
+                    format!("this URL carries credentials; secrets are never inline: {advice}"),
                 );
             }
         }
-        if self.ws_url_credential.is_some() {
-            pick_source(
-                path,
-                "ws_url",
-                None,
-                self.ws_url_credential.as_ref(),
-                false,
-                issues,
-            );
+        if credential.is_some() {
+            pick_source(path, stem, None, credential, false, issues);
         }
     }
 }
@@ -215,6 +212,8 @@ pub fn ws_url_problem(raw: &str) -> Option<String> {
     }
 }
 
+/// What is wrong with an RPC URL, if anything. Also applied to URLs read from
+/// files, where the message must not repeat the URL.
 pub fn rpc_url_problem(raw: &str) -> Option<String> {
     match url::Url::parse(raw) {
         Err(e) => Some(format!("not a valid URL ({e})")),
