@@ -59,12 +59,26 @@ pub fn record_intents(
     Ok(recorded)
 }
 
-fn intent_in(tx: &Transaction<'_>, new: &NewIntent) -> Result<Intent, LedgerError> {
+/// A skip is a decision, not a vote: it never gets a row of `votes`.
+pub(super) fn ensure_vote(new: &NewIntent) -> Result<(), LedgerError> {
     if new.decision == VoteChoice::Skip {
         return Err(LedgerError::NotAVote {
             what: format!("proposal {} voter {}", new.proposal_id, new.voter),
         });
     }
+    Ok(())
+}
+
+/// A receipt offered for a transaction the vote never signed.
+pub(super) fn not_this_votes(id: i64, tx_hash: B256) -> LedgerError {
+    LedgerError::Rejected {
+        id,
+        detail: format!("{tx_hash} is not one of this vote's transactions"),
+    }
+}
+
+fn intent_in(tx: &Transaction<'_>, new: &NewIntent) -> Result<Intent, LedgerError> {
+    ensure_vote(new)?;
     let now = now_ms();
     let inserted = tx.execute(
         "INSERT INTO votes (dao, proposal_id, voter, node, round_id, decision, reason, strategy,
@@ -234,10 +248,7 @@ pub fn mark_mined(conn: &mut Connection, id: i64, mined: &Mined) -> Result<VoteR
         |r| r.get(0),
     )?;
     if !ours {
-        return Err(LedgerError::Rejected {
-            id,
-            detail: format!("{} is not one of this vote's transactions", mined.tx_hash),
-        });
+        return Err(not_this_votes(id, mined.tx_hash));
     }
     let now = now_ms();
     tx.execute(

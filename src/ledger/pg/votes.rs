@@ -10,9 +10,9 @@ use tokio_postgres::{GenericClient, Transaction};
 use super::super::error::LedgerError;
 use super::super::model::*;
 use super::super::votes::{
-    DecisionRecord, SignedVote, SpendRow, expect_state, finish_from, spent_total,
+    DecisionRecord, SignedVote, SpendRow, ensure_vote, expect_state, finish_from, not_this_votes,
+    spent_total,
 };
-use crate::strategy::VoteChoice;
 
 fn vote_query(clause: &str) -> String {
     format!("SELECT {VOTE_COLUMNS} FROM votes {clause}")
@@ -63,11 +63,7 @@ pub async fn record_intents(
 }
 
 async fn intent_in(tx: &Transaction<'_>, new: &NewIntent) -> Result<Intent, LedgerError> {
-    if new.decision == VoteChoice::Skip {
-        return Err(LedgerError::NotAVote {
-            what: format!("proposal {} voter {}", new.proposal_id, new.voter),
-        });
-    }
+    ensure_vote(new)?;
     let now = now_ms();
     let (dao, proposal, voter) = (addr(new.dao), new.proposal_id.to_string(), addr(new.voter));
     let inserted = tx
@@ -221,10 +217,7 @@ pub async fn mark_mined(
         .await?
         .try_get(0)?;
     if !ours {
-        return Err(LedgerError::Rejected {
-            id,
-            detail: format!("{} is not one of this vote's transactions", mined.tx_hash),
-        });
+        return Err(not_this_votes(id, mined.tx_hash));
     }
     let now = now_ms();
     tx.execute(
