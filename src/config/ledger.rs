@@ -99,6 +99,43 @@ pub fn read_target(
     })
 }
 
+/// The PostgreSQL target of a configuration loaded without its other
+/// secrets (the state tools): `None` for a SQLite ledger.
+pub fn tool_target(
+    unresolved: &super::Unresolved,
+    env: &super::LoadEnv,
+) -> Result<Option<PgTarget>, super::ConfigError> {
+    let base = unresolved.source.parent().unwrap_or(Path::new("."));
+    let abs = |p: &PathBuf| base.join(p);
+    let mut issues = Issues::default();
+    let target = read_target(
+        &unresolved.config.ledger,
+        &abs,
+        env.credentials_dir.as_deref(),
+        &mut issues,
+    );
+    if !issues.is_empty() {
+        return Err(super::ConfigError::Invalid {
+            path: unresolved.source.clone(),
+            issues: issues.into_vec(),
+        });
+    }
+    Ok(target)
+}
+
+/// A PostgreSQL target named outside the configuration (`ledger migrate`),
+/// with the configuration's TLS options.
+pub fn target_with(unresolved: &super::Unresolved, conninfo: super::Secret) -> PgTarget {
+    let base = unresolved.source.parent().unwrap_or(Path::new("."));
+    let ledger = &unresolved.config.ledger;
+    PgTarget {
+        conninfo,
+        sslmode: ledger.sslmode,
+        ca_file: ledger.ca_file.as_ref().map(|p| base.join(p)),
+        connect_timeout: CONNECT_TIMEOUT,
+    }
+}
+
 /// Where the daemon opens its ledger.
 pub fn location(sqlite_path: &Path, postgres: Option<&PgTarget>) -> LedgerLocation {
     match postgres {

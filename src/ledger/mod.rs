@@ -57,7 +57,9 @@ pub use model::{
 /// Per-node vote counts on a connection of its own (a read-only one, say).
 pub use queries::counts as node_vote_counts;
 pub use reconcile::{Action, Facts, decide};
-pub use schema::{APPLICATION_ID, LedgerIdentity, SCHEMA_VERSION};
+pub use schema::{
+    APPLICATION_ID, LedgerIdentity, MOVED_TO_KEY, SCHEMA_VERSION, prepare_connection,
+};
 pub use snapshot::{LedgerInfo, each_vote, inspect, open_read_only};
 pub use votes::{DecisionRecord, SignedVote};
 

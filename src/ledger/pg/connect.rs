@@ -66,9 +66,13 @@ impl PgTarget {
     pub async fn connect(&self) -> Result<Client, LedgerError> {
         let config = self.config()?;
         let target = describe(&config);
-        let failed = |e: tokio_postgres::Error| LedgerError::PgConnect {
-            target: target.clone(),
-            detail: pg_detail(&e),
+        let failed = |e: tokio_postgres::Error| {
+            let (target, detail) = (target.clone(), pg_detail(&e));
+            if e.code().is_some_and(refused) {
+                LedgerError::PgRefused { target, detail }
+            } else {
+                LedgerError::PgConnect { target, detail }
+            }
         };
         let client = match self.sslmode {
             SslMode::Disable => {
@@ -110,6 +114,12 @@ impl PgTarget {
             .with_root_certificates(roots)
             .with_no_client_auth())
     }
+}
+
+/// Authentication failed (class 28) or the database does not exist: the
+/// server is up and a retry would be refused the same way.
+fn refused(code: &tokio_postgres::error::SqlState) -> bool {
+    code.code().starts_with("28") || *code == tokio_postgres::error::SqlState::INVALID_CATALOG_NAME
 }
 
 async fn watch<S, T>(conn: tokio_postgres::Connection<S, T>, target: String)
