@@ -294,13 +294,15 @@ fn run_daemon(path: &std::path::Path) -> i32 {
     };
     match runtime.block_on(govnode::service::run(settings, Some(log))) {
         Ok(()) => exit::OK,
-        // A database that is down or unreachable may come back: exit as a
+        // A database that is down, unreachable or not answering may come
+        // back: exit as a
         // runtime failure so that systemd keeps restarting the daemon. One
         // that refuses the login or has no such database (`PgRefused`) is a
         // configuration problem and takes the arm below.
         Err(
             e @ govnode::service::DaemonError::Voting(govnode::round::ContextError::Ledger(
-                govnode::ledger::LedgerError::PgConnect { .. },
+                govnode::ledger::LedgerError::PgConnect { .. }
+                | govnode::ledger::LedgerError::PgTimeout { .. },
             )),
         ) => {
             tracing::error!(error = %e, "cannot start");

@@ -23,6 +23,7 @@ fn target(conninfo: &str) -> PgTarget {
         sslmode: SslMode::Disable,
         ca_file: None,
         connect_timeout: Duration::from_secs(2),
+        query_timeout: Duration::from_secs(5),
     }
 }
 

@@ -71,6 +71,16 @@ pub enum LedgerError {
         "the PostgreSQL ledger {target} refuses govnode: {detail}; check the user, password and database in the file named by ledger.url_file / ledger.url_credential"
     )]
     PgRefused { target: String, detail: String },
+    /// The server did not answer in time; the connection was dropped. A
+    /// write in flight may or may not have committed, as after a crash.
+    #[error(
+        "the PostgreSQL ledger {target} did not answer within {} (ledger.query_timeout); the connection was dropped and is opened again on the next use",
+        humantime::format_duration(*.after)
+    )]
+    PgTimeout {
+        target: String,
+        after: std::time::Duration,
+    },
     #[error("ledger.url_file / ledger.url_credential: {detail}")]
     PgConfig { detail: String },
     #[error("ledger migration to version {version} failed: {source}")]

@@ -408,14 +408,14 @@ impl Ledger {
                 .map(|(proposal_id, voter)| queries::vote_for(c, dao, proposal_id, voter))
                 .collect()
         }),
-        pg: |pg| {
+        pg: |pg| pg.bounded(async {
             let c = pg.session().await?;
             let mut out = Vec::with_capacity(pairs.len());
             for (proposal_id, voter) in pairs {
                 out.push(pg::queries::vote_for(&*c, dao, proposal_id, voter).await?);
             }
             Ok(out)
-        })
+        }).await)
     }
 
     pub async fn attempts(&self, id: i64) -> Result<Vec<Attempt>, LedgerError> {

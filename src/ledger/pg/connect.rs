@@ -31,6 +31,8 @@ pub struct PgTarget {
     pub sslmode: SslMode,
     pub ca_file: Option<PathBuf>,
     pub connect_timeout: Duration,
+    /// The bound of one ledger operation (see [`super::PgLedger::bounded`]).
+    pub query_timeout: Duration,
 }
 
 impl PgTarget {
@@ -154,6 +156,7 @@ mod tests {
             sslmode: SslMode::Disable,
             ca_file: None,
             connect_timeout: Duration::from_secs(1),
+            query_timeout: Duration::from_secs(1),
         }
     }
 
