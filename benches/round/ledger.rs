@@ -2,7 +2,9 @@
 //! on a fresh chain with the SQLite file and with a PostgreSQL database (a
 //! real cluster started for the bench, on loopback, with the server's default
 //! durability: fsync on). The SQLite round is the reference of each pair; the
-//! 49 × 5 pair also has the floor measured on each chain.
+//! 49 × 5 pair also has the floor, measured on the SQLite run's chain (the
+//! floor replays the votes the ledger confirmed, read from the SQLite file;
+//! both runs vote every pair, so it is the same set of votes).
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -26,6 +28,7 @@ fn postgres_env(pg: &Postgres, name: &str) -> Vec<(&'static str, &'static str)> 
     let path: &'static str = Box::leak(file.display().to_string().into_boxed_str());
     vec![
         ("GOVNODE__LEDGER__KIND", "postgres"),
+        ("GOVNODE__LEDGER__PATH", "null"),
         ("GOVNODE__LEDGER__URL_FILE", path),
     ]
 }
@@ -57,7 +60,7 @@ pub async fn ledgers(options: &Options) {
         ],
     );
     for (i, &(p, n, mining, floor)) in points.iter().enumerate() {
-        let case = |env| Case {
+        let case = |env, floor| Case {
             proposals: p,
             nodes: n,
             mining,
@@ -65,9 +68,9 @@ pub async fn ledgers(options: &Options) {
             env,
             floor,
         };
-        let sqlite = measure(&case(Vec::new())).await;
+        let sqlite = measure(&case(Vec::new(), floor)).await;
         let env = tokio::task::block_in_place(|| postgres_env(&pg, &format!("bench{i}")));
-        let postgres = measure(&case(env)).await;
+        let postgres = measure(&case(env, false)).await;
         for (label, m) in [("SQLite", &sqlite), ("PostgreSQL", &postgres)] {
             t.row(row(p, n, mining, label, m, &sqlite));
         }
@@ -88,19 +91,31 @@ fn row(
     m: &Measured,
     sqlite: &Measured,
 ) -> Vec<String> {
-    let votes = m.round.report.votes.confirmed;
+    let counts = &m.round.report.votes;
+    let votes = counts.confirmed;
     vec![
         format!("{p} × {n}"),
         mining.label(),
         label.to_owned(),
-        votes.to_string(),
+        if counts.confirmed == counts.decided {
+            votes.to_string()
+        } else {
+            format!(
+                "{votes} of {} ({} pending at the round's end)",
+                counts.decided, counts.pending
+            )
+        },
         secs(m.round.wall),
         format!(
             "{:.2}",
             m.round.wall.as_secs_f64() * 1000.0 / votes.max(1) as f64
         ),
         ratio(m.round.wall, sqlite.round.wall),
-        m.ratio(),
+        sqlite
+            .floor
+            .as_ref()
+            .map(|f| ratio(m.round.wall, f.total))
+            .unwrap_or_else(|| "–".into()),
         calls(&m.round_calls).to_string(),
         secs(m.quiet.wall),
         mb(m.peak_rss_kb),

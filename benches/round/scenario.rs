@@ -107,9 +107,17 @@ pub async fn measure(case: &Case) -> Measured {
     let ready = daemon.ready;
     daemon.stop();
 
-    let round_blocks = net
-        .last_vote_block()
-        .saturating_sub(round.report.head_block.unwrap_or_default());
+    // Read from the SQLite ledger; a PostgreSQL one is left alone.
+    let on_postgres = case
+        .env
+        .iter()
+        .any(|&(k, v)| k == "GOVNODE__LEDGER__KIND" && v == "postgres");
+    let round_blocks = if on_postgres {
+        0
+    } else {
+        net.last_vote_block()
+            .saturating_sub(round.report.head_block.unwrap_or_default())
+    };
     let floor = if case.floor {
         let per_voter = net.confirmed_per_voter();
         let floor = floor::measure(&net, &per_voter, aligned).await;
