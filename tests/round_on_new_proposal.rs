@@ -21,31 +21,6 @@ use support::daemon::Daemon;
 use support::round_env::RoundEnv;
 use support::tcp_relay::TcpRelay;
 
-async fn metric(d: &Daemon, series: &str) -> f64 {
-    let text = reqwest::get(d.url("/metrics"))
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics body");
-    text.lines()
-        .filter(|l| l.starts_with(series))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-async fn wait_metric(d: &Daemon, series: &str, at_least: f64, within: Duration) {
-    let start = Instant::now();
-    while metric(d, series).await < at_least {
-        assert!(
-            start.elapsed() < within,
-            "{series} did not reach {at_least} within {within:?}:\n{}",
-            d.output()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Waits until every node voted on `proposal`; returns the highest block of
 /// those votes. Fails on a double vote.
 async fn wait_votes(env: &RoundEnv, d: &Daemon, proposal: U256, within: Duration) -> u64 {
@@ -126,12 +101,15 @@ async fn a_new_proposal_is_voted_over_a_websocket_subscription() {
         // Long: only the subscription can find the proposal in time.
         ("GOVNODE__ROUND__NEW_PROPOSAL_POLL", "10m"),
     ]));
-    wait_metric(&d, "govnode_subscription_up", 1.0, Duration::from_secs(20)).await;
+    d.wait_metric("govnode_subscription_up", 1.0, Duration::from_secs(20))
+        .await;
     let (id, created) = env.create_proposal("a proposal for the subscription").await;
     let voted = wait_votes(&env, &d, id, Duration::from_secs(30)).await;
     println!("proposal created in block {created}, its last vote in block {voted}");
     assert!(
-        metric(&d, "govnode_new_proposals_total{source=\"subscription\"}").await >= 1.0,
+        d.metric("govnode_new_proposals_total{source=\"subscription\"}")
+            .await
+            >= 1.0,
         "{}",
         d.output()
     );
@@ -150,21 +128,16 @@ async fn a_cut_subscription_is_caught_up_and_its_round_finishes() {
         ("GOVNODE__RPC__ENDPOINTS__0__WS_URL", &ws),
         ("GOVNODE__ROUND__NEW_PROPOSAL_POLL", "2s"),
     ]));
-    wait_metric(&d, "govnode_subscription_up", 1.0, Duration::from_secs(20)).await;
+    d.wait_metric("govnode_subscription_up", 1.0, Duration::from_secs(20))
+        .await;
 
     // Cut as soon as the proposal is seen: its round runs without the socket.
     let (first, _) = env.create_proposal("voted while the socket is cut").await;
-    wait_metric(
-        &d,
-        "govnode_new_proposals_total",
-        1.0,
-        Duration::from_secs(10),
-    )
-    .await;
+    d.wait_metric("govnode_new_proposals_total", 1.0, Duration::from_secs(10))
+        .await;
     relay.cut();
     wait_votes(&env, &d, first, Duration::from_secs(30)).await;
-    wait_metric(
-        &d,
+    d.wait_metric(
         "govnode_subscription_drops_total",
         1.0,
         Duration::from_secs(20),
@@ -176,7 +149,8 @@ async fn a_cut_subscription_is_caught_up_and_its_round_finishes() {
     let (second, _) = env.create_proposal("made while the socket is down").await;
     relay.restore();
     wait_votes(&env, &d, second, Duration::from_secs(40)).await;
-    wait_metric(&d, "govnode_subscription_up", 1.0, Duration::from_secs(20)).await;
+    d.wait_metric("govnode_subscription_up", 1.0, Duration::from_secs(20))
+        .await;
     assert!(relay.accepted() >= 2, "the daemon never reconnected");
 
     // And the resubscribed socket carries the next one.
@@ -196,11 +170,13 @@ async fn without_a_websocket_new_proposals_are_found_by_log_polls() {
     let (id, _) = env.create_proposal("a proposal for the poll").await;
     wait_votes(&env, &d, id, Duration::from_secs(30)).await;
     assert!(
-        metric(&d, "govnode_new_proposals_total{source=\"poll\"}").await >= 1.0,
+        d.metric("govnode_new_proposals_total{source=\"poll\"}")
+            .await
+            >= 1.0,
         "{}",
         d.output()
     );
-    assert_eq!(metric(&d, "govnode_subscription_up").await, 0.0);
+    assert_eq!(d.metric("govnode_subscription_up").await, 0.0);
     let t = triggers(&env, &d).await;
     assert!(t.iter().any(|t| t == "new_proposal"), "triggers: {t:?}");
 }

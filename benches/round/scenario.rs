@@ -20,6 +20,9 @@ pub struct Case {
     pub strategies: Strategies,
     /// `GOVNODE__…` overrides for the daemon.
     pub env: Vec<(&'static str, &'static str)>,
+    /// The endpoint's `ws_url` set to anvil's WebSocket: rounds follow
+    /// subscribed heads instead of polling `eth_blockNumber`.
+    pub websocket: bool,
     pub floor: bool,
 }
 
@@ -68,7 +71,13 @@ pub async fn measure(case: &Case) -> Measured {
     let setup = setup_started.elapsed();
     let proxy = FaultProxy::start(&net.anvil.url()).await;
     let nudger = (case.mining == Mining::Auto).then(|| Nudger::start(net.anvil.url()));
-    let mut daemon = BenchDaemon::start(&net, &proxy.url(), &case.env);
+    // Straight to anvil: notifications are not calls, the proxy counts calls.
+    let ws_url = net.anvil.url().replace("http://", "ws://");
+    let mut env = case.env.clone();
+    if case.websocket {
+        env.push(("GOVNODE__RPC__ENDPOINTS__0__WS_URL", ws_url.as_str()));
+    }
+    let mut daemon = BenchDaemon::start(&net, &proxy.url(), &env);
     // Idle: after start-up, the first probes done, no round yet.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss_kb = daemon.rss_kb();
@@ -170,6 +179,7 @@ pub async fn headline(options: &Options, mining: Mining) {
                 mining,
                 strategies: s,
                 env: Vec::new(),
+                websocket: false,
                 floor: true,
             },
         ));
@@ -183,6 +193,7 @@ pub async fn headline(options: &Options, mining: Mining) {
                 mining,
                 strategies: Strategies::AllFor,
                 env: vec![("GOVNODE__ROUND__RECEIPT_POLL", "100ms")],
+                websocket: false,
                 floor: true,
             },
         ));
@@ -386,6 +397,7 @@ pub async fn scaling(options: &Options) {
             mining,
             strategies: Strategies::AllFor,
             env: Vec::new(),
+            websocket: false,
             floor: false,
         })
         .await;

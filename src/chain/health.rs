@@ -1,18 +1,28 @@
-//! The `rpc` health component: each endpoint's state for `/health`, and
-//! not-ready when no endpoint is healthy.
+//! The `rpc` health component: each endpoint's state for `/health`, how
+//! new heads are followed, and not-ready when no endpoint is healthy.
 
 use crate::service::{ComponentReport, HealthComponent, Status};
 
 use super::endpoint::EndpointState;
+use super::heads::Heads;
 use super::pool::{EndpointSnapshot, Pool};
 
 pub struct RpcHealth {
     pool: Pool,
+    /// The daemon's head subscription, shown as `heads` in the detail.
+    heads: Option<Heads>,
 }
 
 impl RpcHealth {
     pub fn new(pool: Pool) -> Self {
-        RpcHealth { pool }
+        RpcHealth { pool, heads: None }
+    }
+
+    pub fn with_heads(pool: Pool, heads: Heads) -> Self {
+        RpcHealth {
+            pool,
+            heads: Some(heads),
+        }
     }
 }
 
@@ -38,6 +48,10 @@ impl HealthComponent for RpcHealth {
                 .filter(|e| !e.healthy)
                 .map(|e| format!("endpoint {}: {}", e.name, why_unhealthy(e))),
         );
+        let mut detail = serde_json::to_value(&snap).unwrap_or_default();
+        if let (Some(heads), Some(map)) = (&self.heads, detail.as_object_mut()) {
+            map.insert("heads".to_owned(), heads.source().into());
+        }
         ComponentReport {
             status: match healthy {
                 0 => Status::Down,
@@ -46,7 +60,7 @@ impl HealthComponent for RpcHealth {
             },
             ready: healthy > 0,
             reasons,
-            detail: serde_json::to_value(&snap).unwrap_or_default(),
+            detail,
         }
     }
 }

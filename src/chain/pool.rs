@@ -173,6 +173,11 @@ impl Pool {
         Arc::new(RpcHealth::new(self.clone()))
     }
 
+    /// [`Pool::health_component`] that also says how new heads are followed.
+    pub fn health_component_with(&self, heads: super::Heads) -> Arc<dyn HealthComponent> {
+        Arc::new(RpcHealth::with_heads(self.clone(), heads))
+    }
+
     pub fn snapshot(&self) -> PoolSnapshot {
         let now = Instant::now();
         let details: Vec<_> = self

@@ -1,6 +1,8 @@
-//! Finds the DAO's new proposals: over a WebSocket subscription where an
-//! endpoint has one, by log polls otherwise, and by a catch-up read after
-//! every (re)subscription.
+//! Follows new heads over a WebSocket subscription where an endpoint has
+//! one (for every round's confirmation, see [`Heads`]) and, with
+//! `round.on_new_proposal`, finds the DAO's new proposals: over the same
+//! socket, by log polls without one, and by a catch-up read after every
+//! (re)subscription.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -14,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::metrics::FollowMetrics;
 use super::ws::{Connection, WsError};
+use crate::chain::Heads;
 use crate::config::Secret;
 use crate::dao::{DaoError, scan_logs};
 
@@ -31,10 +34,20 @@ pub struct WsEndpoint {
     pub url: Secret,
 }
 
-pub struct Follower {
+/// The DAO's `ProposalCreated` logs, followed with `round.on_new_proposal`.
+pub struct Proposals {
     pub dao: Address,
     /// Topic 0 of the DAO's `ProposalCreated`.
     pub topic: B256,
+    /// Each new proposal's block goes here.
+    pub found: mpsc::Sender<u64>,
+}
+
+pub struct Follower {
+    /// `None`: only new heads are followed.
+    pub proposals: Option<Proposals>,
+    /// Where the subscription's heads go, for the rounds.
+    pub heads: Heads,
     /// The HTTP pool: catch-up reads and polls go through its breakers.
     pub provider: DynProvider,
     /// In priority order.
@@ -71,12 +84,14 @@ impl Cursor {
 }
 
 impl Follower {
-    /// Runs until `shutdown`; each new proposal's block goes to `found`.
-    pub async fn run(self, found: mpsc::Sender<u64>, shutdown: CancellationToken) {
+    /// Runs until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
         let mut cursor = Cursor::default();
         // Every series exists from start, so dashboards and alerts see zeros.
-        for source in SOURCES {
-            self.metrics.proposals.with_label_values(&[source]);
+        if self.proposals.is_some() {
+            for source in SOURCES {
+                self.metrics.proposals.with_label_values(&[source]);
+            }
         }
         for endpoint in &self.endpoints {
             self.metrics
@@ -89,7 +104,8 @@ impl Follower {
         tracing::info!(
             websockets = self.endpoints.len(),
             poll = %humantime::format_duration(self.poll),
-            "following new proposals"
+            proposals = self.proposals.is_some(),
+            "following new heads"
         );
         loop {
             for endpoint in &self.endpoints {
@@ -97,10 +113,9 @@ impl Follower {
                     .metrics
                     .subscription_up
                     .with_label_values(&[&endpoint.name]);
-                let followed = self
-                    .follow(endpoint, &mut cursor, &found, &shutdown, &up)
-                    .await;
+                let followed = self.follow(endpoint, &mut cursor, &shutdown, &up).await;
                 up.set(0);
+                self.heads.closed();
                 match followed {
                     Ok(()) => return,
                     Err(e) => {
@@ -111,13 +126,13 @@ impl Follower {
                         tracing::warn!(
                             endpoint = %endpoint.name,
                             error = %e,
-                            "new-proposal subscription lost; the blocks missed are read again"
+                            "subscription lost; rounds poll for heads and the blocks missed are read again"
                         );
                     }
                 }
             }
             // No subscription now: a poll covers the gap until the next try.
-            if let Err(e) = self.read_new(&mut cursor, &found, "poll").await {
+            if let Err(e) = self.read_new(&mut cursor, "poll").await {
                 tracing::warn!(error = %e, "cannot poll for new proposals");
             }
             tokio::select! {
@@ -132,32 +147,37 @@ impl Follower {
         &self,
         endpoint: &WsEndpoint,
         cursor: &mut Cursor,
-        found: &mpsc::Sender<u64>,
         shutdown: &CancellationToken,
         up: &prometheus::IntGauge,
     ) -> Result<(), FollowError> {
         let mut conn = Connection::open(&endpoint.url, self.timeout).await?;
         let heads = conn.subscribe(json!(["newHeads"])).await?;
-        let logs = conn
-            .subscribe(json!(["logs", {"address": self.dao, "topics": [self.topic]}]))
-            .await?;
+        let logs = match &self.proposals {
+            Some(p) => Some(
+                conn.subscribe(json!(["logs", {"address": p.dao, "topics": [p.topic]}]))
+                    .await?,
+            ),
+            None => None,
+        };
         up.set(1);
-        tracing::info!(endpoint = %endpoint.name, "subscribed to new proposals and heads");
+        self.heads.opened();
+        tracing::info!(endpoint = %endpoint.name, proposals = logs.is_some(), "subscribed to new heads");
         // What was mined before the subscription (or while the last one was down).
-        self.read_new(cursor, found, "catch_up").await?;
+        self.read_new(cursor, "catch_up").await?;
         loop {
             let note = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
                 note = conn.next(self.poll) => note?,
             };
-            if note.subscription == logs {
+            if logs.as_ref() == Some(&note.subscription) {
                 match serde_json::from_value::<Log>(note.result) {
-                    Ok(log) => self.offer(cursor, &log, found, "subscription"),
+                    Ok(log) => self.offer(cursor, &log, "subscription"),
                     Err(e) => tracing::warn!(error = %e, "unreadable log notification ignored"),
                 }
             } else if note.subscription == heads
                 && let Some(number) = head_number(&note.result)
             {
+                self.heads.announced(number);
                 // Logs of a block come with it; by its successor's head they are in.
                 let complete = number.saturating_sub(1);
                 cursor.read_to = Some(cursor.read_to.map_or(complete, |r| r.max(complete)));
@@ -167,13 +187,12 @@ impl Follower {
 
     /// Reads `ProposalCreated` logs from the cursor to the head over HTTP.
     /// The first read only places the cursor: proposals that exist when the
-    /// daemon starts are the timer's (and `round.on_start`'s).
-    async fn read_new(
-        &self,
-        cursor: &mut Cursor,
-        found: &mpsc::Sender<u64>,
-        source: &'static str,
-    ) -> Result<(), FollowError> {
+    /// daemon starts are the timer's (and `round.on_start`'s). Nothing to
+    /// read when only heads are followed.
+    async fn read_new(&self, cursor: &mut Cursor, source: &'static str) -> Result<(), FollowError> {
+        let Some(proposals) = &self.proposals else {
+            return Ok(());
+        };
         let head = self
             .provider
             .get_block_number()
@@ -186,18 +205,23 @@ impl Follower {
         if head <= read_to {
             return Ok(());
         }
-        let filter = Filter::new().address(self.dao).event_signature(self.topic);
-        let logs = scan_logs(&self.provider, self.dao, filter, read_to + 1, head)
+        let filter = Filter::new()
+            .address(proposals.dao)
+            .event_signature(proposals.topic);
+        let logs = scan_logs(&self.provider, proposals.dao, filter, read_to + 1, head)
             .await
             .map_err(FollowError::Logs)?;
         for log in &logs {
-            self.offer(cursor, log, found, source);
+            self.offer(cursor, log, source);
         }
         cursor.read_to = Some(head);
         Ok(())
     }
 
-    fn offer(&self, cursor: &mut Cursor, log: &Log, found: &mpsc::Sender<u64>, source: &str) {
+    fn offer(&self, cursor: &mut Cursor, log: &Log, source: &str) {
+        let Some(proposals) = &self.proposals else {
+            return;
+        };
         if !cursor.first_sight(log) {
             return;
         }
@@ -205,7 +229,7 @@ impl Follower {
         self.metrics.proposals.with_label_values(&[source]).inc();
         tracing::info!(block, source, "new proposal");
         // Full means a round is already due; this proposal is in it.
-        let _ = found.try_send(block);
+        let _ = proposals.found.try_send(block);
     }
 }
 

@@ -1,8 +1,11 @@
-//! `round.on_new_proposal`: rounds started by the DAO's own `ProposalCreated`
-//! logs, in addition to the systemd timer (which stays the safety net).
+//! The chain followed over a WebSocket: new heads for every round's
+//! confirmation (an endpoint's `ws_url`, see [`crate::chain::Heads`]) and,
+//! with `round.on_new_proposal`, rounds started by the DAO's own
+//! `ProposalCreated` logs, in addition to the systemd timer (which stays the
+//! safety net).
 //!
-//! With an endpoint that has a `ws_url`, the follower subscribes to the DAO's
-//! logs and to new heads over that WebSocket. Every (re)subscription is
+//! With an endpoint that has a `ws_url`, the follower subscribes to new
+//! heads (and the DAO's logs) over that WebSocket. Every (re)subscription is
 //! followed by a catch-up read over HTTP of the blocks since the last head it
 //! saw, so a drop loses nothing. Without a WebSocket (or while every one is
 //! down) it polls `eth_blockNumber` and `eth_getLogs` every
@@ -16,6 +19,6 @@ mod metrics;
 mod trigger;
 pub mod ws;
 
-pub use follower::{Follower, WsEndpoint};
+pub use follower::{Follower, Proposals, WsEndpoint};
 pub use metrics::FollowMetrics;
 pub use trigger::start_rounds;

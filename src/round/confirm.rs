@@ -1,9 +1,10 @@
 //! Receipts, tracked by govnode itself: alloy's watcher has no deadline and
 //! can wait forever on a dropped transaction. The round follows the chain
-//! head ([`super::head_feed`]) and reads each new block's receipts with one
-//! `eth_getBlockReceipts` ([`super::block_receipts`]), so a vote is seen
-//! mined on the block that mined it, and a block costs one call whatever the
-//! number of votes in it. Where no endpoint has that method, every
+//! head ([`super::head_feed`]: the daemon's `newHeads` subscription, or
+//! `eth_blockNumber` polls without one) and reads each new block's receipts
+//! with one `eth_getBlockReceipts` ([`super::block_receipts`]), so a vote
+//! is seen mined on the block that mined it, and a block costs one call
+//! whatever the number of votes in it. Where no endpoint has that method, every
 //! `round.receipt_poll` (a quarter of that while votes are being mined) the
 //! head and each wallet's mined nonce are read, and receipts are asked (in
 //! JSON-RPC batches) only for votes whose nonce is used. Until mined or the
@@ -75,7 +76,7 @@ pub async fn await_receipts(
     if in_flight.is_empty() && queues.is_empty() {
         return out;
     }
-    let mut feed = HeadFeed::poll(v.provider.clone(), HEAD_POLL);
+    let mut feed = HeadFeed::follow(v.provider.clone(), &v.heads, HEAD_POLL);
     // Blocks up to the round's head were read before the votes were sent.
     let mut scanned: u64 = in_flight.iter().map(|f| f.sent_block).min().unwrap_or(0);
     // The pool answers "method not found" itself, without a request, once
@@ -214,9 +215,12 @@ pub async fn await_receipts(
             let seen = head.map(|h| h.min(scanned));
             // While the chain is mining this round's votes (and the wallets'
             // windows refill), the next block may be there already: one
-            // look now rather than at the feed's next poll.
+            // look now rather than at the feed's next poll. A subscribed
+            // feed has been told of it already.
             let now = if progressed.is_empty() {
                 None
+            } else if feed.subscribed() {
+                feed.latest()
             } else {
                 v.provider.get_block_number().await.ok()
             };

@@ -74,6 +74,9 @@ pub struct Voting {
     pub multicall: crate::dao::MulticallProbe,
     /// Signer health and pauses per node; kept over reloads.
     pub keys: NodeKeys,
+    /// New heads from the daemon's subscription, where it has one; the
+    /// confirmation polls while it is not open.
+    pub heads: crate::chain::Heads,
 }
 
 impl Voting {
@@ -123,6 +126,7 @@ impl Voting {
             webhooks,
             multicall,
             keys,
+            heads: crate::chain::Heads::default(),
         };
         voting.prime_metrics();
         Ok(voting)

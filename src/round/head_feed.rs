@@ -2,17 +2,22 @@
 //! waits on it and reads each new block's receipts as soon as the block is
 //! there, instead of polling receipts on a timer.
 //!
-//! Today the channel is fed by a task polling `eth_blockNumber` (the
-//! cheapest call) every [`HEAD_POLL`]. The channel is the hook for other
-//! sources: a WebSocket `newHeads` subscription only needs to send each new
-//! head number into a `watch::Sender<Option<u64>>` and hand the receiver to
-//! [`HeadFeed::from_channel`]; nothing downstream changes.
+//! While the daemon's `newHeads` subscription is open ([`Heads`]), the feed
+//! passes on the heads it announces and asks nothing; it reads
+//! `eth_blockNumber` once when it starts and once each time a subscription
+//! (re)opens, since a head mined before that was announced to nobody.
+//! While no subscription is open (no endpoint has a `ws_url`, or the socket
+//! dropped) it polls `eth_blockNumber` (the cheapest call) every
+//! [`HEAD_POLL`]; a drop wakes it at once, so a round never waits on a dead
+//! socket longer than the subscriber takes to see the drop.
 
 use std::time::{Duration, Instant};
 
 use alloy::providers::{DynProvider, Provider};
 use tokio::sync::watch;
 use tokio_util::sync::{CancellationToken, DropGuard};
+
+use crate::chain::{HeadState, Heads};
 
 /// How often the polling source asks for the head: a vote is seen mined at
 /// most this long after its block exists.
@@ -21,46 +26,65 @@ pub const HEAD_POLL: Duration = Duration::from_millis(100);
 /// The latest head number seen (`None` before the first answer).
 pub struct HeadFeed {
     rx: watch::Receiver<Option<u64>>,
-    /// Stops the polling task when the feed is dropped.
+    /// The subscription's state, where the feed follows one.
+    subscription: Option<watch::Receiver<HeadState>>,
+    /// Stops the feeding task when the feed is dropped.
     _stop: Option<DropGuard>,
 }
 
 impl HeadFeed {
-    /// A feed polling `eth_blockNumber` every `every`, starting at once.
-    pub fn poll(provider: DynProvider, every: Duration) -> HeadFeed {
+    /// A feed following `heads` while its subscription is open and polling
+    /// `eth_blockNumber` every `every` while it is not.
+    pub fn follow(provider: DynProvider, heads: &Heads, every: Duration) -> HeadFeed {
         let (tx, rx) = watch::channel(None);
         let stop = CancellationToken::new();
         let token = stop.clone();
+        let mut shared = heads.watch();
+        let subscription = shared.clone();
         tokio::spawn(async move {
+            // Whether the open subscription's stretch began with a read.
+            let mut looked = false;
             loop {
-                match provider.get_block_number().await {
-                    Ok(n) => {
-                        tx.send_if_modified(|seen| {
-                            let newer = seen.is_none_or(|s| n > s);
-                            if newer {
-                                *seen = Some(n);
-                            }
-                            newer
-                        });
-                    }
-                    Err(e) => tracing::debug!(error = %e, "head poll failed; polling again"),
+                let state = *shared.borrow_and_update();
+                if let Some(n) = state.latest.filter(|_| state.live) {
+                    raise(&tx, n);
                 }
+                if !state.live || !looked {
+                    match provider.get_block_number().await {
+                        Ok(n) => raise(&tx, n),
+                        Err(e) => tracing::debug!(error = %e, "head read failed; reading again"),
+                    }
+                }
+                looked = state.live;
+                // While subscribed, only the subscription says more.
                 tokio::select! {
                     _ = token.cancelled() => return,
-                    _ = tokio::time::sleep(every) => {}
+                    _ = changed(&mut shared) => {}
+                    _ = tokio::time::sleep(every), if !state.live => {}
                 }
             }
         });
         HeadFeed {
             rx,
+            subscription: Some(subscription),
             _stop: Some(stop.drop_guard()),
         }
     }
 
-    /// A feed over a channel another source fills (see the module docs).
-    #[allow(dead_code)] // the hook for a subscription source; used by tests so far
+    /// True while the heads come from an open subscription: no need to ask
+    /// the endpoint whether a newer block is there.
+    pub fn subscribed(&self) -> bool {
+        self.subscription.as_ref().is_some_and(|s| s.borrow().live)
+    }
+
+    /// A feed over a channel a test fills.
+    #[cfg(test)]
     pub fn from_channel(rx: watch::Receiver<Option<u64>>) -> HeadFeed {
-        HeadFeed { rx, _stop: None }
+        HeadFeed {
+            rx,
+            subscription: None,
+            _stop: None,
+        }
     }
 
     pub fn latest(&self) -> Option<u64> {
@@ -77,6 +101,25 @@ impl HeadFeed {
         };
         let _ = tokio::time::timeout_at(until.into(), self.rx.wait_for(above)).await;
         self.latest()
+    }
+}
+
+/// Passes `n` on if it is above what the feed has seen.
+fn raise(tx: &watch::Sender<Option<u64>>, n: u64) {
+    tx.send_if_modified(|seen| {
+        let newer = seen.is_none_or(|s| n > s);
+        if newer {
+            *seen = Some(n);
+        }
+        newer
+    });
+}
+
+/// The next change of the subscription's state; never, once no subscriber
+/// is left (the feed polls on).
+async fn changed(state: &mut watch::Receiver<HeadState>) {
+    if state.changed().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -184,7 +184,9 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     daemon
         .health()
         .register(Arc::new(daemon.voting().keys.clone()));
-    daemon.health().register(daemon.chain().health_component());
+    daemon
+        .health()
+        .register(daemon.chain().health_component_with(daemon.voting().heads));
     for prober in daemon.chain().probe_tasks(daemon.shutdown_token()) {
         tasks.spawn(prober);
     }
@@ -195,9 +197,7 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     ));
 
     let settings = daemon.settings();
-    if settings.config.round.on_new_proposal {
-        follow_new_proposals(&daemon, &settings, &mut tasks)?;
-    }
+    follow_chain(&daemon, &settings, &mut tasks)?;
     let control = crate::api::control::ControlServer::bind(&settings.control_socket).await?;
     tasks.spawn(control.serve(daemon.clone(), daemon.shutdown_token()));
     let stuck_grace = Duration::from_secs(60);
@@ -282,13 +282,50 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     Ok(())
 }
 
-/// `round.on_new_proposal`: the follower and the task that turns what it
-/// finds into rounds.
-fn follow_new_proposals(
+/// The follower: new heads over the endpoints' `ws_url`s for every round's
+/// confirmation and, with `round.on_new_proposal`, the DAO's new proposals
+/// and the task that turns them into rounds. Without either there is
+/// nothing to follow: rounds poll for heads.
+fn follow_chain(
     daemon: &Daemon,
     settings: &Settings,
     tasks: &mut JoinSet<()>,
 ) -> Result<(), DaemonError> {
+    let endpoints = ws_endpoints(settings);
+    let round = &settings.config.round;
+    if endpoints.is_empty() && !round.on_new_proposal {
+        return Ok(());
+    }
+    let voting = daemon.voting();
+    let proposals = round.on_new_proposal.then(|| {
+        let (found, proposals) = tokio::sync::mpsc::channel(64);
+        tasks.spawn(crate::follow::start_rounds(
+            proposals,
+            daemon.rounds().clone(),
+            round.new_proposal_debounce,
+            daemon.shutdown_token(),
+        ));
+        crate::follow::Proposals {
+            dao: voting.dao.address(),
+            topic: voting.dao.proposal_created_topic(),
+            found,
+        }
+    });
+    let follower = crate::follow::Follower {
+        proposals,
+        heads: voting.heads.clone(),
+        provider: daemon.chain().provider(),
+        endpoints,
+        poll: round.new_proposal_poll,
+        timeout: FOLLOW_TIMEOUT,
+        metrics: crate::follow::FollowMetrics::register(daemon.metrics().registry())?,
+    };
+    tasks.spawn(follower.run(daemon.shutdown_token()));
+    Ok(())
+}
+
+/// The endpoints' WebSocket URLs, in priority order.
+fn ws_endpoints(settings: &Settings) -> Vec<crate::follow::WsEndpoint> {
     let mut endpoints: Vec<(u32, crate::follow::WsEndpoint)> = settings
         .config
         .rpc
@@ -308,29 +345,10 @@ fn follow_new_proposals(
         })
         .collect();
     endpoints.sort_by_key(|(priority, _)| *priority);
-    let voting = daemon.voting();
-    let round = &settings.config.round;
-    let follower = crate::follow::Follower {
-        dao: voting.dao.address(),
-        topic: voting.dao.proposal_created_topic(),
-        provider: daemon.chain().provider(),
-        endpoints: endpoints.into_iter().map(|(_, e)| e).collect(),
-        poll: round.new_proposal_poll,
-        timeout: FOLLOW_TIMEOUT,
-        metrics: crate::follow::FollowMetrics::register(daemon.metrics().registry())?,
-    };
-    let (found, proposals) = tokio::sync::mpsc::channel(64);
-    tasks.spawn(follower.run(found, daemon.shutdown_token()));
-    tasks.spawn(crate::follow::start_rounds(
-        proposals,
-        daemon.rounds().clone(),
-        round.new_proposal_debounce,
-        daemon.shutdown_token(),
-    ));
-    Ok(())
+    endpoints.into_iter().map(|(_, e)| e).collect()
 }
 
-/// Connect, subscribe and ping answers of a new-proposal WebSocket.
+/// Connect, subscribe and ping answers of the follower's WebSocket.
 const FOLLOW_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn ready_status(settings: &Settings) -> String {

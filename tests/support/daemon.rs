@@ -165,6 +165,34 @@ impl Daemon {
     pub fn output(&self) -> String {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
+
+    /// The sum of the `/metrics` lines that start with `series` (a family,
+    /// or a family with labels).
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = reqwest::get(self.url("/metrics"))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        text.lines()
+            .filter(|l| l.starts_with(series))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// Waits until [`Daemon::metric`] reaches `at_least`.
+    pub async fn wait_metric(&self, series: &str, at_least: f64, within: Duration) {
+        let start = Instant::now();
+        while self.metric(series).await < at_least {
+            assert!(
+                start.elapsed() < within,
+                "{series} did not reach {at_least} within {within:?}:\n{}",
+                self.output()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 impl Drop for Daemon {
