@@ -384,7 +384,7 @@ in
                       type = types.nullOr secretPath;
                       default = null;
                       example = "/run/keys/rpc-primary.ws-url";
-                      description = "File holding the endpoint's WebSocket URL (`ws_url`, for `round.on_new_proposal`) with credentials in it, loaded as credential `rpc-ws-<name>`.";
+                      description = "File holding the endpoint's WebSocket URL (`ws_url`: new heads for every round's confirmation, and `round.on_new_proposal`) with credentials in it, loaded as credential `rpc-ws-<name>`.";
                     };
                     options.priority = mkOption {
                       type = types.int;
