@@ -208,8 +208,8 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
         .health()
         .register(Arc::new(daemon.voting().keys.clone()));
     daemon.health().register(daemon.chain().health_component());
-    daemon.health().register(Arc::new(daemon.ha().clone()));
     if let Some(fence) = fence {
+        daemon.health().register(Arc::new(daemon.ha().clone()));
         elect(&daemon, fence, &mut tasks);
     }
     for prober in daemon.chain().probe_tasks(daemon.shutdown_token()) {
