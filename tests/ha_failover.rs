@@ -139,6 +139,16 @@ async fn health(d: &Daemon) -> Option<serde_json::Value> {
     reply.json().await.ok()
 }
 
+/// `GET path` of `d`'s API, as text.
+async fn text(d: &Daemon, path: &str) -> String {
+    reqwest::get(d.url(path))
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
 /// Waits until `d` reports `role` (and, as a standby, knows who leads);
 /// its last /health on timeout.
 async fn wait_role(d: &Daemon, role: &str, within: Duration) -> serde_json::Value {
@@ -337,12 +347,8 @@ async fn the_standby_finishes_every_round_of_a_leader_killed_at_random_points() 
     }
     assert_each_voted_once(&env, &proposals).await;
     let h = health(&daemons[leader]).await.unwrap_or_default();
-    let failovers = reqwest::get(daemons[leader].url("/metrics"))
+    let failovers = text(&daemons[leader], "/metrics")
         .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text")
         .lines()
         .find(|l| l.starts_with("govnode_ha_failovers_total "))
         .map(str::to_owned);
@@ -530,12 +536,7 @@ async fn a_leader_frozen_past_its_lease_writes_and_sends_nothing_and_steps_down(
         "a transaction after waking"
     );
     assert_each_voted_once(&env, &all).await;
-    let metrics = reqwest::get(a.url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = text(&a, "/metrics").await;
     assert!(
         metrics.contains("govnode_ha_role{role=\"standby\"} 1"),
         "{metrics}"
@@ -544,12 +545,7 @@ async fn a_leader_frozen_past_its_lease_writes_and_sends_nothing_and_steps_down(
         metrics.contains("govnode_ha_role{role=\"leader\"} 0"),
         "{metrics}"
     );
-    let page = reqwest::get(a.url("/status"))
-        .await
-        .expect("status page")
-        .text()
-        .await
-        .expect("text");
+    let page = text(&a, "/status").await;
     assert!(page.contains("standby (id gov-a, leader gov-b)"), "{page}");
     let (code, out) = env.round_at(&ms[0].config);
     assert_eq!(code, 0, "{out}");
