@@ -536,7 +536,24 @@ async fn a_leader_frozen_past_its_lease_writes_and_sends_nothing_and_steps_down(
         "a transaction after waking"
     );
     assert_each_voted_once(&env, &all).await;
-    let metrics = text(&a, "/metrics").await;
+    // Its missed-round gauge follows the leader's successful round.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let metrics = loop {
+        let metrics = text(&a, "/metrics").await;
+        let last_success = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("govnode_last_successful_round_timestamp_seconds "))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_default();
+        if last_success > 0.0 {
+            break metrics;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the standby's gauge stays at 0: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert!(
         metrics.contains("govnode_ha_role{role=\"standby\"} 1"),
         "{metrics}"

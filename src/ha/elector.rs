@@ -143,6 +143,7 @@ impl Elector {
                 } else {
                     self.ha.stand_by(Some(holder));
                 }
+                self.follow_leader().await;
             }
         }
     }
@@ -172,6 +173,16 @@ impl Elector {
             && let Err(e) = self.rounds.trigger(trigger)
         {
             tracing::warn!(trigger = trigger.as_str(), reason = %e, "no round started");
+        }
+    }
+
+    /// A standby runs no round, so its missed-round gauge follows the
+    /// leader's rounds in the shared ledger (else every standby would
+    /// alert that no round succeeded).
+    async fn follow_leader(&self) {
+        let voting = (self.voting)();
+        if let Ok(Some(ms)) = voting.ledger.last_success().await {
+            voting.metrics.last_success.set(ms as f64 / 1000.0);
         }
     }
 
