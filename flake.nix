@@ -30,6 +30,7 @@
         vm-timer-persistent = ./nixos/tests/timer-persistent.nix;
         vm-switch = ./nixos/tests/switch.nix;
         vm-watchdog = ./nixos/tests/watchdog.nix;
+        vm-failover = ./nixos/tests/failover.nix;
       };
     in
     {

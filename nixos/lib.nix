@@ -187,6 +187,62 @@ let
   rpcCredential = name: "rpc-${name}";
   rpcWsCredential = name: "rpc-ws-${name}";
   webhookCredential = name: "webhook-${name}";
+  ledgerUrlCredential = "ledger-url";
+
+  # services.govnode.ledger.postgres.createLocally: the database and role of
+  # services.postgresql on the same host, reached over its Unix socket with
+  # peer authentication as the unit's own user (so no password exists).
+  # ensureDBOwnership needs the database named after the role, and peer
+  # authentication needs the role named after the unit's User=.
+  localLedgerDatabase = "govnode";
+  localLedgerConninfo = "host=/run/postgresql user=${localLedgerDatabase} dbname=${localLedgerDatabase}";
+
+  # What services.govnode.ledger.postgres puts into the settings.
+  postgresLedgerSettings =
+    postgres: conninfoFile:
+    if !postgres.enable then
+      { }
+    else
+      {
+        kind = "postgres";
+      }
+      // (
+        if postgres.createLocally then
+          { url_file = "${conninfoFile}"; }
+        else if postgres.urlFile != null then
+          { url_credential = ledgerUrlCredential; }
+        else
+          { }
+      );
+
+  # Problems of services.govnode.ledger.postgres, as assertion messages.
+  postgresLedgerProblems =
+    postgres: settings:
+    let
+      ledger = attrsOrEmpty settings "ledger";
+      opt = "services.govnode.ledger.postgres";
+    in
+    failedAssertions [
+      {
+        assertion = !(postgres.enable && postgres.createLocally && postgres.urlFile != null);
+        message = "${opt}.urlFile is set but ${opt}.createLocally is true: the local database is reached over its Unix socket without a URL; set createLocally = false for a remote database.";
+      }
+      {
+        assertion =
+          !(postgres.enable && !postgres.createLocally)
+          || postgres.urlFile != null
+          || isSet ledger "url_credential";
+        message = "${opt}.createLocally is false but no connection string is given: set ${opt}.urlFile (a file outside the Nix store) or settings.ledger.url_credential.";
+      }
+      {
+        assertion = postgres.enable || valueOr ledger "kind" "sqlite" != "postgres" || isSet ledger "url_credential" || isSet ledger "url_file";
+        message = "services.govnode.settings.ledger.kind = \"postgres\" without a connection string: use ${opt}.enable (with createLocally or urlFile) instead.";
+      }
+      {
+        assertion = !(postgres.enable && isSet ledger "path");
+        message = "services.govnode.settings.ledger.path is set but ${opt}.enable keeps the ledger in PostgreSQL: remove ledger.path.";
+      }
+    ];
 
   attrsOrEmpty =
     set: key: if isAttrs set && hasAttr key set && set.${key} != null then set.${key} else { };
@@ -251,6 +307,17 @@ let
       id = e.ws_url_credential;
       kind = "ws_url";
     }) (filter (e: isSet e "ws_url_credential") endpoints)
+    ++ (
+      if isSet (attrsOrEmpty config "ledger") "url_credential" then
+        [
+          {
+            id = config.ledger.url_credential;
+            kind = "conninfo";
+          }
+        ]
+      else
+        [ ]
+    )
     ++ (
       if isSet api "token_credential" then
         [
@@ -491,6 +558,8 @@ let
       "http://127.0.0.1:8545"
     else if c.kind == "ws_url" then
       "ws://127.0.0.1:8545"
+    else if c.kind == "conninfo" then
+      "postgresql://govnode@127.0.0.1:5432/govnode"
     else
       "build-time-placeholder-token";
 
@@ -625,6 +694,11 @@ in
     apiTokenCredential
     rpcCredential
     webhookCredential
+    ledgerUrlCredential
+    localLedgerDatabase
+    localLedgerConninfo
+    postgresLedgerSettings
+    postgresLedgerProblems
     shorthandCredentials
     referencedCredentials
     credentialDirectives

@@ -56,6 +56,17 @@ let
     else
       uncheckedConfig;
 
+  postgres = cfg.ledger.postgres;
+  localDatabase = postgres.enable && postgres.createLocally;
+  # Holds no secret: the local database is reached by peer authentication.
+  localConninfo = pkgs.writeText "govnode-ledger.conninfo" pure.localLedgerConninfo;
+  # Units whose end means the local database and its role exist
+  # (ensureUsers and ensureDatabases run in postgresql-setup.service).
+  localDatabaseUnits = [
+    "postgresql.service"
+    "postgresql-setup.service"
+  ];
+
   govnode = lib.getExe cfg.package;
   stopTimeout = pure.stopTimeoutSec cfg.settings;
   apiPort = pure.listenPort cfg.settings.api.listen;
@@ -224,6 +235,50 @@ in
       type = types.listOf types.str;
       default = [ ];
       description = "Extra arguments for `govnode run`; changing them restarts the daemon.";
+    };
+
+    ledger.postgres = {
+      enable = mkOption {
+        type = types.bool;
+        default = false;
+        description = ''
+          Whether the vote ledger lives in PostgreSQL
+          (`settings.ledger.kind = "postgres"`) instead of the SQLite file
+          under /var/lib/govnode. Several daemons on different machines that
+          share one deployment's ledger (`settings.ha`) need it. The daemon
+          creates its tables in an empty database; an existing SQLite ledger
+          is moved with `govnode ledger migrate --to postgres` before the
+          switch (docs/operations.md, "PostgreSQL ledger").
+        '';
+      };
+      createLocally = mkOption {
+        type = types.bool;
+        default = true;
+        description = ''
+          Whether the database is {option}`services.postgresql` on this
+          host. The module then enables it, creates the role and the
+          database `govnode` (owned by the role), and the daemon connects
+          over the Unix socket in /run/postgresql with peer authentication
+          as its own user `govnode`: no password exists. govnode.service
+          starts after the database is set up and stops with it.
+
+          `false`: the database is elsewhere; give
+          {option}`services.govnode.ledger.postgres.urlFile`.
+        '';
+      };
+      urlFile = mkOption {
+        type = types.nullOr secretPath;
+        default = null;
+        example = "/run/keys/govnode-ledger.url";
+        description = ''
+          With `createLocally = false`: a file holding the connection string
+          (`postgresql://USER:PASSWORD@HOST:PORT/DB`, or `key=value` pairs),
+          loaded as credential `ledger-url` and named by
+          `settings.ledger.url_credential`. The string never enters the store,
+          a log or an API answer. For TLS to the database, set
+          `settings.ledger.sslmode = "verify-full"` and `settings.ledger.ca_file`.
+        '';
+      };
     };
 
     settings = mkOption {
@@ -456,6 +511,7 @@ in
           pure.problems {
             inherit (cfg) settings credentials importCredentials;
           }
+          ++ pure.postgresLedgerProblems postgres cfg.settings
         )
       ++ [
         {
@@ -465,9 +521,28 @@ in
         }
       ];
 
-    services.govnode.settings = lib.mapAttrsRecursive (_: lib.mkDefault) pure.defaultSettings;
+    services.govnode.settings = lib.mkMerge [
+      (lib.mapAttrsRecursive (_: lib.mkDefault) pure.defaultSettings)
+      (lib.mkIf postgres.enable { ledger = pure.postgresLedgerSettings postgres localConninfo; })
+    ];
 
-    services.govnode.credentials = pure.shorthandCredentials cfg.settings;
+    services.govnode.credentials = lib.mkMerge [
+      (pure.shorthandCredentials cfg.settings)
+      (lib.mkIf (postgres.enable && !postgres.createLocally && postgres.urlFile != null) {
+        ${pure.ledgerUrlCredential}.file = postgres.urlFile;
+      })
+    ];
+
+    services.postgresql = lib.mkIf localDatabase {
+      enable = true;
+      ensureDatabases = [ pure.localLedgerDatabase ];
+      ensureUsers = [
+        {
+          name = pure.localLedgerDatabase;
+          ensureDBOwnership = true;
+        }
+      ];
+    };
 
     # Where the daemon and the CLI (`govnode round`, `govnode check-config`)
     # read the configuration: switching the system relinks it, and the
@@ -478,6 +553,11 @@ in
 
     systemd.services.govnode = {
       wantedBy = [ "multi-user.target" ];
+      # The ledger's database must be up, with its role, before the daemon
+      # opens it; a stopped database stops the daemon rather than leave it
+      # failing every round.
+      after = lib.optionals localDatabase localDatabaseUnits;
+      requires = lib.optionals localDatabase localDatabaseUnits;
       # A new configuration file alone reloads the daemon (SIGHUP), which
       # takes it over between rounds. What it cannot take over while running
       # changes the unit (the hash below, credentials, arguments) and so

@@ -111,6 +111,11 @@ enum Command {
     Devnet(govnode::devnet::DevnetArgs),
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum MigrateTo {
+    Postgres,
+}
+
 #[derive(Subcommand)]
 enum LedgerCommand {
     /// Create the ledger (or check an existing one). The only way to start
@@ -118,6 +123,22 @@ enum LedgerCommand {
     Init {
         #[command(flatten)]
         config: ConfigArg,
+    },
+    /// Move the SQLite ledger's votes into an empty PostgreSQL ledger (backup
+    /// first, one transaction); the SQLite ledger is then marked as moved.
+    Migrate {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The backend to move to.
+        #[arg(long, value_enum)]
+        to: MigrateTo,
+        /// The PostgreSQL ledger as a URL without a password (one with a
+        /// password is refused: use --url-file). Default: the configuration's
+        /// ledger.url_file / ledger.url_credential.
+        url: Option<String>,
+        /// A file holding the PostgreSQL connection string.
+        #[arg(long, value_name = "FILE")]
+        url_file: Option<PathBuf>,
     },
     /// Write every vote (reason, transaction hash, block, …) as JSON lines or CSV.
     Export {
@@ -221,6 +242,21 @@ fn run(cli: Cli) -> i32 {
         Command::Ledger {
             command: LedgerCommand::Export { config, format, to },
         } => govnode::state::export_command(&config.config, format, to.as_deref()),
+        Command::Ledger {
+            command:
+                LedgerCommand::Migrate {
+                    config,
+                    to: MigrateTo::Postgres,
+                    url,
+                    url_file,
+                },
+        } => govnode::state::migrate_command(
+            &config.config,
+            &govnode::state::MigrateDestination {
+                url: url.as_deref(),
+                url_file: url_file.as_deref(),
+            },
+        ),
     }
 }
 
@@ -258,11 +294,15 @@ fn run_daemon(path: &std::path::Path) -> i32 {
     };
     match runtime.block_on(govnode::service::run(settings, Some(log))) {
         Ok(()) => exit::OK,
-        // A database that is down or unreachable may come back: exit as a
-        // runtime failure so that systemd keeps restarting the daemon.
+        // A database that is down, unreachable or not answering may come
+        // back: exit as a
+        // runtime failure so that systemd keeps restarting the daemon. One
+        // that refuses the login or has no such database (`PgRefused`) is a
+        // configuration problem and takes the arm below.
         Err(
             e @ govnode::service::DaemonError::Voting(govnode::round::ContextError::Ledger(
-                govnode::ledger::LedgerError::PgConnect { .. },
+                govnode::ledger::LedgerError::PgConnect { .. }
+                | govnode::ledger::LedgerError::PgTimeout { .. },
             )),
         ) => {
             tracing::error!(error = %e, "cannot start");

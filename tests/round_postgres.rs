@@ -2,7 +2,9 @@
 //! end: a real round on anvil's test AssetDAO votes every pair exactly once
 //! (judged by the chain's `VoteCast` logs), a second round sends nothing, and
 //! a database that cannot be reached stops the start with a clear error that
-//! never shows the password.
+//! never shows the password; a database behind a network that stalls
+//! mid-round fails the round within `ledger.query_timeout` without a vote
+//! sent that the database does not hold, and a later round finishes.
 
 #[allow(dead_code)]
 mod support {
@@ -10,6 +12,7 @@ mod support {
     pub mod daemon;
     pub mod postgres;
     pub mod round_env;
+    pub mod tcp_relay;
 }
 
 use std::time::Duration;
@@ -17,9 +20,11 @@ use std::time::Duration;
 use govnode::config::Secret;
 use govnode::ledger::pg::{PgTarget, SslMode};
 use govnode::ledger::{Ledger, LedgerIdentity};
+use std::time::Instant;
 use support::daemon::Daemon;
 use support::postgres::Postgres;
 use support::round_env::RoundEnv;
+use support::tcp_relay::TcpRelay;
 
 const NODES: u32 = 2;
 const PROPOSALS: u32 = 3;
@@ -74,6 +79,115 @@ async fn assert_each_pair_voted_once(env: &RoundEnv) {
     assert_eq!(casts.len(), open.len() * NODES as usize, "{casts:?}");
 }
 
+/// The ledger itself, straight to the server (not through any relay).
+async fn open_ledger(env: &RoundEnv, conninfo: &str) -> Ledger {
+    Ledger::open_postgres(
+        PgTarget {
+            conninfo: Secret::new(conninfo),
+            sslmode: SslMode::Disable,
+            ca_file: None,
+            connect_timeout: Duration::from_secs(5),
+            query_timeout: Duration::from_secs(5),
+        },
+        LedgerIdentity {
+            chain_id: 31337,
+            dao: env.dao(),
+        },
+    )
+    .await
+    .expect("open the PostgreSQL ledger")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_database_fails_the_round_within_the_query_timeout_and_a_later_round_finishes() {
+    let pg = Postgres::start();
+    let conninfo = pg.database("govnode_stall");
+    let relay = TcpRelay::start(pg.port).await;
+    let through_relay = conninfo.replace(&format!(":{}/", pg.port), &format!(":{}/", relay.port()));
+    assert_ne!(through_relay, conninfo, "the conninfo names the port");
+    let env = RoundEnv::new(PROPOSALS, NODES).await;
+    use_postgres(&env, &through_relay);
+    let mut envs = vote_on_everything(&env);
+    envs.push(("GOVNODE__LEDGER__QUERY_TIMEOUT".into(), "2s".into()));
+    // The round pauses once after its second intent: the test stalls the
+    // network as soon as the first intent is in the database, so that the
+    // rest of the round's intents cannot be made durable.
+    envs.push((
+        "FAILPOINTS".into(),
+        "round-after-intent=1*off->1*sleep(3000)->off".into(),
+    ));
+    let mut d = env.daemon_with(&envs);
+    let ledger = open_ledger(&env, &conninfo).await;
+
+    let started = Instant::now();
+    let (code, report) = tokio::task::block_in_place(|| {
+        let runtime = tokio::runtime::Handle::current();
+        std::thread::scope(|s| {
+            let round = s.spawn(|| env.round_json());
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let counts = runtime.block_on(ledger.vote_counts()).expect("vote counts");
+                if counts.iter().map(|c| c.total).sum::<u64>() > 0 {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "no intent: {}", d.output());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            relay.stall();
+            round.join().expect("round thread")
+        })
+    });
+    let took = started.elapsed();
+    let out = d.output();
+    assert_ne!(
+        code, 0,
+        "a round on a stalled ledger reported success: {report:#}\n{out}"
+    );
+    assert!(
+        out.contains("did not answer within 2s (ledger.query_timeout)"),
+        "the round's failure names the timeout: {report:#}\n{out}"
+    );
+    assert!(!out.contains(PASSWORD), "the password in the output: {out}");
+    // Bounded by the timeout per ledger operation, not by TCP's minutes.
+    println!("the stalled round ended after {took:?}");
+
+    // Every vote on chain has its row (intent first, then signed) in the
+    // database: nothing was sent that the ledger does not hold.
+    let casts = env.vote_casts().await;
+    println!("votes on chain after the stalled round: {}", casts.len());
+    assert!(
+        casts.len() < PAIRS,
+        "the whole round went through: {casts:?}"
+    );
+    let pairs: Vec<_> = casts.keys().copied().collect();
+    let rows = ledger
+        .votes_for(env.dao(), pairs.clone())
+        .await
+        .expect("read the ledger");
+    for (pair, row) in pairs.iter().zip(&rows) {
+        assert!(
+            row.is_some(),
+            "{pair:?} voted on chain without a ledger row"
+        );
+    }
+
+    // The network comes back: the next round finishes every pair, once.
+    relay.restore();
+    let (code, report) = env.round_json();
+    assert_eq!(code, 0, "{report:#}\n{}", d.output());
+    assert_each_pair_voted_once(&env).await;
+    let counts = ledger.vote_counts().await.expect("vote counts");
+    let confirmed: u64 = counts.iter().map(|c| c.confirmed).sum();
+    assert_eq!(confirmed, PAIRS as u64, "{counts:?}");
+
+    d.signal(libc::SIGTERM);
+    assert!(
+        d.wait_exit(Duration::from_secs(30)).success(),
+        "{}",
+        d.output()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_round_on_postgres_votes_every_pair_once_and_a_second_sends_nothing() {
     let pg = Postgres::start();
@@ -107,20 +221,7 @@ async fn a_round_on_postgres_votes_every_pair_once_and_a_second_sends_nothing() 
     );
     // The votes are in PostgreSQL, and no SQLite ledger was made beside it.
     assert!(!env.ledger().exists(), "a SQLite ledger was created");
-    let ledger = Ledger::open_postgres(
-        PgTarget {
-            conninfo: Secret::new(conninfo),
-            sslmode: SslMode::Disable,
-            ca_file: None,
-            connect_timeout: Duration::from_secs(5),
-        },
-        LedgerIdentity {
-            chain_id: 31337,
-            dao: env.dao(),
-        },
-    )
-    .await
-    .expect("open the PostgreSQL ledger");
+    let ledger = open_ledger(&env, &conninfo).await;
     let counts = ledger.vote_counts().await.expect("vote counts");
     let confirmed: u64 = counts.iter().map(|c| c.confirmed).sum();
     let total: u64 = counts.iter().map(|c| c.total).sum();

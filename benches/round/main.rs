@@ -12,8 +12,8 @@
 //! proxy of the chain tests between daemon and anvil to count requests.
 //!
 //! Options (after `--`): `--quick` (a subset in under two minutes),
-//! `--only NAME[,NAME]` (headline, blocktime, targets, ready, scaling, faults,
-//! soak),
+//! `--only NAME[,NAME]` (headline, blocktime, targets, ready, scaling, ledger,
+//! faults, soak),
 //! `--soak-rounds N`, `--grid PxN[,PxN]` (scaling points).
 
 #[allow(dead_code)]
@@ -24,10 +24,14 @@ mod anvil;
 mod fault_proxy;
 #[path = "../../tests/support/notify.rs"]
 mod notify;
+#[allow(dead_code)]
+#[path = "../../tests/support/postgres.rs"]
+mod postgres;
 
 mod daemon;
 mod faults;
 mod floor;
+mod ledger;
 mod net;
 mod scenario;
 mod soak;
@@ -121,6 +125,9 @@ fn main() {
         }
         if options.wants("scaling") {
             scenario::scaling(&options).await;
+        }
+        if options.wants("ledger") {
+            ledger::ledgers(&options).await;
         }
         if options.wants("faults") {
             faults::faults(&options).await;

@@ -17,6 +17,8 @@ pub const INLINE_URL_ADVICE: &str = "inline ledger URLs are not accepted (the UR
 
 /// A server that does not answer within this is reported, not waited on.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const QUERY_TIMEOUT_MIN: Duration = Duration::from_secs(1);
+const QUERY_TIMEOUT_MAX: Duration = Duration::from_secs(600);
 
 pub fn validate_ledger(ledger: &LedgerConfig, issues: &mut Issues) {
     let p = "ledger";
@@ -27,6 +29,10 @@ pub fn validate_ledger(ledger: &LedgerConfig, issues: &mut Issues) {
                 (ledger.url_credential.is_some(), "url_credential"),
                 (ledger.ca_file.is_some(), "ca_file"),
                 (ledger.sslmode != SslMode::Disable, "sslmode"),
+                (
+                    ledger.query_timeout != LedgerConfig::default().query_timeout,
+                    "query_timeout",
+                ),
             ] {
                 if set {
                     issues.push(field(p, key), "only used with kind: postgres");
@@ -48,6 +54,12 @@ pub fn validate_ledger(ledger: &LedgerConfig, issues: &mut Issues) {
                 true,
                 issues,
             );
+            if !(QUERY_TIMEOUT_MIN..=QUERY_TIMEOUT_MAX).contains(&ledger.query_timeout) {
+                issues.push(
+                    field(p, "query_timeout"),
+                    "must be between 1s and 10m (how long one ledger operation may take before the connection is given up)",
+                );
+            }
             match (ledger.sslmode, &ledger.ca_file) {
                 (SslMode::VerifyFull, None) => issues.push(
                     field(p, "ca_file"),
@@ -96,7 +108,46 @@ pub fn read_target(
         sslmode: ledger.sslmode,
         ca_file: ledger.ca_file.as_ref().map(abs),
         connect_timeout: CONNECT_TIMEOUT,
+        query_timeout: ledger.query_timeout,
     })
+}
+
+/// The PostgreSQL target of a configuration loaded without its other
+/// secrets (the state tools): `None` for a SQLite ledger.
+pub fn tool_target(
+    unresolved: &super::Unresolved,
+    env: &super::LoadEnv,
+) -> Result<Option<PgTarget>, super::ConfigError> {
+    let base = unresolved.source.parent().unwrap_or(Path::new("."));
+    let abs = |p: &PathBuf| base.join(p);
+    let mut issues = Issues::default();
+    let target = read_target(
+        &unresolved.config.ledger,
+        &abs,
+        env.credentials_dir.as_deref(),
+        &mut issues,
+    );
+    if !issues.is_empty() {
+        return Err(super::ConfigError::Invalid {
+            path: unresolved.source.clone(),
+            issues: issues.into_vec(),
+        });
+    }
+    Ok(target)
+}
+
+/// A PostgreSQL target named outside the configuration (`ledger migrate`),
+/// with the configuration's TLS options.
+pub fn target_with(unresolved: &super::Unresolved, conninfo: super::Secret) -> PgTarget {
+    let base = unresolved.source.parent().unwrap_or(Path::new("."));
+    let ledger = &unresolved.config.ledger;
+    PgTarget {
+        conninfo,
+        sslmode: ledger.sslmode,
+        ca_file: ledger.ca_file.as_ref().map(|p| base.join(p)),
+        connect_timeout: CONNECT_TIMEOUT,
+        query_timeout: ledger.query_timeout,
+    }
 }
 
 /// Where the daemon opens its ledger.

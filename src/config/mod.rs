@@ -16,6 +16,7 @@ mod wei;
 pub use ha::HaConfig;
 pub(crate) use issues::field;
 pub use issues::{ConfigIssue, Issues, Validate};
+pub use ledger::{target_with as ledger_target_with, tool_target as ledger_tool_target};
 pub use load::{
     ConfigError, DEFAULT_CONFIG_PATH, LoadEnv, NodeKey, Settings, Unresolved, control_socket_path,
     load, load_unresolved, parse,

@@ -275,7 +275,7 @@ pub struct ControlConfig {
     pub socket: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LedgerConfig {
     /// Which backend holds the ledger.
@@ -290,6 +290,25 @@ pub struct LedgerConfig {
     pub sslmode: crate::ledger::pg::SslMode,
     /// CA bundle that `sslmode: verify-full` checks the server against.
     pub ca_file: Option<PathBuf>,
+    /// How long one ledger operation on PostgreSQL (connecting included) may
+    /// take before the connection is given up: a server that stops answering
+    /// without closing (a stalled network) must not hold a round.
+    #[serde(with = "humantime_serde")]
+    pub query_timeout: Duration,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        LedgerConfig {
+            kind: LedgerKind::default(),
+            path: None,
+            url_file: None,
+            url_credential: None,
+            sslmode: crate::ledger::pg::SslMode::default(),
+            ca_file: None,
+            query_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]

@@ -36,6 +36,10 @@ pub enum LedgerError {
         expected: String,
         found: String,
     },
+    #[error(
+        "the ledger {path} was moved to the PostgreSQL ledger {to} by `govnode ledger migrate`; set ledger.kind: postgres (its votes since then are only there), or restore the backup taken before the move to go back"
+    )]
+    Moved { path: PathBuf, to: String },
     #[error("ledger migration to version {version} failed: {source}")]
     Migration {
         version: u32,
@@ -62,6 +66,21 @@ pub enum LedgerError {
     Task(String),
     #[error("cannot connect to the PostgreSQL ledger {target}: {detail}")]
     PgConnect { target: String, detail: String },
+    /// The server answered and said no: restarting will not change that.
+    #[error(
+        "the PostgreSQL ledger {target} refuses govnode: {detail}; check the user, password and database in the file named by ledger.url_file / ledger.url_credential"
+    )]
+    PgRefused { target: String, detail: String },
+    /// The server did not answer in time; the connection was dropped. A
+    /// write in flight may or may not have committed, as after a crash.
+    #[error(
+        "the PostgreSQL ledger {target} did not answer within {} (ledger.query_timeout); the connection was dropped and is opened again on the next use",
+        humantime::format_duration(*.after)
+    )]
+    PgTimeout {
+        target: String,
+        after: std::time::Duration,
+    },
     #[error("ledger.url_file / ledger.url_credential: {detail}")]
     PgConfig { detail: String },
     #[error("ledger migration to version {version} failed: {source}")]

@@ -43,11 +43,15 @@ pub struct KeyAck {
 impl Ledger {
     pub async fn key_floor(&self, voter: Address) -> Result<KeyFloor, LedgerError> {
         if let Some(pg) = self.postgres() {
-            let c = pg.session().await?;
-            return Ok(KeyFloor {
-                signed_max: pg::queries::max_nonce(&*c, voter).await?,
-                acked: pg::queries::acked(&*c, voter).await?,
-            });
+            return pg
+                .bounded(async {
+                    let c = pg.session().await?;
+                    Ok(KeyFloor {
+                        signed_max: pg::queries::max_nonce(&*c, voter).await?,
+                        acked: pg::queries::acked(&*c, voter).await?,
+                    })
+                })
+                .await;
         }
         self.with_connection(move |c| {
             Ok(KeyFloor {

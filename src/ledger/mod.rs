@@ -57,7 +57,9 @@ pub use model::{
 /// Per-node vote counts on a connection of its own (a read-only one, say).
 pub use queries::counts as node_vote_counts;
 pub use reconcile::{Action, Facts, decide};
-pub use schema::{APPLICATION_ID, LedgerIdentity, SCHEMA_VERSION};
+pub use schema::{
+    APPLICATION_ID, LedgerIdentity, MOVED_TO_KEY, SCHEMA_VERSION, prepare_connection,
+};
 pub use snapshot::{LedgerInfo, each_vote, inspect, open_read_only};
 pub use votes::{DecisionRecord, SignedVote};
 
@@ -448,14 +450,14 @@ impl Ledger {
                 .map(|(proposal_id, voter)| queries::vote_for(c, dao, proposal_id, voter))
                 .collect()
         }),
-        pg: |pg| {
+        pg: |pg| pg.bounded(async {
             let c = pg.session().await?;
             let mut out = Vec::with_capacity(pairs.len());
             for (proposal_id, voter) in pairs {
                 out.push(pg::queries::vote_for(&*c, dao, proposal_id, voter).await?);
             }
             Ok(out)
-        })
+        }).await)
     }
 
     pub async fn attempts(&self, id: i64) -> Result<Vec<Attempt>, LedgerError> {

@@ -191,7 +191,44 @@ pub(crate) fn open_with(
         .map_err(open_err)?;
     migrate(&mut conn, path, migrations)?;
     check_identity(&mut conn, path, identity)?;
+    check_not_moved(&conn, path)?;
     Ok(conn)
+}
+
+/// Gives a connection without a ledger yet (a backup being written, an
+/// in-memory snapshot) the schema and identity, without [`open`]'s file
+/// checks and WAL: `label` names it in errors.
+pub fn prepare_connection(
+    conn: &mut Connection,
+    label: &Path,
+    identity: LedgerIdentity,
+) -> Result<(), LedgerError> {
+    check_foreign(conn, label)?;
+    migrate(conn, label, MIGRATIONS)?;
+    check_identity(conn, label, identity)
+}
+
+/// The `meta` key `govnode ledger migrate` sets on a SQLite ledger whose
+/// votes now live in PostgreSQL.
+pub const MOVED_TO_KEY: &str = "moved_to";
+
+/// A ledger whose votes were moved to PostgreSQL is history: voting from it
+/// again would miss every vote cast since.
+fn check_not_moved(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
+    let moved: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [MOVED_TO_KEY],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match moved {
+        Some(to) => Err(LedgerError::Moved {
+            path: path.to_owned(),
+            to,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Refuses a database some other program made: a different application id,

@@ -309,6 +309,14 @@ fn failed(
     }
 }
 
+fn outcome_label(outcome: Option<Outcome>) -> &'static str {
+    match outcome {
+        Some(Outcome::Success) => "success",
+        Some(Outcome::Partial) => "partial",
+        _ => "failed",
+    }
+}
+
 async fn finish(
     v: &Voting,
     id: i64,
@@ -325,11 +333,21 @@ async fn finish(
     report.duration_ms = Some(elapsed.as_millis() as u64);
     report.dry_run = v.round.dry_run;
     v.metrics.set_progress(0, 0);
-    let outcome = match report.outcome {
-        Some(Outcome::Success) => "success",
-        Some(Outcome::Partial) => "partial",
-        _ => "failed",
-    };
+    let summary = serde_json::to_value(&report).unwrap_or_default();
+    if let Err(e) = v
+        .ledger
+        .finish_round(id, outcome_label(report.outcome), summary)
+        .await
+    {
+        tracing::error!(ROUND_ID = id, error = %e, "cannot record the round's end");
+        // A round whose end the ledger does not hold is one the operator
+        // must look at, whatever its votes did: the database was not there.
+        if report.is_success() {
+            report.outcome = Some(Outcome::Partial);
+            report.error = Some(format!("the ledger could not record the round: {e}"));
+        }
+    }
+    let outcome = outcome_label(report.outcome);
     v.metrics.rounds.with_label_values(&[outcome]).inc();
     v.metrics.round_duration.observe(elapsed.as_secs_f64());
     if report.state == RoundState::Failed {
@@ -343,10 +361,6 @@ async fn finish(
             .map(|d| d.as_secs_f64())
             .unwrap_or_default();
         v.metrics.last_success.set(now);
-    }
-    let summary = serde_json::to_value(&report).unwrap_or_default();
-    if let Err(e) = v.ledger.finish_round(id, outcome, summary).await {
-        tracing::error!(ROUND_ID = id, error = %e, "cannot record the round's end");
     }
     match report.outcome {
         Some(Outcome::Success) => tracing::info!(

@@ -35,7 +35,8 @@ const BUSY_BUDGET: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct BackupReport {
-    pub ledger: PathBuf,
+    /// The ledger's absolute path, or its PostgreSQL target (no password).
+    pub ledger: String,
     pub to: PathBuf,
     /// What the snapshot holds (read from the copy, not the live file).
     pub info: LedgerInfo,
@@ -75,7 +76,28 @@ pub fn backup(ledger: &Path, to: &Path) -> Result<BackupReport, StateError> {
         })?;
     copy_all(&source, &mut copy, ledger)?;
     drop(source);
+    let source_path = std::path::absolute(ledger).unwrap_or_else(|_| ledger.to_owned());
+    seal(
+        copy,
+        tmp,
+        to,
+        &source_path.display().to_string(),
+        ledger,
+        started,
+    )
+}
 
+/// Makes the copy in `tmp` one self-contained, checked file with its header
+/// and renames it over `to`. `source` names the ledger in the header and the
+/// report, `ledger` in errors.
+pub(super) fn seal(
+    copy: Connection,
+    tmp: TempFile,
+    to: &Path,
+    source: &str,
+    ledger: &Path,
+    started: Instant,
+) -> Result<BackupReport, StateError> {
     let fail = |detail: String| StateError::Backup {
         path: ledger.to_owned(),
         detail,
@@ -89,8 +111,7 @@ pub fn backup(ledger: &Path, to: &Path) -> Result<BackupReport, StateError> {
     check_integrity(&copy).map_err(|detail| fail(format!("the copy is damaged: {detail}")))?;
     let info = ledger::inspect(&copy, to)?;
     let created_at = files::now_rfc3339();
-    let source_path = std::path::absolute(ledger).unwrap_or_else(|_| ledger.to_owned());
-    write_header(&copy, &info, &created_at, &source_path)
+    write_header(&copy, &info, &created_at, source)
         .map_err(|e| fail(format!("cannot write the backup header: {e}")))?;
     copy.close()
         .map_err(|(_, e)| fail(format!("cannot close the copy: {e}")))?;
@@ -98,7 +119,7 @@ pub fn backup(ledger: &Path, to: &Path) -> Result<BackupReport, StateError> {
     let bytes = std::fs::metadata(tmp.path()).map(|m| m.len()).unwrap_or(0);
     tmp.persist()?;
     Ok(BackupReport {
-        ledger: ledger.to_owned(),
+        ledger: source.to_owned(),
         to: to.to_owned(),
         info,
         created_at,
@@ -152,7 +173,7 @@ fn write_header(
     conn: &Connection,
     info: &LedgerInfo,
     created_at: &str,
-    source_path: &Path,
+    source: &str,
 ) -> rusqlite::Result<()> {
     conn.execute_batch(&format!(
         "DROP TABLE IF EXISTS {BACKUP_META_TABLE};
@@ -165,7 +186,7 @@ fn write_header(
         ("chain_id", info.identity.chain_id.to_string()),
         ("dao", format!("{:#x}", info.identity.dao)),
         ("schema_version", info.schema_version.to_string()),
-        ("source_path", source_path.display().to_string()),
+        ("source_path", source.to_owned()),
         ("votes", info.votes.to_string()),
         ("rounds", info.rounds.to_string()),
     ];

@@ -4,8 +4,10 @@
 
 use std::path::Path;
 
-use super::{ExportFormat, StateError, Target, backup, describe, export, init, restore};
-use crate::config::LoadEnv;
+use super::{
+    ExportFormat, StateError, Target, backup, describe, export, init, migrate, postgres, restore,
+};
+use crate::config::{self, LoadEnv, Secret};
 use crate::exit;
 
 fn target(config: &Path) -> Result<Target, StateError> {
@@ -19,13 +21,17 @@ fn fail(command: &str, e: &StateError) -> i32 {
 
 /// `govnode backup --to FILE`.
 pub fn backup_command(config: &Path, to: &Path) -> i32 {
-    let report = match target(config).and_then(|t| backup(&t.ledger_path, to)) {
+    let run = |t: Target| match &t.postgres {
+        Some(pg) => postgres::backup(pg, t.identity, to),
+        None => backup(&t.ledger_path, to),
+    };
+    let report = match target(config).and_then(run) {
         Ok(r) => r,
         Err(e) => return fail("backup", &e),
     };
     println!(
         "backed up {} to {} ({} votes, {} rounds, schema {}, {}; {} bytes in {} ms)",
-        report.ledger.display(),
+        report.ledger,
         report.to.display(),
         report.info.votes,
         report.info.rounds,
@@ -39,7 +45,11 @@ pub fn backup_command(config: &Path, to: &Path) -> i32 {
 
 /// `govnode restore FILE [--force]`.
 pub fn restore_command(config: &Path, file: &Path, force: bool) -> i32 {
-    let report = match target(config).and_then(|t| restore(&t, file, force)) {
+    let run = |t: Target| match &t.postgres {
+        Some(pg) => postgres::restore(&t, pg, file, force),
+        None => restore(&t, file, force),
+    };
+    let report = match target(config).and_then(run) {
         Ok(r) => r,
         Err(e) => return fail("restore", &e),
     };
@@ -57,7 +67,7 @@ pub fn restore_command(config: &Path, file: &Path, force: bool) -> i32 {
     println!(
         "restored {} as {} ({} votes, {} rounds, schema {}, {}{taken})",
         report.from.display(),
-        report.ledger.display(),
+        report.ledger,
         report.info.votes,
         report.info.rounds,
         report.info.schema_version,
@@ -78,7 +88,11 @@ pub fn restore_command(config: &Path, file: &Path, force: bool) -> i32 {
 
 /// `govnode ledger export --format jsonl|csv [--to FILE]`.
 pub fn export_command(config: &Path, format: ExportFormat, to: Option<&Path>) -> i32 {
-    match target(config).and_then(|t| export(&t.ledger_path, format, to)) {
+    let run = |t: Target| match &t.postgres {
+        Some(pg) => postgres::export(pg, t.identity, format, to),
+        None => export(&t.ledger_path, format, to),
+    };
+    match target(config).and_then(run) {
         Ok(n) => {
             if let Some(path) = to {
                 eprintln!("exported {n} votes to {}", path.display());
@@ -91,7 +105,8 @@ pub fn export_command(config: &Path, format: ExportFormat, to: Option<&Path>) ->
 
 /// `govnode ledger init`.
 pub fn init_command(config: &Path) -> i32 {
-    let report = match target(config).and_then(|t| init(&t)) {
+    let run = |t: Target| t.refuse_postgres_init().and_then(|()| init(&t));
+    let report = match target(config).and_then(run) {
         Ok(r) => r,
         Err(e) => return fail("ledger init", &e),
     };
@@ -106,6 +121,84 @@ pub fn init_command(config: &Path) -> i32 {
         report.info.schema_version,
         describe(report.info.identity),
         report.info.votes
+    );
+    exit::OK
+}
+
+/// Where `ledger migrate` writes: `--url-file`, else a URL on the command
+/// line (refused if it holds a password: every user can read a command
+/// line), else the configuration's own PostgreSQL ledger.
+#[derive(Debug, Default)]
+pub struct MigrateDestination<'a> {
+    pub url: Option<&'a str>,
+    pub url_file: Option<&'a Path>,
+}
+
+fn destination(
+    config: &Path,
+    env: &LoadEnv,
+    t: &Target,
+    dest: &MigrateDestination<'_>,
+) -> Result<crate::ledger::pg::PgTarget, StateError> {
+    let unresolved = config::load_unresolved(config, env)?;
+    let conninfo = match (dest.url, dest.url_file) {
+        (Some(_), Some(_)) => {
+            return Err(StateError::Usage(
+                "give the PostgreSQL ledger either as URL or as --url-file, not both".into(),
+            ));
+        }
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| StateError::io("cannot read --url-file", file, e))?;
+            Secret::new(text.trim())
+        }
+        (Some(url), None) => {
+            let parsed = url.parse::<tokio_postgres::Config>().map_err(|_| {
+                StateError::Usage(
+                    "the URL is not a PostgreSQL connection string (postgresql://USER@HOST:PORT/DB)"
+                        .into(),
+                )
+            })?;
+            if parsed.get_password().is_some() {
+                return Err(StateError::Usage(
+                    "the URL holds a password, which every user of this machine can read on a command line: write the URL to a file readable only by you and pass --url-file FILE".into(),
+                ));
+            }
+            Secret::new(url)
+        }
+        (None, None) => match &t.postgres {
+            Some(pg) => return Ok(pg.clone()),
+            None => {
+                return Err(StateError::Usage(
+                    "name the PostgreSQL ledger: --url-file FILE (or a URL without a password), or set ledger.kind: postgres with ledger.url_file in the configuration".into(),
+                ));
+            }
+        },
+    };
+    Ok(config::ledger_target_with(&unresolved, conninfo))
+}
+
+/// `govnode ledger migrate --to postgres [URL] [--url-file FILE]`.
+pub fn migrate_command(config: &Path, dest: &MigrateDestination<'_>) -> i32 {
+    let env = LoadEnv::from_process();
+    let run = |t: Target| destination(config, &env, &t, dest).and_then(|pg| migrate(&t, &pg));
+    let report = match Target::load(config, &env).and_then(run) {
+        Ok(r) => r,
+        Err(e) => return fail("ledger migrate", &e),
+    };
+    println!(
+        "moved {} from {} to {} in one transaction (counts checked)",
+        postgres::summary(&report.copied),
+        report.from.display(),
+        report.to,
+    );
+    println!(
+        "the SQLite ledger was backed up first as {} and is now marked as moved: the daemon refuses to vote from it",
+        report.backup.display()
+    );
+    println!(
+        "next: set ledger.kind: postgres and ledger.url_file (or ledger.url_credential) in {}, then start the daemon",
+        config.display()
     );
     exit::OK
 }

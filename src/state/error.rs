@@ -46,6 +46,12 @@ pub enum StateError {
         reason: String,
         kind: std::io::ErrorKind,
     },
+    #[error(
+        "the PostgreSQL ledger {target} already holds rows ({counts}); migrate moves a ledger into an empty one only and never merges two. Point --url-file at an empty database, or restore a backup there instead"
+    )]
+    NotEmpty { target: String, counts: String },
+    #[error("{0}")]
+    Usage(String),
     #[error("the backup of {path} could not finish: {detail}")]
     Backup { path: PathBuf, detail: String },
 }
@@ -60,11 +66,12 @@ impl StateError {
         }
     }
 
-    /// 78 when the configuration cannot be read or is invalid, 1 for every
-    /// other failure or refusal.
+    /// 78 when the configuration cannot be read or is invalid, or the
+    /// command line names an unusable target; 1 for every other failure or
+    /// refusal.
     pub fn exit_code(&self) -> i32 {
         match self {
-            StateError::Config(_) => exit::CONFIG,
+            StateError::Config(_) | StateError::Usage(_) => exit::CONFIG,
             _ => exit::FAILURE,
         }
     }

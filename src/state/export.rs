@@ -147,6 +147,15 @@ pub fn export(ledger: &Path, format: ExportFormat, to: Option<&Path>) -> Result<
     }
     let mut conn = ledger::open_read_only(ledger)?;
     ledger::inspect(&conn, ledger)?;
+    export_from(&mut conn, format, to)
+}
+
+/// Writes every vote of the ledger open on `conn` (one read transaction).
+pub(super) fn export_from(
+    conn: &mut rusqlite::Connection,
+    format: ExportFormat,
+    to: Option<&Path>,
+) -> Result<u64, StateError> {
     match to {
         Some(path) => {
             let tmp = TempFile::beside(path, "export")?;
@@ -155,7 +164,7 @@ pub fn export(ledger: &Path, format: ExportFormat, to: Option<&Path>) -> Result<
                 .open(tmp.path())
                 .map_err(|e| StateError::io("cannot write", tmp.path(), e))?;
             let mut out = BufWriter::new(file);
-            let n = write_rows(&mut conn, format, &mut out, path)?;
+            let n = write_rows(conn, format, &mut out, path)?;
             out.flush()
                 .map_err(|e| StateError::io("cannot write", path, e))?;
             drop(out);
@@ -166,7 +175,7 @@ pub fn export(ledger: &Path, format: ExportFormat, to: Option<&Path>) -> Result<
             let stdout = io::stdout();
             let mut out = BufWriter::new(stdout.lock());
             let path = Path::new("standard output");
-            match write_rows(&mut conn, format, &mut out, path).and_then(|n| {
+            match write_rows(conn, format, &mut out, path).and_then(|n| {
                 out.flush()
                     .map(|()| n)
                     .map_err(|e| StateError::io("cannot write", path, e))

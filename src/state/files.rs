@@ -87,6 +87,18 @@ pub fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// `<path>.<label>-<time>`, with `-2`, `-3`, … if that exists already.
+pub fn unused_sidecar(path: &Path, label: &str) -> PathBuf {
+    let base = sidecar(path, &format!(".{label}-{}", stamp()));
+    let mut candidate = base.clone();
+    let mut n = 2;
+    while candidate.exists() {
+        candidate = sidecar(&base, &format!("-{n}"));
+        n += 1;
+    }
+    candidate
+}
+
 pub fn sync_file(path: &Path) -> Result<(), StateError> {
     File::open(path)
         .and_then(|f| f.sync_all())

@@ -10,6 +10,11 @@
 //!   `<ledger>.pre-restore-<time>` and swaps the new one in with a rename.
 //! - [`export`] writes every vote as JSON lines or CSV, never the signed
 //!   transaction bytes.
+//! - [`migrate`] moves a SQLite ledger into an empty PostgreSQL one.
+//!
+//! With `ledger.kind: postgres` the same tools work on the database
+//! (`postgres`; their only secret is its conninfo), and its backups are the
+//! same SQLite files, so either backend's backup restores onto either.
 //!
 //! See docs/state-tools.md.
 
@@ -20,52 +25,56 @@ mod export;
 mod files;
 mod in_use;
 mod init;
+mod migrate;
+mod pg_copy;
+mod postgres;
 mod restore;
 
 use std::path::{Path, PathBuf};
 
 use alloy::primitives::Address;
 
-use crate::config::{self, ConfigError, ConfigIssue, LedgerKind, LoadEnv};
+use crate::config::{self, ConfigError, ConfigIssue, LoadEnv};
 use crate::ledger::LedgerIdentity;
+use crate::ledger::pg::PgTarget;
 
 pub use backup::{BACKUP_META_TABLE, BackupReport, backup, read_header};
-pub use cli::{backup_command, export_command, init_command, restore_command};
+pub use cli::{
+    MigrateDestination, backup_command, export_command, init_command, migrate_command,
+    restore_command,
+};
 pub use error::StateError;
 pub use export::{COLUMNS, ExportFormat, csv_field, export};
 pub use files::ms_rfc3339;
 pub use in_use::evidence as in_use_evidence;
 pub use init::{InitReport, init};
+pub use migrate::{MigrateReport, migrate};
 pub use restore::{RestoreReport, restore};
 
-/// The tools read and write a SQLite file; on a PostgreSQL ledger they would
-/// act on a file the daemon does not use.
-const POSTGRES_REFUSAL: &str = "postgres: backup, restore, ledger export and ledger init work on a SQLite ledger only; use pg_dump and pg_restore for a PostgreSQL ledger (see docs/operations.md, PostgreSQL ledger)";
+/// `ledger init` makes a SQLite file; the daemon creates and migrates a
+/// PostgreSQL ledger itself.
+const POSTGRES_INIT_REFUSAL: &str = "postgres: ledger init creates a SQLite ledger file; the daemon creates and migrates a PostgreSQL ledger on its first start (see docs/operations.md, PostgreSQL ledger)";
 
 /// What the state tools need from a configuration.
 #[derive(Debug, Clone)]
 pub struct Target {
     pub config_path: PathBuf,
+    /// The SQLite ledger; with `ledger.kind: postgres`, where it would be
+    /// (the state directory).
     pub ledger_path: PathBuf,
+    /// Set with `ledger.kind: postgres`: the tools then work on that database.
+    pub postgres: Option<PgTarget>,
     pub control_socket: PathBuf,
     /// The chain and DAO the configuration's ledger must belong to.
     pub identity: LedgerIdentity,
 }
 
 impl Target {
-    /// Reads the configuration without resolving any secret.
+    /// Reads the configuration without resolving any secret but the
+    /// PostgreSQL ledger's conninfo.
     pub fn load(path: &Path, env: &LoadEnv) -> Result<Target, StateError> {
         let c = config::load_unresolved(path, env)?;
-        if c.config.ledger.kind == LedgerKind::Postgres {
-            return Err(ConfigError::Invalid {
-                path: path.to_owned(),
-                issues: vec![ConfigIssue {
-                    path: "ledger.kind".into(),
-                    message: POSTGRES_REFUSAL.into(),
-                }],
-            }
-            .into());
-        }
+        let postgres = config::ledger_tool_target(&c, env)?;
         let dao = c
             .config
             .dao
@@ -81,12 +90,28 @@ impl Target {
         Ok(Target {
             config_path: c.source,
             ledger_path: c.ledger_path,
+            postgres,
             control_socket: c.control_socket,
             identity: LedgerIdentity {
                 chain_id: c.config.chain.id,
                 dao,
             },
         })
+    }
+
+    /// `ledger init` works on a SQLite file only.
+    pub fn refuse_postgres_init(&self) -> Result<(), StateError> {
+        if self.postgres.is_none() {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid {
+            path: self.config_path.clone(),
+            issues: vec![ConfigIssue {
+                path: "ledger.kind".into(),
+                message: POSTGRES_INIT_REFUSAL.into(),
+            }],
+        }
+        .into())
     }
 }
 

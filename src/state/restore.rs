@@ -25,7 +25,8 @@ use crate::ledger::{self, LedgerError, LedgerInfo};
 
 #[derive(Debug, Clone)]
 pub struct RestoreReport {
-    pub ledger: PathBuf,
+    /// The ledger's path, or its PostgreSQL target (no password).
+    pub ledger: String,
     pub from: PathBuf,
     pub info: LedgerInfo,
     /// The backup's `backup_meta` header, if it has one.
@@ -91,7 +92,7 @@ pub fn restore(target: &Target, file: &Path, force: bool) -> Result<RestoreRepor
     };
     tmp.persist()?;
     Ok(RestoreReport {
-        ledger: ledger_path.clone(),
+        ledger: ledger_path.display().to_string(),
         from: file.to_owned(),
         info,
         header,
@@ -101,7 +102,7 @@ pub fn restore(target: &Target, file: &Path, force: bool) -> Result<RestoreRepor
 }
 
 /// Copies `file` into `tmp` and checks the copy; returns what it holds.
-fn prepare(
+pub(super) fn prepare(
     file: &Path,
     tmp: &Path,
 ) -> Result<(LedgerInfo, Option<BTreeMap<String, String>>), StateError> {
@@ -193,7 +194,7 @@ fn adopt_owner(path: &Path, like: &Path, warnings: &mut Vec<String>) {
 
 /// Keeps the old ledger as `<ledger>.pre-restore-<time>`; returns that path.
 fn retire(ledger_path: &Path, warnings: &mut Vec<String>) -> Result<PathBuf, StateError> {
-    let kept = unused_name(ledger_path);
+    let kept = files::unused_sidecar(ledger_path, "pre-restore");
     match fold_wal(ledger_path) {
         Ok(()) => {}
         Err(FoldError::Busy) => {
@@ -262,16 +263,4 @@ fn fold_wal(ledger_path: &Path) -> Result<(), FoldError> {
         return Err(FoldError::Busy);
     }
     conn.close().map_err(|(_, e)| classify(e))
-}
-
-/// `<ledger>.pre-restore-<time>`, with `-2`, `-3`… if that is taken.
-fn unused_name(ledger_path: &Path) -> PathBuf {
-    let base = sidecar(ledger_path, &format!(".pre-restore-{}", files::stamp()));
-    let mut candidate = base.clone();
-    let mut n = 2;
-    while candidate.exists() {
-        candidate = sidecar(&base, &format!("-{n}"));
-        n += 1;
-    }
-    candidate
 }

@@ -109,7 +109,7 @@ checks = json.loads(sys.argv[1])
 assert sorted(checks) == ["aarch64-linux", "x86_64-linux"], sorted(checks)
 for system, names in checks.items():
     missing = {"package", "clippy", "formatting", "options-doc", "units-match-lib",
-               "vm-round", "vm-timer-persistent", "vm-switch", "vm-watchdog"} - set(names)
+               "vm-round", "vm-timer-persistent", "vm-switch", "vm-watchdog", "vm-failover"} - set(names)
     assert not missing, f"{system}: checks missing {missing}"
 EOF
   for attr in packages devShells formatter; do
@@ -199,10 +199,11 @@ full = json.load(open(os.path.join(d, "full.json")))
 assert full["assertions"] == [], f"assertions fail with every option set: {full['assertions']}"
 assert full["warnings"] == [], f"warnings with every option set: {full['warnings']}"
 sc = full["serviceConfig"]
+assert full["config"]["ledger"] == {"kind": "postgres", "url_credential": "ledger-url"}, full["config"]["ledger"]
 assert sc["Type"] == "notify-reload" and sc["ReloadSignal"] == "SIGHUP", sc
 assert sc["ExecStart"][0] == "" and " --config /etc/govnode/config.yaml" in sc["ExecStart"][1], sc["ExecStart"]
 assert "/nix/store" not in sc["ExecStart"][1].split("/bin/govnode", 1)[1], "a store path in ExecStart's arguments"
-assert sorted(sc["LoadCredential"]) == ["node-ai-gov-01:/run/keys/ai-gov-01.key", "rpc-backup:/run/keys/govnode-rpc-backup.url", "rpc-store", "rpc-ws-backup:/run/keys/govnode-rpc-backup.ws-url", "webhook-ops:/run/keys/govnode-webhook-ops.url", "webhook-store"], sc["LoadCredential"]
+assert sorted(sc["LoadCredential"]) == ["ledger-url:/run/keys/govnode-ledger.url", "node-ai-gov-01:/run/keys/ai-gov-01.key", "rpc-backup:/run/keys/govnode-rpc-backup.url", "rpc-store", "rpc-ws-backup:/run/keys/govnode-rpc-backup.ws-url", "webhook-ops:/run/keys/govnode-webhook-ops.url", "webhook-store"], sc["LoadCredential"]
 assert [(e["name"], e.get("ws_url_credential")) for e in full["config"]["rpc"]["endpoints"]] == [("local", None), ("backup", "rpc-ws-backup"), ("store", None), ("imported", None)], full["config"]["rpc"]["endpoints"]
 assert [(w["name"], w["url_credential"]) for w in full["config"]["webhooks"]] == [("chat", "webhook-store"), ("ops", "webhook-ops")], full["config"]["webhooks"]
 assert sorted(sc["LoadCredentialEncrypted"]) == ["api-token:/run/keys/govnode-api-token", "node-ai-gov-02:/etc/credstore.encrypted/node-ai-gov-02"], sc["LoadCredentialEncrypted"]
@@ -281,12 +282,52 @@ want = {
     "bothKeys": "exactly one of keyFile",
     "keyFileKey": "key_file is not readable",
     "storeUrlFile": "outside /nix/store",
+    "postgresKindAlone": "ledger.kind = \"postgres\" without a connection string",
 }
 for case, needle in want.items():
     assert any(needle in m for m in b[case]), f"{case}: no assertion says {needle!r}: {b[case]}"
 PY
   }
   check "evalModules: broken settings fail with messages that name them" module_broken
+
+  module_local_postgres() {
+    eval_module -A localPostgres >"$work/local-postgres.json" || return 1
+    python3 - "$work/local-postgres.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+print(json.dumps(m, indent=1))
+assert m["assertions"] == [] and m["warnings"] == [], m
+ledger = m["config"]["ledger"]
+assert ledger["kind"] == "postgres" and ledger["url_file"] == m["conninfoFile"], ledger
+assert ledger["url_file"].startswith("/nix/store/") and "url_credential" not in ledger, ledger
+# Peer authentication as the unit's User=govnode: no password anywhere.
+assert m["conninfoText"] == "host=/run/postgresql user=govnode dbname=govnode", m["conninfoText"]
+pg = m["postgresql"]
+assert pg["enable"] is True and pg["ensureDatabases"] == ["govnode"], pg
+assert pg["ensureUsers"] == [{"name": "govnode", "ensureDBOwnership": True}], pg
+for key in ("after", "requires"):
+    assert set(m[key]) >= {"postgresql.service", "postgresql-setup.service"}, (key, m[key])
+assert not any(c.startswith("ledger-url") for c in m["loadCredential"]), m["loadCredential"]
+PY
+  }
+  check "evalModules: ledger.postgres with the database on this host (services.postgresql, peer authentication, ordering)" module_local_postgres
+
+  module_broken_postgres() {
+    local got
+    got="$(eval_module -A brokenPostgres)" || return 1
+    echo "$got"
+    python3 - "$got" <<'PY'
+import json, sys
+b = json.loads(sys.argv[1])
+want = {
+    "urlFileWithLocal": "urlFile is set but services.govnode.ledger.postgres.createLocally is true",
+    "remoteWithoutUrl": "no connection string is given",
+}
+for case, needle in want.items():
+    assert any(needle in m for m in b[case]), f"{case}: no assertion says {needle!r}: {b[case]}"
+PY
+  }
+  check "evalModules: contradictory ledger.postgres settings fail with messages that name them" module_broken_postgres
 
   vm_machines() {
     eval_module -A vmMachines >"$work/machines.json" || return 1
@@ -386,20 +427,21 @@ if [ -x "$govnode" ] && [ -f "$work/full-config.yaml" ]; then
   }
   check "the module's build-time check script fails an unknown key (exit 78, no output)" broken
   vm_config() {
-    python3 - "$work" <<'PY' || return 1
+    python3 - "$work" "$1" <<'PY' || return 1
 import json, os, sys
-d = sys.argv[1]
-m = json.load(open(os.path.join(d, "machines.json")))["round"]
-json.dump(m["config"], open(os.path.join(d, "vm-config.yaml"), "w"))
-os.makedirs(os.path.join(d, "vm-credentials"), exist_ok=True)
+d, name = sys.argv[1], sys.argv[2]
+m = json.load(open(os.path.join(d, "machines.json")))[name]
+json.dump(m["config"], open(os.path.join(d, f"vm-{name}.yaml"), "w"))
+os.makedirs(os.path.join(d, f"vm-{name}-credentials"), exist_ok=True)
 for c in m["credentials"]:
-    open(os.path.join(d, "vm-credentials", c["id"]), "w").write(c["content"])
+    open(os.path.join(d, f"vm-{name}-credentials", c["id"]), "w").write(c["content"])
 print(json.dumps(m["config"]))
 PY
-    CREDENTIALS_DIRECTORY="$work/vm-credentials" "$govnode" check-config --config "$work/vm-config.yaml"
+    CREDENTIALS_DIRECTORY="$work/vm-$1-credentials" "$govnode" check-config --config "$work/vm-$1.yaml"
   }
   if [ -f "$work/machines.json" ]; then
-    check "govnode check-config accepts the config of the VM tests' machine" vm_config
+    check "govnode check-config accepts the config of the VM tests' machine" vm_config round
+    check "govnode check-config accepts the config of the failover test's daemons (PostgreSQL ledger, ha)" vm_config failover-a
   fi
 else
   skip "govnode check-config on the module's config: no binary at $govnode (build it, or pass its path)"
@@ -451,7 +493,7 @@ vm_tests() {
   for t in nixos/tests/*.nix; do
     [ "$(basename "$t")" = common.nix ] && continue
     eval_json -E "let s = import ./tests/nix/stub-pkgs.nix; t = import ./$t { inherit (s) pkgs self; }; in
-      assert builtins.isString t.name && t.nodes ? machine;
+      assert builtins.isString t.name && t.nodes != { };
       if builtins.isFunction t.testScript then t.testScript s.testArgs else t.testScript" >"$work/script.json" \
       || { echo "$t does not evaluate"; rc=1; continue; }
     python3 -c 'import ast, json, sys; ast.parse(json.load(open(sys.argv[1])), sys.argv[2])' "$work/script.json" "$t" \
@@ -495,7 +537,7 @@ fi
 not_here "(needs the real nixpkgs) the package build, clippy and the unit tests in the sandbox: nix build .#checks.x86_64-linux.package .#checks.x86_64-linux.clippy"
 not_here "(needs the real nixpkgs) nixosOptionsDoc of the module: nix build .#nixos-options-doc"
 not_here "(needs the real nixpkgs) the module under the real NixOS modules (systemd, etc, assertions): any nix build of a VM test"
-not_here "(needs the real nixpkgs and KVM) the VM tests: nix build -L .#checks.x86_64-linux.{vm-round,vm-timer-persistent,vm-switch,vm-watchdog}"
+not_here "(needs the real nixpkgs and KVM) the VM tests: nix build -L .#checks.x86_64-linux.{vm-round,vm-timer-persistent,vm-switch,vm-watchdog,vm-failover}"
 
 echo
 echo "nix-checks: $passed passed, $failed failed, $skipped skipped, $notrun not run here (listed above)"

@@ -7,7 +7,8 @@
 # (assertions, warnings, environment.etc, systemd.*, networking.firewall;
 # systemd.services' serviceConfig merges lists like NixOS' unitOption), and
 # of pkgs: formats.yaml (renders with builtins.toJSON, as the real one feeds
-# remarshal), runCommand (returns the script instead of building it) and
+# remarshal), runCommand (returns the script instead of building it),
+# writeText (a store path named by its text) and
 # the govnode package (a directory with the binary under test).
 {
   nixpkgsLib,
@@ -55,6 +56,11 @@ let
         outPath = "/nix/store/${builtins.substring 0 32 (builtins.hashString "sha256" (builtins.toJSON value))}-${name}";
         text = builtins.toJSON value;
       };
+    };
+    writeText = name: text: {
+      type = "derivation";
+      inherit name text;
+      outPath = "/nix/store/${builtins.substring 0 32 (builtins.hashString "sha256" text)}-${name}";
     };
     runCommand = name: env: script: {
       type = "derivation";
@@ -132,6 +138,8 @@ let
         default = [ ];
       };
       meta = anything;
+      # Set by services.govnode.ledger.postgres.createLocally.
+      services.postgresql = anything;
       # Only for the VM tests' machines.
       environment.systemPackages = listOfAnything;
       virtualisation = anything;
@@ -293,7 +301,59 @@ in
       inherit (e.config.services.govnode.timer) onCalendar randomizedDelaySec;
     };
 
+  # The ledger in services.postgresql on the same host.
+  localPostgres =
+    let
+      c =
+        (evaluate [
+          {
+            services.govnode = {
+              enable = true;
+              ledger.postgres.enable = true;
+              settings = leastSettings;
+            };
+          }
+        ]).config;
+      conninfo = c.services.govnode.settings.ledger.url_file;
+    in
+    {
+      assertions = failed c;
+      inherit (c) warnings;
+      config = pure.renderSettings c.services.govnode.settings;
+      conninfoFile = conninfo;
+      conninfoText = pure.localLedgerConninfo;
+      inherit (c.services) postgresql;
+      inherit (c.systemd.services.govnode) after requires;
+      loadCredential = c.systemd.services.govnode.serviceConfig.LoadCredential;
+    };
+
   # Broken configurations, each with the assertion messages it raises.
+  brokenPostgres =
+    lib.mapAttrs
+      (
+        _: postgres:
+        failed
+          (evaluate [
+            {
+              services.govnode = {
+                enable = true;
+                ledger.postgres = postgres;
+                settings = leastSettings;
+              };
+            }
+          ]).config
+      )
+      {
+        urlFileWithLocal = {
+          enable = true;
+          urlFile = "/run/keys/ledger.url";
+        };
+        remoteWithoutUrl = {
+          enable = true;
+          createLocally = false;
+        };
+      };
+
   broken = lib.mapAttrs (_: extra: failed (withSettings extra).config) {
     missingCredential = {
       nodes.b.key_credential = "node-b";
@@ -303,6 +363,9 @@ in
     };
     keyFileKey = {
       nodes.b.key_file = "/run/keys/b";
+    };
+    postgresKindAlone = {
+      ledger.kind = "postgres";
     };
     storeUrlFile = {
       rpc.endpoints.local = {
@@ -320,7 +383,7 @@ in
     let
       stubs = import ./stub-pkgs.nix;
       test = file: import file { inherit (stubs) pkgs self; };
-      machineOf = file: evaluate [ (test file).nodes.machine ];
+      machineOf = file: node: evaluate [ (test file).nodes.${node} ];
       summary =
         e:
         let
@@ -342,17 +405,34 @@ in
           ) c.specialisation;
         };
     in
-    lib.mapAttrs (_: file: summary (machineOf file)) {
-      round = ../../nixos/tests/round.nix;
-      timer-persistent = ../../nixos/tests/timer-persistent.nix;
-      switch = ../../nixos/tests/switch.nix;
-      watchdog = ../../nixos/tests/watchdog.nix;
+    lib.mapAttrs (_: m: summary (machineOf m.file m.node)) {
+      round = {
+        file = ../../nixos/tests/round.nix;
+        node = "machine";
+      };
+      timer-persistent = {
+        file = ../../nixos/tests/timer-persistent.nix;
+        node = "machine";
+      };
+      switch = {
+        file = ../../nixos/tests/switch.nix;
+        node = "machine";
+      };
+      watchdog = {
+        file = ../../nixos/tests/watchdog.nix;
+        node = "machine";
+      };
+      # The two daemons differ in settings.ha.id only.
+      failover-a = {
+        file = ../../nixos/tests/failover.nix;
+        node = "a";
+      };
     };
 
   # The option reference (docs/nixos-options.md) from the declarations.
   optionsDoc =
     let
-      docs = lib.optionAttrSetToDocList { inherit (full.options) services; };
+      docs = lib.optionAttrSetToDocList { services = { inherit (full.options.services) govnode; }; };
     in
     lib.filter (o: o.visible && !o.internal) docs;
 }

@@ -30,6 +30,13 @@
       webhook-store = { };
     };
     importCredentials = [ "govnode.rpc.*" ];
+    ledger.postgres = {
+      enable = true;
+      # A remote database (the local one is checked apart: it sets
+      # services.postgresql, which has no other way in here).
+      createLocally = false;
+      urlFile = "/run/keys/govnode-ledger.url";
+    };
     settings = {
       chain = {
         id = 31337;

@@ -210,10 +210,16 @@ pub fn check_config(config: &Path, envs: &[(&str, &str)]) -> (i32, String) {
 
 /// `govnode ARGS --config CONFIG`: (exit code, stdout + stderr).
 pub fn govnode(args: &[&str], config: &Path) -> (i32, String) {
+    govnode_with_env(args, config, &[])
+}
+
+/// [`govnode`] with environment variables set for the command.
+pub fn govnode_with_env(args: &[&str], config: &Path, env: &[(&str, &str)]) -> (i32, String) {
     let out = Command::new(binary())
         .args(args)
         .arg("--config")
         .arg(config)
+        .envs(env.iter().copied())
         .output()
         .expect("run govnode");
     (

@@ -131,6 +131,7 @@ pub fn target(conninfo: &str) -> govnode::ledger::pg::PgTarget {
         sslmode: govnode::ledger::pg::SslMode::Disable,
         ca_file: None,
         connect_timeout: std::time::Duration::from_secs(2),
+        query_timeout: std::time::Duration::from_secs(5),
     }
 }
 

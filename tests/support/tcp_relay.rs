@@ -1,7 +1,10 @@
 //! A TCP relay in front of a WebSocket (or any) server that a test can cut:
 //! `cut()` closes every open connection and refuses new ones until
+//! `restore()`; `stall()` keeps every connection open but forwards nothing
+//! (a network that drops packets without resetting anything) until
 //! `restore()`. anvil serves WebSocket on its HTTP port, so this stands
-//! between the daemon's subscription and the chain.
+//! between the daemon's subscription and the chain; it also stands between
+//! the daemon and a PostgreSQL server.
 
 #![allow(dead_code)]
 
@@ -17,6 +20,7 @@ pub struct TcpRelay {
     /// Bumped by `cut`; every relayed connection ends when it changes.
     generation: watch::Sender<u64>,
     accepted: Arc<std::sync::atomic::AtomicUsize>,
+    stalled: watch::Sender<bool>,
 }
 
 impl TcpRelay {
@@ -26,7 +30,13 @@ impl TcpRelay {
         let refusing = Arc::new(AtomicBool::new(false));
         let (generation, _) = watch::channel(0u64);
         let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (r, g, a) = (refusing.clone(), generation.clone(), accepted.clone());
+        let (stalled, _) = watch::channel(false);
+        let (r, g, a, st) = (
+            refusing.clone(),
+            generation.clone(),
+            accepted.clone(),
+            stalled.clone(),
+        );
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 if r.load(Ordering::SeqCst) {
@@ -35,14 +45,22 @@ impl TcpRelay {
                 }
                 a.fetch_add(1, Ordering::SeqCst);
                 let mut cut = g.subscribe();
+                let mut stall = st.subscribe();
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(("127.0.0.1", upstream_port)).await else {
                         return;
                     };
                     let (mut client, mut server) = (client, server);
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = cut.changed() => {}
+                    loop {
+                        // While stalled both sockets stay open, unread.
+                        if stall.wait_for(|s| !*s).await.is_err() {
+                            return;
+                        }
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => return,
+                            _ = cut.changed() => return,
+                            _ = stall.wait_for(|s| *s) => {}
+                        }
                     }
                 });
             }
@@ -52,6 +70,7 @@ impl TcpRelay {
             refusing,
             generation,
             accepted,
+            stalled,
         }
     }
 
@@ -70,7 +89,17 @@ impl TcpRelay {
         self.generation.send_modify(|g| *g += 1);
     }
 
+    /// Forwards nothing more, in either direction, but closes nothing.
+    pub fn stall(&self) {
+        self.stalled.send_replace(true);
+    }
+
     pub fn restore(&self) {
         self.refusing.store(false, Ordering::SeqCst);
+        self.stalled.send_replace(false);
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 }

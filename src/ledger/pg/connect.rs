@@ -31,6 +31,8 @@ pub struct PgTarget {
     pub sslmode: SslMode,
     pub ca_file: Option<PathBuf>,
     pub connect_timeout: Duration,
+    /// The bound of one ledger operation (see [`super::PgLedger::bounded`]).
+    pub query_timeout: Duration,
 }
 
 impl PgTarget {
@@ -66,9 +68,13 @@ impl PgTarget {
     pub async fn connect(&self) -> Result<Client, LedgerError> {
         let config = self.config()?;
         let target = describe(&config);
-        let failed = |e: tokio_postgres::Error| LedgerError::PgConnect {
-            target: target.clone(),
-            detail: pg_detail(&e),
+        let failed = |e: tokio_postgres::Error| {
+            let (target, detail) = (target.clone(), pg_detail(&e));
+            if e.code().is_some_and(refused) {
+                LedgerError::PgRefused { target, detail }
+            } else {
+                LedgerError::PgConnect { target, detail }
+            }
         };
         let client = match self.sslmode {
             SslMode::Disable => {
@@ -112,6 +118,12 @@ impl PgTarget {
     }
 }
 
+/// Authentication failed (class 28) or the database does not exist: the
+/// server is up and a retry would be refused the same way.
+fn refused(code: &tokio_postgres::error::SqlState) -> bool {
+    code.code().starts_with("28") || *code == tokio_postgres::error::SqlState::INVALID_CATALOG_NAME
+}
+
 async fn watch<S, T>(conn: tokio_postgres::Connection<S, T>, target: String)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -144,6 +156,7 @@ mod tests {
             sslmode: SslMode::Disable,
             ca_file: None,
             connect_timeout: Duration::from_secs(1),
+            query_timeout: Duration::from_secs(1),
         }
     }
 

@@ -66,8 +66,19 @@ impl PgLedger {
         migrations: &[&str],
     ) -> Result<Self, LedgerError> {
         let described = target.describe();
-        let mut client = target.connect().await?;
-        schema::prepare(&mut client, &described, identity, migrations).await?;
+        let after = target.query_timeout;
+        let opening = async {
+            let mut client = target.connect().await?;
+            schema::prepare(&mut client, &described, identity, migrations).await?;
+            Ok::<_, LedgerError>(client)
+        };
+        let client =
+            tokio::time::timeout(after, opening)
+                .await
+                .map_err(|_| LedgerError::PgTimeout {
+                    target: described.clone(),
+                    after,
+                })??;
         Ok(PgLedger {
             client: Mutex::new(Some(client)),
             target,
@@ -88,6 +99,35 @@ impl PgLedger {
     /// Where the ledger is, without credentials.
     pub fn describe(&self) -> &str {
         &self.described
+    }
+
+    /// Runs one ledger operation within `ledger.query_timeout`. A server
+    /// that stops answering without closing the connection (a stalled
+    /// network, a frozen host) would otherwise hold the caller until TCP
+    /// gives up, many minutes later; on timeout the connection is dropped so
+    /// that the next operation opens a new one. Whether a transaction whose
+    /// COMMIT went unanswered committed is unknown, which the send protocol
+    /// already handles as it handles a crash at that point: nothing is
+    /// signed or sent after a write that did not return.
+    pub async fn bounded<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, LedgerError>>,
+    ) -> Result<T, LedgerError> {
+        let after = self.target.query_timeout;
+        match tokio::time::timeout(after, work).await {
+            Ok(done) => done,
+            Err(_) => {
+                *self.client.lock().await = None;
+                tracing::warn!(
+                    target = %self.described,
+                    "ledger database did not answer in time; connection dropped"
+                );
+                Err(LedgerError::PgTimeout {
+                    target: self.described.clone(),
+                    after,
+                })
+            }
+        }
     }
 
     /// The connection, opened again if the last one was lost.
@@ -143,19 +183,27 @@ pub async fn begin_write<'a>(
 /// committed if it succeeds (dropped, so rolled back, if not).
 macro_rules! pg_write {
     ($pg:expr, $durability:expr, |$tx:ident| $body:expr) => {{
-        let mut client = $pg.session().await?;
-        let $tx = $crate::ledger::pg::begin_write(&mut client, $durability, $pg.fence()).await?;
-        let out = $body.await?;
-        $tx.commit().await?;
-        Ok(out)
+        let pg = &$pg;
+        pg.bounded(async {
+            let mut client = pg.session().await?;
+            let $tx = $crate::ledger::pg::begin_write(&mut client, $durability, pg.fence()).await?;
+            let out = $body.await?;
+            $tx.commit().await?;
+            Ok::<_, $crate::ledger::LedgerError>(out)
+        })
+        .await
     }};
 }
 
 /// One read (or single-statement write, atomic by itself) on `$pg`.
 macro_rules! pg_read {
     ($pg:expr, |$c:ident| $body:expr) => {{
-        let $c = $pg.session().await?;
-        $body.await
+        let pg = &$pg;
+        pg.bounded(async {
+            let $c = pg.session().await?;
+            $body.await
+        })
+        .await
     }};
 }
 
