@@ -155,7 +155,7 @@ async fn wait_role(d: &Daemon, role: &str, within: Duration) -> serde_json::Valu
     let deadline = Instant::now() + within;
     loop {
         let h = health(d).await.unwrap_or_default();
-        if h["role"] == role && (role != "standby" || h["leader"].is_string()) {
+        if h["role"] == role && (role != "standby" || h["ha"]["leader"].is_string()) {
             return h;
         }
         assert!(
@@ -342,7 +342,7 @@ async fn the_standby_finishes_every_round_of_a_leader_killed_at_random_points() 
         // The killed one comes back as the standby.
         daemons[leader] = spawn(&env, &ms[leader], SLOW_POINTS);
         let h = wait_role(&daemons[leader], "standby", Duration::from_secs(15)).await;
-        assert_eq!(h["leader"], ms[standby].id, "{h:#}");
+        assert_eq!(h["ha"]["leader"], ms[standby].id, "{h:#}");
         leader = standby;
     }
     assert_each_voted_once(&env, &proposals).await;
@@ -356,7 +356,7 @@ async fn the_standby_finishes_every_round_of_a_leader_killed_at_random_points() 
         "ha kill trials: {TRIALS} kills in {:.1} s, {} proposals x {NODES} nodes voted exactly once; kills landed at: {landed:?}; leader now {} ({failovers:?})",
         started.elapsed().as_secs_f64(),
         proposals.len(),
-        h["id"],
+        h["ha"]["id"],
     );
     assert!(
         failovers.is_some_and(|l| l != "govnode_ha_failovers_total 0"),
@@ -427,7 +427,7 @@ async fn a_leader_frozen_past_its_lease_writes_and_sends_nothing_and_steps_down(
     status_line(&notify, "leader (id gov-a, lease token 1)");
     let b = spawn(&env, &ms[1], "");
     let h = wait_role(&b, "standby", Duration::from_secs(20)).await;
-    assert_eq!(h["leader"], "gov-a", "{h:#}");
+    assert_eq!(h["ha"]["leader"], "gov-a", "{h:#}");
     let (code, out) = env.round_at(&ms[1].config);
     assert_eq!(code, 0, "the timer on a standby is no failure: {out}");
     assert!(out.contains("standby: the leader is gov-a"), "{out}");
@@ -471,7 +471,10 @@ async fn a_leader_frozen_past_its_lease_writes_and_sends_nothing_and_steps_down(
     // B takes over after the lease and finishes the round: the held vote's
     // bytes go out from B, the rest is signed by B.
     let h = wait_role(&b, "leader", Duration::from_secs(20)).await;
-    assert!(h["lease_token"].as_i64() > Some(1), "a new token: {h:#}");
+    assert!(
+        h["ha"]["lease_token"].as_i64() > Some(1),
+        "a new token: {h:#}"
+    );
     round_until_success(&env, &ms[1], &b);
     let all = env.proposal_ids("open");
     assert_each_voted_once(&env, &all).await;
@@ -480,7 +483,7 @@ async fn a_leader_frozen_past_its_lease_writes_and_sends_nothing_and_steps_down(
 
     a.signal(libc::SIGCONT);
     let h = wait_role(&a, "standby", Duration::from_secs(20)).await;
-    assert_eq!(h["leader"], "gov-b", "{h:#}");
+    assert_eq!(h["ha"]["leader"], "gov-b", "{h:#}");
     status_line(&notify, "standby: the leader is gov-b");
     // Its round ends (its `govnode round` gets the report), refusing every
     // write and send on the way.
@@ -614,7 +617,7 @@ async fn with_the_database_down_mid_round_nothing_unrecorded_is_sent_and_the_rou
     let h = health(&a).await.unwrap_or_default();
     assert_eq!(h["role"], "standby", "{h:#}");
     assert!(
-        h["leader"].is_null(),
+        h["ha"]["leader"].is_null(),
         "no leader known without the database: {h:#}"
     );
     let sent_while_down: Vec<String> = env

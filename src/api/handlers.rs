@@ -33,9 +33,9 @@ struct HealthBody {
     version: &'static str,
     uptime_seconds: u64,
     chain_id: u64,
-    /// `role` (`single`, `leader`, `standby`), with HA also `id`, `leader`
-    /// and `lease_token`.
-    #[serde(flatten)]
+    /// `single`, `leader` or `standby`.
+    role: crate::ha::Role,
+    /// The role with, under HA, `id`, `leader` and `lease_token`.
     ha: crate::ha::HaView,
     components: std::collections::BTreeMap<String, crate::service::ComponentReport>,
 }
@@ -50,6 +50,7 @@ pub fn health(daemon: &Daemon) -> Response<Body> {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: daemon.uptime().as_secs(),
         chain_id: daemon.settings().config.chain.id,
+        role: daemon.ha().role(),
         ha: daemon.ha().view(),
         components,
     };
