@@ -12,6 +12,7 @@ pub mod dao;
 pub mod devnet;
 pub mod exit;
 pub mod follow;
+pub mod ha;
 pub mod ledger;
 pub mod preview;
 pub mod round;

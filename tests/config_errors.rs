@@ -390,3 +390,41 @@ fn websocket_urls_are_checked_like_rpc_urls() {
     assert!(!out.contains(secret), "{out}");
     assert!(!out.contains("not-a-websocket"), "{out}");
 }
+
+#[test]
+fn ha_needs_a_postgres_ledger_and_a_sane_lease_and_id() {
+    let work = Workdir::new();
+    let yaml = base_config(5001, "http://127.0.0.1:8545", "ha:\n  enabled: true\n");
+    assert_rejected(
+        &work,
+        &yaml,
+        &[
+            "ha.enabled: needs ledger.kind: postgres",
+            "cannot be shared",
+        ],
+    );
+    let yaml = base_config(
+        5001,
+        "http://127.0.0.1:8545",
+        "ha:\n  lease: 200ms\n  id: 'gov a'\n",
+    );
+    assert_rejected(
+        &work,
+        &yaml,
+        &[
+            "ha.lease: must be 1s to 10m",
+            "ha.id: must be 1-64 characters",
+        ],
+    );
+    // The same file with HA off, and an environment override naming the variable.
+    let path = work.write(
+        "config.yaml",
+        &base_config(5001, "http://127.0.0.1:8545", ""),
+    );
+    let (code, out) = check_config(&path, &[("GOVNODE__HA__ENABLED", "true")]);
+    assert_eq!(code, EX_CONFIG, "{out}");
+    assert!(
+        out.contains("env GOVNODE__HA__ENABLED (ha.enabled): needs ledger.kind: postgres"),
+        "{out}"
+    );
+}

@@ -52,6 +52,7 @@ fn every_option_is_documented() {
         ("shutdown", fields::<ShutdownConfig>()),
         ("watchdog", fields::<WatchdogConfig>()),
         ("webhooks[]", fields::<WebhookConfig>()),
+        ("ha", fields::<HaConfig>()),
     ];
     let top = fields::<Config>();
     let mut missing = Vec::new();

@@ -6,26 +6,14 @@
 #[path = "support/postgres.rs"]
 mod postgres;
 
-use std::time::Duration;
+use postgres::target;
 
 use alloy::primitives::{Address, B256, Bytes, U256, address};
-use govnode::config::Secret;
-use govnode::ledger::pg::{PgTarget, SslMode};
 use govnode::ledger::{Intent, Ledger, LedgerError, LedgerIdentity, Mined, NewIntent, VoteState};
 use govnode::strategy::VoteChoice;
 
 const DAO: Address = address!("5FbDB2315678afecb367f032d93F642f64180aa3");
 const ALICE: Address = address!("00000000000000000000000000000000000a11ce");
-
-fn target(conninfo: &str) -> PgTarget {
-    PgTarget {
-        conninfo: Secret::new(conninfo),
-        sslmode: SslMode::Disable,
-        ca_file: None,
-        connect_timeout: Duration::from_secs(2),
-        query_timeout: Duration::from_secs(5),
-    }
-}
 
 fn id(chain_id: u64) -> LedgerIdentity {
     LedgerIdentity { chain_id, dao: DAO }

@@ -22,6 +22,13 @@
 //! → {"command":"ack_key","node":"ai-gov-01"}
 //! ← {"event":"key_ack","ack":{…Acknowledged…}}
 //! ```
+//!
+//! A standby (`ha.enabled`, another daemon holds the lease) runs no round:
+//!
+//! ```text
+//! → {"command":"round"}
+//! ← {"event":"standby","message":"standby: the leader is gov-b"}
+//! ```
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -66,6 +73,10 @@ pub enum ControlEvent {
     KeyAck {
         ack: Box<Acknowledged>,
     },
+    /// No round here: another daemon leads.
+    Standby {
+        message: String,
+    },
     Error {
         message: String,
     },
@@ -81,6 +92,9 @@ pub enum ControlError {
     Unreachable { path: PathBuf, reason: String },
     #[error("control socket {path}: {reason}")]
     Protocol { path: PathBuf, reason: String },
+    /// Not a failure: this daemon is a standby, and says who leads.
+    #[error("{message}")]
+    Standby { message: String },
 }
 
 pub struct ControlServer {
@@ -206,7 +220,13 @@ async fn handle(
                 )
                 .await;
             }
-            let ticket = rounds.trigger(Trigger::Control);
+            let ticket = match rounds.trigger(Trigger::Control) {
+                Ok(ticket) => ticket,
+                Err(standby) => {
+                    let message = standby.to_string();
+                    return send(&mut write, &ControlEvent::Standby { message }).await;
+                }
+            };
             let joined = ticket.joined;
             let mut progress = ticket.progress.clone();
             let report = ticket.report();
@@ -251,6 +271,7 @@ pub async fn request_round(
             ControlEvent::Progress(p) => on_progress(&p),
             ControlEvent::Report { joined, report } => return Ok((joined, *report)),
             ControlEvent::Error { message } => return Err(protocol(path, message)),
+            ControlEvent::Standby { message } => return Err(ControlError::Standby { message }),
             ControlEvent::Plan { .. } | ControlEvent::KeyAck { .. } => {
                 return Err(protocol(path, "another answer to a round request".into()));
             }

@@ -302,7 +302,10 @@ pub async fn trigger(state: &ApiState, emergency: bool) -> Response<Body> {
             "the daemon is stopping; no new round is started",
         );
     }
-    let report = daemon.rounds().trigger(Trigger::Api).report().await;
+    let report = match daemon.rounds().trigger(Trigger::Api) {
+        Ok(ticket) => ticket.report().await,
+        Err(standby) => return failure(StatusCode::CONFLICT, &standby.to_string()),
+    };
     let mut resp = match report.outcome {
         Some(Outcome::Success) => {
             let message = if emergency {

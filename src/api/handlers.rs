@@ -33,6 +33,10 @@ struct HealthBody {
     version: &'static str,
     uptime_seconds: u64,
     chain_id: u64,
+    /// `single`, `leader` or `standby`.
+    role: crate::ha::Role,
+    /// The role with, under HA, `id`, `leader` and `lease_token`.
+    ha: crate::ha::HaView,
     components: std::collections::BTreeMap<String, crate::service::ComponentReport>,
 }
 
@@ -46,6 +50,8 @@ pub fn health(daemon: &Daemon) -> Response<Body> {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: daemon.uptime().as_secs(),
         chain_id: daemon.settings().config.chain.id,
+        role: daemon.ha().role(),
+        ha: daemon.ha().view(),
         components,
     };
     response::json(StatusCode::OK, &body)

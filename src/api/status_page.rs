@@ -86,6 +86,7 @@ pub async fn get(state: &ApiState) -> Response<Body> {
         &[
             ("health", status_badge(health.status)),
             ("ready", yes_no(health.ready)),
+            ("role", role_cell(&daemon.ha().view())),
             ("version", Cell::text(env!("CARGO_PKG_VERSION"))),
             (
                 "uptime",
@@ -373,6 +374,29 @@ fn round_row(v: &Value) -> Vec<Cell> {
         Cell::opt(n("already_voted")),
         Cell::opt(note),
     ]
+}
+
+fn role_cell(view: &crate::ha::HaView) -> Cell {
+    use crate::ha::Role;
+    match view.role {
+        Role::Single => Cell::text("single"),
+        Role::Leader => Cell::Badge(
+            format!(
+                "leader (id {}, lease token {})",
+                view.id.as_deref().unwrap_or("?"),
+                view.lease_token.unwrap_or_default()
+            ),
+            Tone::Good,
+        ),
+        Role::Standby => Cell::Badge(
+            format!(
+                "standby (id {}, leader {})",
+                view.id.as_deref().unwrap_or("?"),
+                view.leader.as_deref().unwrap_or("unknown")
+            ),
+            Tone::Warn,
+        ),
+    }
 }
 
 fn status_badge(s: Status) -> Cell {

@@ -1,6 +1,7 @@
 //! `govnode round`: asks the daemon for a round (joining a running one),
 //! shows its progress while it runs and prints its report. Exit 0 only if
-//! every decided vote landed; `--dry-run` plans and simulates instead.
+//! every decided vote landed, or when the daemon is a standby (another
+//! daemon leads and votes); `--dry-run` plans and simulates instead.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::progress::{PlainLines, line};
-use crate::api::control::request_round;
+use crate::api::control::{ControlError, request_round};
 use crate::exit;
 use crate::round::Progress;
 
@@ -81,6 +82,12 @@ pub fn run(config: &Path, socket: Option<PathBuf>, json: bool, dry_run: bool) ->
             } else {
                 exit::FAILURE
             }
+        }
+        Err(ControlError::Standby { message }) => {
+            // The timer runs on every machine of an active/standby
+            // deployment: on a standby there is nothing to do.
+            println!("{message}; no round here");
+            exit::OK
         }
         Err(e) => super::control_failed("round", &e),
     }

@@ -115,7 +115,7 @@ impl Settings {
     }
 }
 
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 14] = [
     "chain",
     "rpc",
     "dao",
@@ -129,6 +129,7 @@ const SECTIONS: [&str; 13] = [
     "shutdown",
     "watchdog",
     "webhooks",
+    "ha",
 ];
 const REQUIRED: [&str; 3] = ["chain", "rpc", "dao"];
 

@@ -2,6 +2,7 @@
 //! credentials, and validation that reports every problem with its path.
 
 mod env;
+mod ha;
 mod issues;
 mod ledger;
 mod load;
@@ -12,6 +13,7 @@ mod validate;
 mod webhooks;
 mod wei;
 
+pub use ha::HaConfig;
 pub(crate) use issues::field;
 pub use issues::{ConfigIssue, Issues, Validate};
 pub use ledger::{target_with as ledger_target_with, tool_target as ledger_tool_target};

@@ -38,6 +38,8 @@ pub struct Config {
     pub watchdog: WatchdogConfig,
     #[serde(default)]
     pub webhooks: Vec<super::webhooks::WebhookConfig>,
+    #[serde(default)]
+    pub ha: super::ha::HaConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

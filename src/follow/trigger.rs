@@ -28,13 +28,22 @@ pub async fn start_rounds(
                 Err(_) => break,
             }
         }
-        let ticket = rounds.trigger(Trigger::NewProposal);
+        let ticket = match rounds.trigger(Trigger::NewProposal) {
+            Ok(ticket) => ticket,
+            Err(standby) => {
+                // The leader follows the same proposals and votes them.
+                tracing::debug!(reason = %standby, "new proposal: no round here");
+                continue;
+            }
+        };
         if ticket.joined {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = ticket.report() => {}
             }
-            let _next = rounds.trigger(Trigger::NewProposal);
+            if let Err(standby) = rounds.trigger(Trigger::NewProposal) {
+                tracing::debug!(reason = %standby, "new proposal: no round here");
+            }
         }
     }
 }

@@ -93,6 +93,34 @@ pub enum LedgerError {
     Postgres(#[from] tokio_postgres::Error),
     #[error("this needs a SQLite ledger; the configured ledger is {0}")]
     NotSqlite(String),
+    #[error(
+        "this daemon (id {id}) no longer holds the lease of group {group}; the leader is {leader}: nothing is written or sent"
+    )]
+    Fenced {
+        id: String,
+        group: String,
+        leader: String,
+    },
+    #[error(
+        "this daemon (id {id}) last renewed the lease of group {group} {age_ms} ms ago, too close to its end ({lease_ms} ms): nothing is written or sent until it renews"
+    )]
+    LeaseUnrenewed {
+        id: String,
+        group: String,
+        age_ms: u64,
+        lease_ms: u64,
+    },
+}
+
+impl LedgerError {
+    /// True when this daemon may not write because another one leads (or
+    /// may lead by now).
+    pub fn is_fenced(&self) -> bool {
+        matches!(
+            self,
+            LedgerError::Fenced { .. } | LedgerError::LeaseUnrenewed { .. }
+        )
+    }
 }
 
 /// tokio-postgres prints "db error" for every server error; its cause holds

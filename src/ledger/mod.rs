@@ -124,6 +124,30 @@ impl Ledger {
         location: &LedgerLocation,
         identity: LedgerIdentity,
     ) -> Result<Ledger, LedgerError> {
+        Ledger::open_fenced(location, identity, None).await
+    }
+
+    /// [`Ledger::open_configured`]; with `fence` (active/standby daemons on
+    /// one PostgreSQL database) every write passes only while this daemon
+    /// holds the lease.
+    pub async fn open_fenced(
+        location: &LedgerLocation,
+        identity: LedgerIdentity,
+        fence: Option<Arc<pg::Fence>>,
+    ) -> Result<Ledger, LedgerError> {
+        match (location, fence) {
+            (LedgerLocation::Postgres(target), Some(fence)) => {
+                let pg = PgLedger::open_fenced(target.clone(), identity, fence).await?;
+                Ok(Ledger::with_backend(Backend::Postgres(pg), identity))
+            }
+            (location, _) => Ledger::open_unfenced(location, identity).await,
+        }
+    }
+
+    async fn open_unfenced(
+        location: &LedgerLocation,
+        identity: LedgerIdentity,
+    ) -> Result<Ledger, LedgerError> {
         match location {
             LedgerLocation::Sqlite(path) => {
                 let path = path.clone();
@@ -156,6 +180,24 @@ impl Ledger {
         match &self.inner.backend {
             Backend::Sqlite { path, .. } => path.display().to_string(),
             Backend::Postgres(pg) => pg.describe().to_owned(),
+        }
+    }
+
+    /// The PostgreSQL database's connection details, for a connection of
+    /// its own; `None` on SQLite.
+    pub fn postgres_target(&self) -> Option<&PgTarget> {
+        self.postgres().map(PgLedger::target)
+    }
+
+    /// Right before a transaction leaves the process: with a fence, proves
+    /// in a transaction of its own that this daemon still holds the lease
+    /// (see [`pg::fence`]). Without one there is nothing to prove.
+    pub async fn check_fence(&self) -> Result<(), LedgerError> {
+        match self.postgres() {
+            Some(pg) if pg.fence().is_some() => {
+                pg_write!(pg, Relaxed, |tx| async { Ok::<(), LedgerError>(()) })
+            }
+            _ => Ok(()),
         }
     }
 

@@ -136,6 +136,17 @@ async fn broadcast_once(
     raw: &Bytes,
 ) -> Result<(), SendFailure> {
     let voter = &v.voters[voter_idx];
+    // With HA, the last step before the bytes leave: this daemon still holds
+    // the lease. The bytes are durable already, so a new leader that sends
+    // them again sends the same transaction (one nonce, one hash).
+    if let Err(e) = v.ledger.check_fence().await {
+        let reason = format!("not sent: {e}");
+        tracing::warn!(NODE = %voter.name, TX_HASH = %hash, vote_id, %reason, "vote not sent");
+        return Err(SendFailure {
+            reason,
+            refused: true,
+        });
+    }
     match v.provider.send_raw_transaction(raw).await {
         Ok(_) => {
             // Crash-safety tests stop the process here: broadcast, not yet marked sent.

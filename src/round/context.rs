@@ -80,10 +80,13 @@ pub struct Voting {
 }
 
 impl Voting {
+    /// `fence`, with `ha.enabled`: the ledger's writes pass only while this
+    /// daemon holds the lease.
     pub async fn build(
         settings: &Settings,
         provider: DynProvider,
         registry: &prometheus::Registry,
+        fence: Option<Arc<crate::ledger::pg::Fence>>,
     ) -> Result<Self, ContextError> {
         let config = &settings.config;
         // One look at the chain's Multicall3 for every reader of it.
@@ -95,12 +98,13 @@ impl Voting {
             config.round.batch_size,
             multicall.clone(),
         )?;
-        let ledger = Ledger::open_configured(
+        let ledger = Ledger::open_fenced(
             &settings.ledger_location(),
             LedgerIdentity {
                 chain_id: config.chain.id,
                 dao: dao.address(),
             },
+            fence,
         )
         .await?;
         let metrics = RoundMetrics::register(registry)?;

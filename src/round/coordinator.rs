@@ -1,6 +1,7 @@
 //! Only one round runs at a time. A trigger that arrives while a round runs
 //! joins it (gets the same report) instead of starting a second one, so the
-//! timer, an operator's curl and the on-start round can never overlap.
+//! timer, an operator's curl and the on-start round can never overlap. A
+//! standby (`ha.enabled`, another daemon holds the lease) starts none.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -9,8 +10,10 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use super::report::RoundReport;
+pub use crate::ha::NotLeader;
 
 /// Who asked for the round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +27,8 @@ pub enum Trigger {
     Startup,
     /// `round.on_new_proposal`: the DAO created a proposal.
     NewProposal,
+    /// `ha.enabled`: this daemon took the lease over from another one.
+    Failover,
 }
 
 impl Trigger {
@@ -33,6 +38,7 @@ impl Trigger {
             Trigger::Api => "api",
             Trigger::Startup => "startup",
             Trigger::NewProposal => "new_proposal",
+            Trigger::Failover => "failover",
         }
     }
 }
@@ -46,9 +52,16 @@ pub struct Progress {
 }
 
 /// Runs one round to its end and returns its report. It must honour the
-/// round deadline itself and never panic.
-pub type Runner =
-    Arc<dyn Fn(Trigger, watch::Sender<Progress>) -> BoxFuture<'static, RoundReport> + Send + Sync>;
+/// round deadline and the token (the daemon stops, or its leadership ends)
+/// itself and never panic.
+pub type Runner = Arc<
+    dyn Fn(Trigger, watch::Sender<Progress>, CancellationToken) -> BoxFuture<'static, RoundReport>
+        + Send
+        + Sync,
+>;
+
+/// Whether a round may start now: the token it watches, or why not.
+pub type Gate = Arc<dyn Fn() -> Result<CancellationToken, NotLeader> + Send + Sync>;
 
 type SharedReport = Shared<BoxFuture<'static, Arc<RoundReport>>>;
 
@@ -84,30 +97,35 @@ impl Ticket {
 #[derive(Clone)]
 pub struct Coordinator {
     runner: Runner,
+    gate: Gate,
     current: Arc<Mutex<Option<Running>>>,
 }
 
 impl Coordinator {
-    pub fn new(runner: Runner) -> Self {
+    /// Rounds gated by `gate` (the daemon's role).
+    pub fn new(runner: Runner, gate: Gate) -> Self {
         Coordinator {
             runner,
+            gate,
             current: Arc::new(Mutex::new(None)),
         }
     }
 
-    /// Starts a round, or joins the one that is running.
-    pub fn trigger(&self, trigger: Trigger) -> Ticket {
+    /// Starts a round, or joins the one that is running; refused on a
+    /// standby, with who leads.
+    pub fn trigger(&self, trigger: Trigger) -> Result<Ticket, NotLeader> {
+        let cancel = (self.gate)()?;
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(running) = current.as_ref() {
             tracing::info!(
                 trigger = trigger.as_str(),
                 "a round is already running; joining it"
             );
-            return Ticket {
+            return Ok(Ticket {
                 joined: true,
                 progress: running.progress.clone(),
                 report: running.report.clone(),
-            };
+            });
         }
         // A round is planning from the moment it exists, before its task runs.
         let (tx, rx) = watch::channel(Progress {
@@ -115,7 +133,7 @@ impl Coordinator {
             done: 0,
             total: 0,
         });
-        let run = (self.runner)(trigger, tx);
+        let run = (self.runner)(trigger, tx, cancel);
         let slot = self.current.clone();
         let task = tokio::spawn(async move {
             // Cleared by the round's own task, so the next trigger starts afresh
@@ -149,11 +167,11 @@ impl Coordinator {
             report: report.clone(),
             progress: rx.clone(),
         });
-        Ticket {
+        Ok(Ticket {
             joined: false,
             progress: rx,
             report,
-        }
+        })
     }
 
     pub fn running_for(&self) -> Option<Duration> {
@@ -178,12 +196,16 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
 
+    fn always() -> Gate {
+        Arc::new(|| Ok(CancellationToken::new()))
+    }
+
     #[tokio::test]
     async fn second_trigger_joins_the_running_round() {
         let starts = Arc::new(AtomicU32::new(0));
         let gate = Arc::new(tokio::sync::Notify::new());
         let (s, g) = (starts.clone(), gate.clone());
-        let runner: Runner = Arc::new(move |_t, _p| {
+        let runner: Runner = Arc::new(move |_t, _p, _c| {
             let n = s.fetch_add(1, Ordering::SeqCst) + 1;
             let g = g.clone();
             async move {
@@ -192,9 +214,9 @@ mod tests {
             }
             .boxed()
         });
-        let c = Coordinator::new(runner);
-        let first = c.trigger(Trigger::Control);
-        let second = c.trigger(Trigger::Api);
+        let c = Coordinator::new(runner, always());
+        let first = c.trigger(Trigger::Control).unwrap();
+        let second = c.trigger(Trigger::Api).unwrap();
         assert!(!first.joined);
         assert!(second.joined);
         gate.notify_one();
@@ -202,7 +224,7 @@ mod tests {
         assert_eq!(a.id, b.id);
         assert_eq!(starts.load(Ordering::SeqCst), 1);
         // Finished: the next trigger starts a new round.
-        let third = c.trigger(Trigger::Control);
+        let third = c.trigger(Trigger::Control).unwrap();
         assert!(!third.joined);
         gate.notify_one();
         assert_eq!(third.report().await.id, 2);
@@ -210,9 +232,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_round_that_panics_is_reported_failed_with_its_trigger() {
-        let runner: Runner = Arc::new(|_t, _p| async { panic!("a bug in the round") }.boxed());
-        let c = Coordinator::new(runner);
-        let report = c.trigger(Trigger::Api).report().await;
+        let runner: Runner = Arc::new(|_t, _p, _c| async { panic!("a bug in the round") }.boxed());
+        let c = Coordinator::new(runner, always());
+        let report = c.trigger(Trigger::Api).unwrap().report().await;
         assert_eq!(report.outcome, Some(crate::round::Outcome::Failed));
         assert_eq!(report.trigger, "api");
         assert!(report.duration_ms.is_some());
@@ -224,6 +246,22 @@ mod tests {
             "{report:?}"
         );
         // The slot is free again: the next trigger starts a round, not a join.
-        assert!(!c.trigger(Trigger::Control).joined);
+        assert!(!c.trigger(Trigger::Control).unwrap().joined);
+    }
+
+    #[tokio::test]
+    async fn a_closed_gate_starts_no_round_and_says_why() {
+        let starts = Arc::new(AtomicU32::new(0));
+        let s = starts.clone();
+        let runner: Runner = Arc::new(move |_t, _p, _c| {
+            s.fetch_add(1, Ordering::SeqCst);
+            async { RoundReport::test_finished(1) }.boxed()
+        });
+        let gate: Gate = Arc::new(|| Err(NotLeader("standby: the leader is b".into())));
+        let c = Coordinator::new(runner, gate);
+        let refused = c.trigger(Trigger::Control).err();
+        assert_eq!(refused, Some(NotLeader("standby: the leader is b".into())));
+        assert_eq!(starts.load(Ordering::SeqCst), 0);
+        assert!(c.running_for().is_none());
     }
 }

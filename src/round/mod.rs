@@ -21,12 +21,12 @@ mod run;
 mod send;
 
 pub use context::{ContextError, Voter, Voting};
-pub use coordinator::{Coordinator, Progress, Runner, Ticket, Trigger};
+pub use coordinator::{Coordinator, Gate, NotLeader, Progress, Runner, Ticket, Trigger};
 pub use doppelganger::{Acknowledged, acknowledge, check_at_start};
 pub use metrics::RoundMetrics;
 pub use node_keys::{NodeKeys, SignBlock};
 pub use report::{Leftover, Outcome, RoundReport, RoundState, VoteCounts};
-pub use run::{run_round, runner};
+pub use run::{interrupt_unfinished, run_round, runner};
 
 /// Current UTC time in RFC 3339, for reports and the ledger.
 pub fn now_rfc3339() -> String {

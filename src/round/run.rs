@@ -26,13 +26,11 @@ use crate::webhook::{Event, EventKind};
 pub fn runner(
     voting: Arc<RwLock<Voting>>,
     notifier: crate::service::Notifier,
-    cancel: CancellationToken,
     dao_health: Arc<StaticComponent>,
 ) -> Runner {
-    Arc::new(move |trigger, progress| {
+    Arc::new(move |trigger, progress, cancel| {
         let v = voting.read().unwrap_or_else(|p| p.into_inner()).clone();
         let notifier = notifier.clone();
-        let cancel = cancel.clone();
         let dao_health = dao_health.clone();
         async move {
             let report = run_round(&v, trigger, &progress, &cancel).await;
@@ -44,6 +42,20 @@ pub fn runner(
         }
         .boxed()
     })
+}
+
+/// At start, or when a daemon takes the lease over: rounds the last run (or
+/// the last leader) left unfinished are marked, and their votes wait for the
+/// next round's reconciliation.
+pub async fn interrupt_unfinished(ledger: &crate::ledger::Ledger) {
+    match ledger.interrupt_unfinished_rounds().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            rounds = n,
+            "rounds left unfinished by the last run were marked interrupted; their votes are reconciled before anything is sent"
+        ),
+        Err(e) => tracing::error!(error = %e, "cannot mark unfinished rounds"),
+    }
 }
 
 /// The `dao` health component after a round: degraded (still ready) while

@@ -15,6 +15,8 @@ use super::health::{ComponentReport, HealthRegistry, StaticComponent};
 use super::heartbeat::{Heartbeat, run_watchdog};
 use super::notify::{Notifier, watchdog_interval};
 use crate::config::{LoadEnv, Settings};
+use crate::ha::Ha;
+use crate::ledger::pg::{DEFAULT_GROUP, Fence};
 use crate::telemetry::{LogHandle, Metrics};
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,7 @@ struct Inner {
     chain: crate::chain::Pool,
     voting: Arc<RwLock<crate::round::Voting>>,
     rounds: crate::round::Coordinator,
+    ha: Ha,
 }
 
 impl Daemon {
@@ -106,6 +109,11 @@ impl Daemon {
         &self.inner.rounds
     }
 
+    /// This daemon's role among the daemons of its ledger.
+    pub fn ha(&self) -> &Ha {
+        &self.inner.ha
+    }
+
     /// Cancelled when the daemon starts stopping; long work watches it.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.inner.shutdown.clone()
@@ -124,31 +132,45 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     // The pool starts without any chain reachable; its health component
     // keeps /health/ready at 503 until an endpoint is verified.
     let chain = crate::chain::Pool::from_settings(&settings, metrics.registry())?;
-    let voting =
-        crate::round::Voting::build(&settings, chain.provider(), metrics.registry()).await?;
-    match voting.ledger.interrupt_unfinished_rounds().await {
-        Ok(0) => {}
-        Ok(n) => tracing::warn!(
-            rounds = n,
-            "rounds left unfinished by the last run were marked interrupted; their votes are reconciled before anything is sent"
-        ),
-        Err(e) => tracing::error!(error = %e, "cannot mark unfinished rounds"),
+    let shutdown = CancellationToken::new();
+    let ha_config = &settings.config.ha;
+    let fence = ha_config.enabled.then(|| {
+        Arc::new(Fence::new(
+            ha_config.resolved_id(),
+            DEFAULT_GROUP,
+            ha_config.lease,
+        ))
+    });
+    let ha_metrics = crate::ha::HaMetrics::register(metrics.registry())?;
+    let ha = match &fence {
+        Some(f) => Ha::elected(f.id(), shutdown.clone(), ha_metrics, notifier.clone()),
+        None => Ha::single(shutdown.clone(), ha_metrics, notifier.clone()),
+    };
+    let voting = crate::round::Voting::build(
+        &settings,
+        chain.provider(),
+        metrics.registry(),
+        fence.clone(),
+    )
+    .await?;
+    // With HA the leader does this when it takes the lease: a standby
+    // starting up must not touch the leader's running round.
+    if fence.is_none() {
+        crate::round::interrupt_unfinished(&voting.ledger).await;
     }
     // The missed-round alert reads this gauge: carry it across restarts.
     if let Ok(Some(ms)) = voting.ledger.last_success().await {
         voting.metrics.last_success.set(ms as f64 / 1000.0);
     }
     let voting = Arc::new(RwLock::new(voting));
-    let shutdown = CancellationToken::new();
     // What the last round saw of the DAO and the nodes (pause, no voting
     // power): degraded, never unready — the daemon still serves and votes.
     let dao_component = StaticComponent::new("dao", ComponentReport::up());
-    let rounds = crate::round::Coordinator::new(crate::round::runner(
-        voting.clone(),
-        notifier.clone(),
-        shutdown.clone(),
-        dao_component.clone(),
-    ));
+    let gate_ha = ha.clone();
+    let rounds = crate::round::Coordinator::new(
+        crate::round::runner(voting.clone(), notifier.clone(), dao_component.clone()),
+        Arc::new(move || gate_ha.admit()),
+    );
     let daemon = Daemon {
         inner: Arc::new(Inner {
             config_path: settings.source.clone(),
@@ -162,6 +184,7 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
             chain,
             voting,
             rounds,
+            ha,
         }),
     };
     let mut hangup = signal(SignalKind::hangup()).map_err(|e| DaemonError::Signal {
@@ -187,6 +210,10 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     daemon
         .health()
         .register(daemon.chain().health_component_with(daemon.voting().heads));
+    if let Some(fence) = fence {
+        daemon.health().register(Arc::new(daemon.ha().clone()));
+        elect(&daemon, fence, &mut tasks);
+    }
     for prober in daemon.chain().probe_tasks(daemon.shutdown_token()) {
         tasks.spawn(prober);
     }
@@ -243,7 +270,8 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
         api = settings.config.api.enabled,
         "govnode ready"
     );
-    if settings.config.round.on_start {
+    // With HA the elector starts it, once this daemon leads.
+    if settings.config.round.on_start && !settings.config.ha.enabled {
         // Not awaited: the report goes to the log, the ledger and the API.
         let _ticket = daemon.rounds().trigger(crate::round::Trigger::Startup);
     }
@@ -280,6 +308,25 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `ha.enabled`: the lease task, on a database connection of its own.
+fn elect(daemon: &Daemon, fence: Arc<Fence>, tasks: &mut JoinSet<()>) {
+    let voting = daemon.clone();
+    let Some(target) = daemon.voting().ledger.postgres_target().cloned() else {
+        // Refused by the configuration check (ha.enabled needs postgres).
+        tracing::error!("ha.enabled without a PostgreSQL ledger: this daemon stays a standby");
+        return;
+    };
+    let elector = crate::ha::Elector {
+        ha: daemon.ha().clone(),
+        fence,
+        target,
+        voting: Arc::new(move || voting.voting()),
+        rounds: daemon.rounds().clone(),
+        on_start: daemon.settings().config.round.on_start,
+    };
+    tasks.spawn(elector.run(daemon.shutdown_token()));
 }
 
 /// The follower: new heads over the endpoints' `ws_url`s for every round's
@@ -426,6 +473,10 @@ fn reload(daemon: &Daemon, log: Option<&LogHandle>) {
                         || old.config.ledger.ca_file != new.config.ledger.ca_file,
                 ),
                 ("control.socket", old.control_socket != new.control_socket),
+                (
+                    "ha",
+                    format!("{:?}", old.config.ha) != format!("{:?}", new.config.ha),
+                ),
                 (
                     "rpc",
                     format!("{:?}", old.config.rpc) != format!("{:?}", new.config.rpc)

@@ -28,6 +28,8 @@ struct StatusLine {
     unhealthy: Option<String>,
     /// The last event worth showing (a round's summary).
     last: Option<String>,
+    /// `leader (…)` or `standby: …` with `ha.enabled`.
+    role: Option<String>,
 }
 
 impl StatusLine {
@@ -37,10 +39,15 @@ impl StatusLine {
             .as_deref()
             .map(|l| format!("; last {l}"))
             .unwrap_or_default();
+        let role = self
+            .role
+            .as_deref()
+            .map(|r| format!("; {r}"))
+            .unwrap_or_default();
         match (&self.unhealthy, &self.ready) {
-            (Some(why), _) => format!("unhealthy: {why}{last}"),
-            (None, Some(ready)) => format!("{ready}{last}"),
-            (None, None) => format!("starting{last}"),
+            (Some(why), _) => format!("unhealthy: {why}{role}{last}"),
+            (None, Some(ready)) => format!("{ready}{role}{last}"),
+            (None, None) => format!("starting{role}{last}"),
         }
     }
 }
@@ -55,6 +62,12 @@ impl Notifier {
     /// Records the last event (e.g. a round's summary) and sends the line.
     pub fn event(&self, what: &str) {
         let status = self.update(|l| l.last = Some(what.to_owned()));
+        self.status(&status);
+    }
+
+    /// The daemon's role (`ha.enabled`), shown on every status line after it.
+    pub fn role(&self, role: Option<String>) {
+        let status = self.update(|l| l.role = role);
         self.status(&status);
     }
 
@@ -137,6 +150,18 @@ mod tests {
         assert_eq!(
             n.update(|_| {}),
             "ready: 1 node(s); last round 3 success: 2 confirmed"
+        );
+    }
+
+    #[test]
+    fn the_role_stays_on_the_line_through_events() {
+        let n = Notifier::default();
+        n.ready("ready: 1 node(s)");
+        n.role(Some("standby: the leader is gov-b".into()));
+        n.event("round 3 success: 2 confirmed");
+        assert_eq!(
+            n.update(|_| {}),
+            "ready: 1 node(s); standby: the leader is gov-b; last round 3 success: 2 confirmed"
         );
     }
 }

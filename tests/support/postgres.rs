@@ -124,6 +124,17 @@ impl Postgres {
     }
 }
 
+/// The ledger's connection details for `conninfo`, plain TCP.
+pub fn target(conninfo: &str) -> govnode::ledger::pg::PgTarget {
+    govnode::ledger::pg::PgTarget {
+        conninfo: govnode::config::Secret::new(conninfo),
+        sslmode: govnode::ledger::pg::SslMode::Disable,
+        ca_file: None,
+        connect_timeout: std::time::Duration::from_secs(2),
+        query_timeout: std::time::Duration::from_secs(5),
+    }
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
         self.stop();

@@ -278,10 +278,11 @@ impl RoundEnv {
         self.vote_cast_events_of(&self.node_addresses()).await
     }
 
-    async fn vote_cast_events_of(&self, nodes: &[Address]) -> Vec<(U256, Address, bool)> {
+    /// The DAO's `VoteCast` logs, every voter's.
+    async fn vote_cast_logs(&self) -> Vec<alloy::rpc::types::Log> {
         let provider = ProviderBuilder::new().connect_http(self.anvil.url().parse().expect("url"));
         let topic = keccak256("VoteCast(uint256,address,bool,uint256)");
-        let logs = provider
+        provider
             .get_logs(
                 &Filter::new()
                     .address(self.dao())
@@ -289,7 +290,22 @@ impl RoundEnv {
                     .from_block(0),
             )
             .await
-            .expect("eth_getLogs");
+            .expect("eth_getLogs")
+    }
+
+    /// Hashes of the transactions behind the devnet's nodes' `VoteCast` logs.
+    pub async fn vote_cast_tx_hashes(&self) -> Vec<alloy::primitives::B256> {
+        let nodes = self.node_addresses();
+        self.vote_cast_logs()
+            .await
+            .iter()
+            .filter(|l| nodes.contains(&Address::from_word(l.topics()[2])))
+            .filter_map(|l| l.transaction_hash)
+            .collect()
+    }
+
+    async fn vote_cast_events_of(&self, nodes: &[Address]) -> Vec<(U256, Address, bool)> {
+        let logs = self.vote_cast_logs().await;
         logs.iter()
             .map(|log| {
                 let topics = log.topics();

@@ -1,6 +1,7 @@
 //! `POST /api/v1/rounds` (and the DLoop alias `POST /trigger-voting`): start
-//! a voting round, or join the one that is running. The bearer token is
-//! checked by the server before this runs.
+//! a voting round, or join the one that is running; `409 standby` on a
+//! daemon that does not hold the lease. The bearer token is checked by the
+//! server before this runs.
 //!
 //! The coordinator does not hand out the round's id (the ledger allocates it
 //! when the round starts), so the answer finds it in the ledger: the newest
@@ -47,7 +48,12 @@ pub async fn post(state: &ApiState, query: Option<&str>) -> Response<Body> {
     }
     let ledger = daemon.voting().ledger;
     let newest_before = newest(&ledger).await.map(|(id, _)| id).unwrap_or(0);
-    let ticket = daemon.rounds().trigger(Trigger::Api);
+    let ticket = match daemon.rounds().trigger(Trigger::Api) {
+        Ok(ticket) => ticket,
+        Err(standby) => {
+            return response::error(StatusCode::CONFLICT, "standby", &standby.to_string());
+        }
+    };
     let joined = ticket.joined;
     let verb = if joined { "joined" } else { "started" };
     let report = ticket.report();

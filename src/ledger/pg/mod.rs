@@ -9,9 +9,12 @@
 //! durability of that one transaction.
 
 pub mod connect;
+pub mod fence;
 pub mod queries;
 pub mod schema;
 pub mod votes;
+
+use std::sync::Arc;
 
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 use tokio_postgres::{Client, Transaction};
@@ -19,6 +22,7 @@ use tokio_postgres::{Client, Transaction};
 use super::error::LedgerError;
 use super::schema::LedgerIdentity;
 pub use connect::{PgTarget, SslMode};
+pub use fence::{DEFAULT_GROUP, Fence};
 
 /// Whether a commit waits for the server's WAL flush.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,12 +38,26 @@ pub struct PgLedger {
     client: Mutex<Option<Client>>,
     target: PgTarget,
     described: String,
+    /// Set with `ha.enabled`: every write proves the lease first.
+    fence: Option<Arc<Fence>>,
 }
 
 impl PgLedger {
     /// Connects, migrates and checks the identity, as the SQLite open does.
     pub async fn open(target: PgTarget, identity: LedgerIdentity) -> Result<Self, LedgerError> {
         Self::open_with(target, identity, schema::MIGRATIONS).await
+    }
+
+    /// [`PgLedger::open`] for a daemon of an active/standby deployment:
+    /// its writes pass only while `fence` holds the lease.
+    pub async fn open_fenced(
+        target: PgTarget,
+        identity: LedgerIdentity,
+        fence: Arc<Fence>,
+    ) -> Result<Self, LedgerError> {
+        let mut pg = Self::open_with(target, identity, schema::MIGRATIONS).await?;
+        pg.fence = Some(fence);
+        Ok(pg)
     }
 
     pub(crate) async fn open_with(
@@ -65,7 +83,17 @@ impl PgLedger {
             client: Mutex::new(Some(client)),
             target,
             described,
+            fence: None,
         })
+    }
+
+    pub fn fence(&self) -> Option<&Fence> {
+        self.fence.as_deref()
+    }
+
+    /// The connection details, for a connection of its own (the lease's).
+    pub fn target(&self) -> &PgTarget {
+        &self.target
     }
 
     /// Where the ledger is, without credentials.
@@ -119,18 +147,35 @@ impl PgLedger {
 /// transactions set `synchronous_commit = on` themselves, whatever the
 /// server's default, so the commit returns only once the WAL is flushed.
 ///
-/// A fencing check (a lease token compared in this same transaction) belongs
-/// here: every write passes through this function before its first statement.
-pub async fn begin_write(
-    client: &mut Client,
+/// With a `fence` (active/standby daemons), the lease is checked in this
+/// same transaction before anything is written ([`Fence::check`]), and a
+/// transaction left idle (this process paused mid-write) is ended by the
+/// server after half the lease, so its lock on the lease row never holds a
+/// takeover up for long.
+pub async fn begin_write<'a>(
+    client: &'a mut Client,
     durability: Durability,
-) -> Result<Transaction<'_>, LedgerError> {
+    fence: Option<&Fence>,
+) -> Result<Transaction<'a>, LedgerError> {
+    if let Some(fence) = fence {
+        fence.check_local()?;
+    }
     let tx = client.transaction().await?;
-    tx.batch_execute(match durability {
+    let commit = match durability {
         Durability::Durable => "SET LOCAL synchronous_commit = on",
         Durability::Relaxed => "SET LOCAL synchronous_commit = off",
-    })
-    .await?;
+    };
+    match fence {
+        None => tx.batch_execute(commit).await?,
+        Some(fence) => {
+            let idle_ms = (fence.lease() / 2).as_millis().max(1);
+            tx.batch_execute(&format!(
+                "{commit}; SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"
+            ))
+            .await?;
+            fence.check(&tx).await?;
+        }
+    }
     Ok(tx)
 }
 
@@ -141,7 +186,7 @@ macro_rules! pg_write {
         let pg = &$pg;
         pg.bounded(async {
             let mut client = pg.session().await?;
-            let $tx = $crate::ledger::pg::begin_write(&mut client, $durability).await?;
+            let $tx = $crate::ledger::pg::begin_write(&mut client, $durability, pg.fence()).await?;
             let out = $body.await?;
             $tx.commit().await?;
             Ok::<_, $crate::ledger::LedgerError>(out)

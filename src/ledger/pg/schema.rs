@@ -1,7 +1,8 @@
 //! The PostgreSQL ledger's schema: the same tables as the SQLite file's
 //! version 3 (src/ledger/schema.rs), versioned the same way, with the same
-//! identity check. The version lives in `govnode_schema`, the identity in
-//! `meta`.
+//! identity check, plus (version 4) the leases of active/standby daemons,
+//! which only a shared database has. The version lives in `govnode_schema`,
+//! the identity in `meta`.
 //!
 //! Every migration and the identity check hold an advisory lock for their
 //! transaction, so two daemons starting together cannot both migrate.
@@ -13,8 +14,9 @@ use super::super::model::{addr, now_ms};
 use super::super::schema::{APPLICATION_ID, LedgerIdentity};
 
 /// Migration `i` takes the schema from version `i` to `i + 1`; numbered as
-/// the SQLite ones, so a version means the same tables in both.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+/// the SQLite ones, so versions 1-3 mean the same tables in both. Version 4
+/// (`ha_leases`) exists only here: a SQLite file is never shared.
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -109,6 +111,18 @@ CREATE TABLE key_acks (
 );
 
 CREATE INDEX key_acks_voter ON key_acks (voter, nonce);
+";
+
+/// One row per lease group: who holds it, until when (the database's
+/// clock), and the fencing token, raised whenever the lease changes hands
+/// or lapses.
+const V4: &str = "
+CREATE TABLE ha_leases (
+    grp        TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    token      BIGINT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);
 ";
 
 const VERSION_TABLE: &str = "

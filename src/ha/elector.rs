@@ -1,0 +1,212 @@
+//! The lease task: every third of the lease it renews (as leader) or tries
+//! to acquire (as standby). A leader that loses the lease, or cannot renew
+//! it before most of it has run out, steps down at once: its fence lets no
+//! write through, its round is cancelled, and it says so. A standby that
+//! acquires a lease someone else held reconciles what that leader left and
+//! starts a round (`failover`) at once.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_postgres::Client;
+use tokio_util::sync::CancellationToken;
+
+use super::lease::{self, Claim, LeaseError};
+use super::role::Ha;
+use crate::ledger::pg::{Fence, PgTarget};
+use crate::round::{Coordinator, Trigger, Voting};
+
+pub struct Elector {
+    pub ha: Ha,
+    pub fence: Arc<Fence>,
+    pub target: PgTarget,
+    /// The round's world, read when leadership starts.
+    pub voting: Arc<dyn Fn() -> Voting + Send + Sync>,
+    pub rounds: Coordinator,
+    /// `round.on_start`: a round when the first lease of a fresh group is
+    /// acquired (a daemon that takes over from another always runs one).
+    pub on_start: bool,
+}
+
+impl Elector {
+    /// Runs until `shutdown`, then waits for a running round to end and
+    /// hands the lease back.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let every = self.fence.lease() / 3;
+        let mut client: Option<Client> = None;
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_sent: Option<Instant> = None;
+        let mut failing = false;
+        let mut stopping = false;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled(), if !stopping => stopping = true,
+                _ = ticker.tick() => {}
+            }
+            if stopping && self.rounds.running_for().is_none() {
+                break;
+            }
+            let sent_at = Instant::now();
+            match self.claim(&mut client, every).await {
+                Ok(claim) => {
+                    if failing {
+                        tracing::info!("the lease database answers again");
+                        failing = false;
+                    }
+                    last_sent = Some(sent_at);
+                    self.settle(claim, sent_at, stopping).await;
+                }
+                Err(e) => {
+                    client = None;
+                    let since = last_sent.map(|t| t.elapsed());
+                    if self.fence.token().is_some()
+                        && since.is_none_or(|s| s >= self.fence.safe_for())
+                    {
+                        self.step_down(
+                            &format!(
+                                "cannot renew the lease of group {} ({e}); the last renewal was sent {} ms ago, the lease is {} ms",
+                                self.fence.group(),
+                                since.unwrap_or_default().as_millis(),
+                                self.fence.lease().as_millis()
+                            ),
+                            None,
+                        );
+                    } else if !failing {
+                        tracing::warn!(group = self.fence.group(), error = %e, "cannot reach the lease; trying again");
+                        failing = true;
+                    }
+                }
+            }
+        }
+        self.hand_back(client).await;
+    }
+
+    async fn claim(
+        &self,
+        client: &mut Option<Client>,
+        every: Duration,
+    ) -> Result<Claim, LeaseError> {
+        let attempt = async {
+            if client.as_ref().is_none_or(Client::is_closed) {
+                *client = Some(lease::connect(&self.target, every).await?);
+            }
+            let Some(c) = client.as_ref() else {
+                return Err(LeaseError::Timeout(every));
+            };
+            Ok(lease::claim(
+                c,
+                self.fence.group(),
+                self.fence.id(),
+                self.fence.lease(),
+                self.fence.token(),
+            )
+            .await?)
+        };
+        tokio::time::timeout(every, attempt)
+            .await
+            .map_err(|_| LeaseError::Timeout(every))?
+    }
+
+    async fn settle(&self, claim: Claim, sent_at: Instant, stopping: bool) {
+        match claim {
+            Claim::Held { token, previous } => {
+                let held = self.fence.token();
+                if held == Some(token) {
+                    self.fence.hold(token, sent_at);
+                    return;
+                }
+                if held.is_some() {
+                    self.step_down(
+                        &format!(
+                            "the lease of group {} lapsed before it was renewed; it is taken again with a new token",
+                            self.fence.group()
+                        ),
+                        None,
+                    );
+                }
+                self.fence.hold(token, sent_at);
+                if stopping {
+                    return;
+                }
+                self.lead(token, previous).await;
+            }
+            Claim::Taken { holder, token } => {
+                if self.fence.token().is_some() {
+                    self.step_down(
+                        &format!(
+                            "the lease of group {} is held by {holder} (token {token})",
+                            self.fence.group()
+                        ),
+                        Some(holder),
+                    );
+                } else {
+                    self.ha.stand_by(Some(holder));
+                }
+                self.follow_leader().await;
+            }
+        }
+    }
+
+    /// Leadership starts: what the last leader left unfinished is marked,
+    /// and a round reconciles its votes against the chain before anything
+    /// new is signed (as a restart after a crash does).
+    async fn lead(&self, token: i64, previous: Option<(String, i64)>) {
+        self.ha.lead(token);
+        let group = self.fence.group();
+        match &previous {
+            Some((holder, was)) => {
+                self.ha.metrics().failovers.inc();
+                tracing::warn!(group, token, previous = %holder, previous_token = was, "leading: took over the lease");
+            }
+            None => tracing::info!(group, token, "leading: acquired the lease"),
+        }
+        crate::round::interrupt_unfinished(&(self.voting)().ledger).await;
+        let trigger = if previous.is_some() {
+            Some(Trigger::Failover)
+        } else if self.on_start {
+            Some(Trigger::Startup)
+        } else {
+            None
+        };
+        if let Some(trigger) = trigger
+            && let Err(e) = self.rounds.trigger(trigger)
+        {
+            tracing::warn!(trigger = trigger.as_str(), reason = %e, "no round started");
+        }
+    }
+
+    /// A standby runs no round, so its missed-round gauge follows the
+    /// leader's rounds in the shared ledger (else every standby would
+    /// alert that no round succeeded).
+    async fn follow_leader(&self) {
+        let voting = (self.voting)();
+        if let Ok(Some(ms)) = voting.ledger.last_success().await {
+            voting.metrics.last_success.set(ms as f64 / 1000.0);
+        }
+    }
+
+    fn step_down(&self, why: &str, leader: Option<String>) {
+        // The fence first: nothing is written from here on, whatever the
+        // round does before it sees its cancellation.
+        self.fence.release();
+        self.ha.stand_by(leader);
+        tracing::warn!(group = self.fence.group(), "stepping down: {why}");
+    }
+
+    async fn hand_back(&self, client: Option<Client>) {
+        let Some(token) = self.fence.token() else {
+            return;
+        };
+        self.fence.release();
+        self.ha.stand_by(None);
+        let Some(client) = client else { return };
+        match lease::release(&client, self.fence.group(), self.fence.id(), token).await {
+            Ok(true) => tracing::info!(group = self.fence.group(), token, "lease handed back"),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot hand the lease back; it runs out by itself")
+            }
+        }
+    }
+}
