@@ -304,6 +304,7 @@ async fn the_standby_finishes_every_round_of_a_leader_killed_at_random_points() 
     };
     let mut proposals = env.proposal_ids("open");
     let mut landed: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut takeovers, mut voted) = (Vec::new(), Vec::new());
     let started = Instant::now();
     for trial in 0..TRIALS {
         let (proposal, _) = env.create_proposal(&format!("trial {trial}")).await;
@@ -319,7 +320,12 @@ async fn the_standby_finishes_every_round_of_a_leader_killed_at_random_points() 
         let delay = rand::rng().random_range(0..1000);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         daemons[leader].signal(libc::SIGKILL);
+        let killed = Instant::now();
         daemons[leader].wait_exit(Duration::from_secs(10));
+        let on_chain = |casts: &std::collections::HashMap<(U256, Address), usize>| {
+            casts.keys().filter(|(p, _)| *p == proposal).count()
+        };
+        let sent_by_the_dead = on_chain(&env.vote_casts().await);
         let mut trigger = trigger;
         let _ = trigger.wait();
         // Where the kill landed, by the ledger states of this trial's votes.
@@ -336,6 +342,17 @@ async fn the_standby_finishes_every_round_of_a_leader_killed_at_random_points() 
         *landed.entry(at).or_insert(0) += 1;
 
         wait_role(&daemons[standby], "leader", Duration::from_secs(15)).await;
+        takeovers.push(killed.elapsed());
+        // The failover round votes by itself; how long until this trial's
+        // votes are all on chain (a figure, not a limit).
+        let voted_by = Instant::now() + Duration::from_secs(30);
+        while sent_by_the_dead < NODES as usize && Instant::now() < voted_by {
+            if on_chain(&env.vote_casts().await) == NODES as usize {
+                voted.push(killed.elapsed());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         round_until_success(&env, &ms[standby], &daemons[standby]);
         assert_each_voted_once(&env, &proposals).await;
 
@@ -358,10 +375,23 @@ async fn the_standby_finishes_every_round_of_a_leader_killed_at_random_points() 
         proposals.len(),
         h["ha"]["id"],
     );
+    println!(
+        "failover with ha.lease 1s (leader killed -> standby leads / -> the trial's votes on chain, where the dead leader had not sent them all): median {} / {} ms, max {} / {} ms ({} of {TRIALS} trials needed the standby's votes)",
+        median_ms(&mut takeovers),
+        median_ms(&mut voted),
+        takeovers.iter().max().map_or(0, Duration::as_millis),
+        voted.iter().max().map_or(0, Duration::as_millis),
+        voted.len(),
+    );
     assert!(
         failovers.is_some_and(|l| l != "govnode_ha_failovers_total 0"),
         "the last leader counted its takeover"
     );
+}
+
+fn median_ms(d: &mut [Duration]) -> u128 {
+    d.sort();
+    d.get(d.len() / 2).map_or(0, Duration::as_millis)
 }
 
 /// A cluster, a devnet with 3 open proposals, both members configured

@@ -67,6 +67,7 @@ pub async fn ledgers(options: &Options) {
             strategies: Strategies::AllFor,
             env,
             floor,
+            websocket: false,
         };
         let sqlite = measure(&case(Vec::new(), floor)).await;
         let env = tokio::task::block_in_place(|| postgres_env(&pg, &format!("bench{i}")));
