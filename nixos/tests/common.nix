@@ -48,6 +48,34 @@ let
 
   devnet = lib.importJSON ./devnet.json;
 
+  # services.govnode.settings for the devnet's deployment, reached at
+  # `rpcUrl`, with the node keys and the API token in `keyDir`.
+  settingsFor =
+    { rpcUrl, keyDir }:
+    {
+      chain = {
+        id = devnet.chain_id;
+        name = "devnet";
+      };
+      dao = {
+        kind = "assetdao";
+        address = devnet.asset_dao;
+        vote_margin = "60s";
+      };
+      rpc.endpoints.anvil.url = rpcUrl;
+      nodes = lib.listToAttrs (
+        map (node: {
+          inherit (node) name;
+          value = {
+            keyFile = "${keyDir}/${node.name}";
+            inherit (node) strategy;
+          };
+        }) devnet.nodes
+      );
+      api.tokenFile = "${keyDir}/api-token";
+      log.level = "debug";
+    };
+
   reference =
     pkgs.runCommand "govnode-devnet-reference"
       {
@@ -73,7 +101,12 @@ let
       '';
 in
 {
-  inherit rpcUrl devnetDir devnet;
+  inherit
+    rpcUrl
+    devnetDir
+    devnet
+    settingsFor
+    ;
   inherit (import ../lib.nix) configPath;
 
   cast = "${pkgs.foundry}/bin/cast";
@@ -134,30 +167,10 @@ in
       services.govnode = {
         enable = true;
         inherit package;
-        settings = {
-          chain = {
-            id = devnet.chain_id;
-            name = "devnet";
-          };
-          dao = {
-            kind = "assetdao";
-            address = devnet.asset_dao;
-            vote_margin = "60s";
-          };
-          rpc.endpoints.anvil.url = rpcUrl;
-          nodes = lib.listToAttrs (
-            map (node: {
-              inherit (node) name;
-              value = {
-                # Where `govnode devnet` writes the keys.
-                keyFile = "${devnetDir}/keys/${node.name}";
-                inherit (node) strategy;
-              };
-            }) devnet.nodes
-          );
-          # Written by the devnet next to the node keys.
-          api.tokenFile = "${devnetDir}/keys/api-token";
-          log.level = "debug";
+        # `govnode devnet` writes the node keys and the API token there.
+        settings = settingsFor {
+          inherit rpcUrl;
+          keyDir = "${devnetDir}/keys";
         };
       };
     };

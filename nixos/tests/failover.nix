@@ -11,7 +11,6 @@
 { pkgs, self }:
 let
   common = import ./common.nix { inherit pkgs self; };
-  inherit (pkgs) lib;
   inherit (common) devnet devnetDir;
 
   rpcUrl = "http://db:8545";
@@ -45,33 +44,12 @@ let
           createLocally = false;
           urlFile = "/etc/govnode-test/ledger.url";
         };
-        settings = {
-          chain = {
-            id = devnet.chain_id;
-            name = "devnet";
-          };
-          dao = {
-            kind = "assetdao";
-            address = devnet.asset_dao;
-            vote_margin = "60s";
-          };
-          rpc.endpoints.db.url = rpcUrl;
-          nodes = lib.listToAttrs (
-            map (node: {
-              inherit (node) name;
-              value = {
-                keyFile = "${keyDir}/${node.name}";
-                inherit (node) strategy;
-              };
-            }) devnet.nodes
-          );
-          api.tokenFile = "${keyDir}/api-token";
+        settings = common.settingsFor { inherit rpcUrl keyDir; } // {
           ha = {
             enabled = true;
             inherit id;
             lease = "5s";
           };
-          log.level = "debug";
         };
       };
     };
