@@ -60,17 +60,8 @@ struct Member {
 fn members(env: &RoundEnv, conninfo: &str, lease: &str) -> [Member; 2] {
     let dir = env.dir.path();
     env.add_everything_strategy();
-    std::fs::write(dir.join("ledger-url"), format!("{conninfo}\n")).expect("write ledger-url");
-    let text = std::fs::read_to_string(env.config()).expect("config");
-    let sqlite = "ledger:\n  path: ledger.sqlite\n";
-    assert!(text.contains(sqlite), "the devnet names its SQLite ledger");
-    let text = text.replace(
-        sqlite,
-        &format!(
-            "ledger:\n  kind: postgres\n  url_file: ledger-url\n\nha:\n  enabled: true\n  lease: {lease}\n"
-        ),
-    );
-    std::fs::write(env.config(), &text).expect("write config");
+    env.write_ledger_url(conninfo);
+    let text = env.use_postgres_ledger(&format!("\nha:\n  enabled: true\n  lease: {lease}\n"));
     let first_api = env.api().to_string();
     assert!(text.contains("  socket: control.sock\n") && text.contains(&first_api));
     let api_b: std::net::SocketAddr = ([127, 0, 0, 1], free_port()).into();

@@ -15,37 +15,24 @@ mod support {
     pub mod tcp_relay;
 }
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use govnode::config::Secret;
 use govnode::ledger::pg::{PgTarget, SslMode};
 use govnode::ledger::{Ledger, LedgerIdentity};
-use std::time::Instant;
 use support::daemon::Daemon;
-use support::postgres::Postgres;
+use support::postgres::{PASSWORD, Postgres};
 use support::round_env::RoundEnv;
 use support::tcp_relay::TcpRelay;
 
 const NODES: u32 = 2;
 const PROPOSALS: u32 = 3;
 const PAIRS: usize = (NODES * PROPOSALS) as usize;
-/// The password in every conninfo the tests write (the cluster trusts
-/// local connections, so it only has to stay out of the output).
-const PASSWORD: &str = "s3cret-pw";
 
 /// Points the devnet's configuration at `conninfo`, read from a file.
 fn use_postgres(env: &RoundEnv, conninfo: &str) {
-    let url_file = env.dir.path().join("ledger-url");
-    std::fs::write(&url_file, format!("{conninfo}\n")).expect("write ledger-url");
-    let path = env.config();
-    let text = std::fs::read_to_string(&path).expect("config");
-    let sqlite = "ledger:\n  path: ledger.sqlite\n";
-    assert!(text.contains(sqlite), "the devnet names its SQLite ledger");
-    let text = text.replace(
-        sqlite,
-        "ledger:\n  kind: postgres\n  url_file: ledger-url\n  sslmode: disable\n",
-    );
-    std::fs::write(&path, text).expect("write config");
+    env.write_ledger_url(conninfo);
+    env.use_postgres_ledger("  sslmode: disable\n");
 }
 
 fn vote_on_everything(env: &RoundEnv) -> Vec<(String, String)> {

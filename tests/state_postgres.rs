@@ -20,15 +20,12 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 use support::daemon::{Daemon, govnode_with_env};
-use support::postgres::Postgres;
+use support::postgres::{PASSWORD, Postgres};
 use support::round_env::RoundEnv;
 
 const NODES: u32 = 2;
 const PROPOSALS: u32 = 3;
 const PAIRS: usize = (NODES * PROPOSALS) as usize;
-/// In every conninfo the tests write; the cluster trusts local connections,
-/// so it only has to stay out of the output.
-const PASSWORD: &str = "s3cret-pw";
 
 /// `govnode ARGS --config CONFIG` with the test's state directory (where a
 /// PostgreSQL ledger's tools keep their files): (exit code, stdout + stderr).
@@ -51,25 +48,6 @@ fn migrate_args(url_file: &str) -> [&str; 6] {
         "--url-file",
         url_file,
     ]
-}
-
-fn write_url(env: &RoundEnv, conninfo: &str) -> std::path::PathBuf {
-    let file = env.dir.path().join("ledger-url");
-    std::fs::write(&file, format!("{conninfo}\n")).expect("write ledger-url");
-    file
-}
-
-/// Switches the devnet's configuration to the PostgreSQL ledger in `ledger-url`.
-fn use_postgres(env: &RoundEnv) {
-    let path = env.config();
-    let text = std::fs::read_to_string(&path).expect("config");
-    let sqlite = "ledger:\n  path: ledger.sqlite\n";
-    assert!(text.contains(sqlite), "the devnet names its SQLite ledger");
-    let text = text.replace(
-        sqlite,
-        "ledger:\n  kind: postgres\n  url_file: ledger-url\n",
-    );
-    std::fs::write(&path, text).expect("write config");
 }
 
 /// With a PostgreSQL ledger the daemon's lock stays in the state directory.
@@ -144,7 +122,7 @@ async fn a_sqlite_ledger_moves_to_postgres_and_backup_export_restore_work_there(
     assert_eq!(on_sqlite.len(), PAIRS);
 
     // Migrate: refused while the daemon runs, then done with a backup first.
-    let url_file = write_url(&env, &conninfo);
+    let url_file = env.write_ledger_url(&conninfo);
     let url_arg = url_file.to_str().expect("UTF-8");
     let d = env.daemon_with(&envs);
     let migrate = migrate_args(url_arg);
@@ -181,7 +159,7 @@ async fn a_sqlite_ledger_moves_to_postgres_and_backup_export_restore_work_there(
     assert!(out.contains("ledger.kind: postgres"), "{out}");
 
     // On PostgreSQL: the same rows, ids and all.
-    use_postgres(&env);
+    env.use_postgres_ledger("");
     let on_pg = export(&env);
     assert_eq!(on_pg, on_sqlite, "the export after the move differs");
 
@@ -274,7 +252,7 @@ async fn migrate_and_the_daemon_refuse_what_cannot_work() {
     assert_no_password("the refusal", &out);
 
     // A database with rows is never merged into.
-    let url_file = write_url(&env, &conninfo);
+    let url_file = env.write_ledger_url(&conninfo);
     let url_arg = url_file.to_str().expect("UTF-8");
     let migrate = migrate_args(url_arg);
     assert_eq!(govnode(&migrate, &env.config()).0, 0);
@@ -287,7 +265,7 @@ async fn migrate_and_the_daemon_refuse_what_cannot_work() {
     let d = other.daemon_with(&other_envs);
     assert_eq!(other.round_json().0, 0);
     stop(d);
-    let other_url = write_url(&other, &conninfo);
+    let other_url = other.write_ledger_url(&conninfo);
     let (code, out) = govnode(
         &[
             "ledger",
@@ -310,7 +288,7 @@ async fn migrate_and_the_daemon_refuse_what_cannot_work() {
 
     // A database that does not exist is a configuration problem (78), not
     // an outage to restart into.
-    use_postgres(&env);
+    env.use_postgres_ledger("");
     std::fs::write(
         &url_file,
         format!(

@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use crate::Options;
 use crate::net::{Mining, Strategies};
 use crate::postgres::Postgres;
-use crate::scenario::{Case, Measured, calls, measure};
+use crate::scenario::{Case, Measured, calls, measure, votes_cell};
 use crate::table::{Table, mb, ratio, secs};
 
 /// The `GOVNODE__…` overrides that put the daemon's ledger into a new
@@ -92,20 +92,12 @@ fn row(
     m: &Measured,
     sqlite: &Measured,
 ) -> Vec<String> {
-    let counts = &m.round.report.votes;
-    let votes = counts.confirmed;
+    let votes = m.round.report.votes.confirmed;
     vec![
         format!("{p} × {n}"),
         mining.label(),
         label.to_owned(),
-        if counts.confirmed == counts.decided {
-            votes.to_string()
-        } else {
-            format!(
-                "{votes} of {} ({} pending at the round's end)",
-                counts.decided, counts.pending
-            )
-        },
+        votes_cell(&m.round.report.votes),
         secs(m.round.wall),
         format!(
             "{:.2}",

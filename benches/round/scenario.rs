@@ -61,6 +61,18 @@ impl Measured {
     }
 }
 
+/// Votes confirmed, and when the round left some, what became of them.
+pub fn votes_cell(counts: &govnode::round::VoteCounts) -> String {
+    if counts.confirmed == counts.decided {
+        counts.confirmed.to_string()
+    } else {
+        format!(
+            "{} of {} ({} pending, {} deferred at the round's end)",
+            counts.confirmed, counts.decided, counts.pending, counts.deferred
+        )
+    }
+}
+
 pub fn calls(methods: &BTreeMap<String, usize>) -> usize {
     methods.values().sum()
 }
@@ -406,14 +418,7 @@ pub async fn scaling(options: &Options) {
         t.row(vec![
             format!("{p} × {n}"),
             mining.label(),
-            if counts.confirmed == counts.decided {
-                votes.to_string()
-            } else {
-                format!(
-                    "{votes} of {} ({} pending at the round deadline)",
-                    counts.decided, counts.pending
-                )
-            },
+            votes_cell(counts),
             secs(m.round.wall),
             format!(
                 "{:.2}",

@@ -8,6 +8,10 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The password in every conninfo [`Postgres::database`] returns: the
+/// cluster trusts local connections, so it only has to stay out of output.
+pub const PASSWORD: &str = "s3cret-pw";
+
 pub struct Postgres {
     bin: PathBuf,
     dir: tempfile::TempDir,
@@ -118,7 +122,7 @@ impl Postgres {
             String::from_utf8_lossy(&out.stderr)
         );
         format!(
-            "postgresql://govnode:s3cret-pw@127.0.0.1:{}/{name}",
+            "postgresql://govnode:{PASSWORD}@127.0.0.1:{}/{name}",
             self.port
         )
     }

@@ -123,6 +123,29 @@ impl RoundEnv {
         config.replace(&old, &format!("  - name: {name}\n{signer}"))
     }
 
+    /// Writes `conninfo` to `ledger-url` beside the configuration.
+    pub fn write_ledger_url(&self, conninfo: &str) -> PathBuf {
+        let file = self.dir.path().join("ledger-url");
+        std::fs::write(&file, format!("{conninfo}\n")).expect("write ledger-url");
+        file
+    }
+
+    /// Switches the devnet's configuration from its SQLite ledger to the
+    /// PostgreSQL one named by `ledger-url`, with `more` (further sections)
+    /// after it; returns the new configuration's text.
+    pub fn use_postgres_ledger(&self, more: &str) -> String {
+        let path = self.config();
+        let text = std::fs::read_to_string(&path).expect("config");
+        let sqlite = "ledger:\n  path: ledger.sqlite\n";
+        assert!(text.contains(sqlite), "the devnet names its SQLite ledger");
+        let text = text.replace(
+            sqlite,
+            &format!("ledger:\n  kind: postgres\n  url_file: ledger-url\n{more}"),
+        );
+        std::fs::write(&path, &text).expect("write config");
+        text
+    }
+
     /// Adds a strategy `everything` that votes `for` on every proposal;
     /// nodes use it through `GOVNODE__NODES__<i>__STRATEGY=everything`.
     pub fn add_everything_strategy(&self) {
