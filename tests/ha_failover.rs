@@ -9,7 +9,10 @@
 //! - the leader is frozen (SIGSTOP) mid-round past its lease with a signed
 //!   vote not yet sent; the standby takes over and votes; resumed, the old
 //!   leader writes nothing to the ledger, sends nothing, steps down and says
-//!   so, and reports `standby`.
+//!   so, and reports `standby`;
+//! - the nodes are split over two lease groups, one per daemon: each votes
+//!   for its own group's node; one is killed mid-round and the other takes
+//!   its group over and finishes; restarted, it gets its group back.
 //!
 //! The dangerous points of a round (after the intents, after signing, after
 //! broadcast, before the receipt) are failpoints, so this file needs
@@ -685,5 +688,157 @@ async fn with_the_database_down_mid_round_nothing_unrecorded_is_sent_and_the_rou
         "database down mid-round: {} of {} votes were on chain when it went down, all recorded before sending; the rest sent after it returned",
         sent_while_down.len(),
         all.len() * NODES as usize
+    );
+}
+
+/// The lease groups each member reports as `leader` in /health.
+async fn groups_led(d: &Daemon) -> Vec<String> {
+    let h = health(d).await.unwrap_or_default();
+    h["ha"]["groups"]
+        .as_array()
+        .map(|gs| {
+            gs.iter()
+                .filter(|g| g["role"] == "leader")
+                .filter_map(|g| g["group"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits until each daemon leads exactly the groups given beside it.
+async fn wait_groups(expect: &[(&Daemon, &[&str])], within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let mut seen = Vec::new();
+        for (d, groups) in expect {
+            let led = groups_led(d).await;
+            seen.push((led.clone(), *groups));
+        }
+        if seen.iter().all(|(led, want)| led == want) {
+            return;
+        }
+        let logs: Vec<String> = expect.iter().map(|(d, _)| d.output()).collect();
+        assert!(
+            Instant::now() < deadline,
+            "groups never led as expected (led, wanted): {seen:?}\n{}",
+            logs.join("\n----\n")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Votes on chain per node, over every proposal.
+async fn votes_per_node(env: &RoundEnv) -> Vec<usize> {
+    let casts = env.vote_casts().await;
+    env.node_addresses()
+        .into_iter()
+        .map(|n| RoundEnv::votes_by(&casts, n))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lease_groups_split_the_nodes_the_survivor_takes_a_killed_daemons_group_and_hands_it_back()
+{
+    let pg_cluster = Postgres::start();
+    let conninfo = pg_cluster.database("govnode_ha_groups");
+    let env = RoundEnv::new(2, NODES).await;
+    let ms = members(&env, &conninfo, "1s");
+    for (m, group) in ms.iter().zip(["east", "west"]) {
+        let text = std::fs::read_to_string(&m.config).expect("config");
+        let text = text.replace(
+            "  lease: 1s\n",
+            &format!("  lease: 1s\n  preferred_groups: [{group}]\n"),
+        );
+        std::fs::write(&m.config, text).expect("write config");
+    }
+    // Node 0 is east's, node 1 west's; each daemon has both keys.
+    let groups = [
+        ("GOVNODE__NODES__0__HA__GROUP", "east"),
+        ("GOVNODE__NODES__1__HA__GROUP", "west"),
+    ];
+    let a = spawn_with(&env, &ms[0], SLOW_POINTS, &groups);
+    let mut b = spawn_with(&env, &ms[1], SLOW_POINTS, &groups);
+    wait_groups(&[(&a, &["east"]), (&b, &["west"])], Duration::from_secs(20)).await;
+
+    // Each daemon votes for its own group's node only.
+    round_until_success(&env, &ms[0], &a);
+    assert_eq!(votes_per_node(&env).await, [2, 0]);
+    round_until_success(&env, &ms[1], &b);
+    assert_eq!(votes_per_node(&env).await, [2, 2]);
+
+    // B dies mid-round: A takes west over after the lease and one more
+    // (west is not A's preferred group) and finishes west's votes.
+    let mut proposals = env.proposal_ids("open");
+    let (fresh, _) = env.create_proposal("while west's daemon dies").await;
+    proposals.push(fresh);
+    let mut trigger = std::process::Command::new(binary())
+        .args(["round", "--config"])
+        .arg(&ms[1].config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn govnode round");
+    tokio::time::sleep(Duration::from_millis(rand::rng().random_range(0..600))).await;
+    b.signal(libc::SIGKILL);
+    let killed = Instant::now();
+    b.wait_exit(Duration::from_secs(10));
+    let _ = trigger.wait();
+    wait_groups(&[(&a, &["east", "west"])], Duration::from_secs(15)).await;
+    let took_over = killed.elapsed();
+    round_until_success(&env, &ms[0], &a);
+    assert_each_voted_once(&env, &proposals).await;
+    let h = health(&a).await.unwrap_or_default();
+    assert_eq!(h["role"], "leader", "{h:#}");
+    assert!(
+        h["ha"]["leader"].is_null(),
+        "several groups: see groups {h:#}"
+    );
+    let metrics = text(&a, "/metrics").await;
+    for group in ["east", "west"] {
+        let line = format!("govnode_ha_group_leader{{group=\"{group}\"}} 1");
+        assert!(metrics.contains(&line), "{line} missing:\n{metrics}");
+    }
+
+    // B comes back and asks for west: A hands it over between rounds.
+    let back = Instant::now();
+    let b = spawn_with(&env, &ms[1], SLOW_POINTS, &groups);
+    wait_groups(&[(&a, &["east"]), (&b, &["west"])], Duration::from_secs(20)).await;
+    let failed_back = back.elapsed();
+    assert!(
+        a.output()
+            .contains("handing the group back to a daemon that prefers it"),
+        "{}",
+        a.output()
+    );
+    let (fresh, _) = env.create_proposal("after failback").await;
+    proposals.push(fresh);
+    let before = votes_per_node(&env).await;
+    round_until_success(&env, &ms[0], &a);
+    let after_a = votes_per_node(&env).await;
+    assert_eq!(
+        (after_a[0] - before[0], after_a[1] - before[1]),
+        (1, 0),
+        "A votes for east's node only"
+    );
+    round_until_success(&env, &ms[1], &b);
+    assert_each_voted_once(&env, &proposals).await;
+    let metrics = text(&a, "/metrics").await;
+    assert!(
+        metrics.contains("govnode_ha_group_leader{group=\"west\"} 0"),
+        "{metrics}"
+    );
+    let page = text(&a, "/status").await;
+    assert!(
+        page.contains("id gov-a: leader of east (token"),
+        "the status page names the groups: {page}"
+    );
+    for d in [&a, &b] {
+        assert!(!d.output().contains("panicked"), "{}", d.output());
+    }
+    println!(
+        "lease groups (ha.lease 1s): west's daemon killed -> the other leads west in {} ms; restarted -> west back with its preferred daemon in {} ms; {} proposals x {NODES} nodes voted exactly once",
+        took_over.as_millis(),
+        failed_back.as_millis(),
+        proposals.len()
     );
 }

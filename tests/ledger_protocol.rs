@@ -335,7 +335,7 @@ async fn queries_for_the_api() {
 
     let crashed = ledger.start_round("api", None).await.unwrap();
     let newest = ledger.start_round("timer", None).await.unwrap();
-    assert_eq!(ledger.interrupt_unfinished_rounds().await.unwrap(), 2);
+    assert_eq!(ledger.interrupt_unfinished_rounds(None).await.unwrap(), 2);
     assert_eq!(
         ledger
             .round(crashed)

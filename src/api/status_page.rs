@@ -378,6 +378,13 @@ fn round_row(v: &Value) -> Vec<Cell> {
 
 fn role_cell(view: &crate::ha::HaView) -> Cell {
     use crate::ha::Role;
+    if view.groups.len() > 1 {
+        let tone = match view.role {
+            Role::Leader => Tone::Good,
+            _ => Tone::Warn,
+        };
+        return Cell::Badge(crate::ha::status_text(view), tone);
+    }
     match view.role {
         Role::Single => Cell::text("single"),
         Role::Leader => Cell::Badge(

@@ -13,7 +13,7 @@ mod validate;
 mod webhooks;
 mod wei;
 
-pub use ha::HaConfig;
+pub use ha::{HaConfig, lease_groups};
 pub(crate) use issues::field;
 pub use issues::{ConfigIssue, Issues, Validate};
 pub use ledger::{target_with as ledger_target_with, tool_target as ledger_tool_target};

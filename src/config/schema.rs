@@ -211,6 +211,29 @@ pub struct NodeConfig {
     /// `conservative`, `aggressive`, or a name under `strategies`.
     #[serde(default = "defaults::strategy")]
     pub strategy: String,
+    /// With `ha.enabled`: the lease group this node's votes belong to.
+    #[serde(default)]
+    pub ha: NodeHaConfig,
+}
+
+/// A node's `ha:` keys.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeHaConfig {
+    /// The lease group: the daemons of a deployment elect one leader per
+    /// group, so nodes in different groups can vote from different daemons.
+    /// Default: `default`, one group for every node.
+    pub group: Option<String>,
+}
+
+impl NodeConfig {
+    /// The node's lease group (`ha.group`, else `default`).
+    pub fn ha_group(&self) -> &str {
+        self.ha
+            .group
+            .as_deref()
+            .unwrap_or(crate::ledger::pg::DEFAULT_GROUP)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -36,7 +36,7 @@ impl Validate for Config {
         }
         super::webhooks::validate_webhooks(&self.webhooks, issues);
         super::ledger::validate_ledger(&self.ledger, issues);
-        super::ha::validate_ha(&self.ha, &self.ledger, issues);
+        super::ha::validate_ha(&self.ha, &self.ledger, &self.nodes, issues);
     }
 }
 

@@ -1,9 +1,15 @@
-//! The lease task: every third of the lease it renews (as leader) or tries
-//! to acquire (as standby). A leader that loses the lease, or cannot renew
-//! it before most of it has run out, steps down at once: its fence lets no
-//! write through, its round is cancelled, and it says so. A standby that
-//! acquires a lease someone else held reconciles what that leader left and
-//! starts a round (`failover`) at once.
+//! The lease task of one lease group: every third of the lease it renews
+//! (as leader) or tries to acquire (as standby). A leader that loses the
+//! lease, or cannot renew it before most of it has run out, steps down at
+//! once: its fence lets no write through, its round is cancelled, and it
+//! says so. A standby that acquires a lease someone else held reconciles
+//! what that leader left and starts a round (`failover`) at once.
+//!
+//! Groups split over daemons (`ha.preferred_groups`): a daemon takes a
+//! group it does not prefer only once its lease has been out for one more
+//! lease (and not in its first two leases after start, so that daemons
+//! started together each take their own groups first); it hands such a
+//! group back, between rounds, when a daemon that prefers it asks.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,14 +17,20 @@ use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
-use super::lease::{self, Claim, LeaseError};
+use super::lease::{self, Claim, ClaimTerms, LeaseError};
 use super::role::Ha;
 use crate::ledger::pg::{Fence, PgTarget};
 use crate::round::{Coordinator, Trigger, Voting};
 
 pub struct Elector {
     pub ha: Ha,
+    /// This group's fence (one elector per lease group).
     pub fence: Arc<Fence>,
+    /// In `ha.preferred_groups` (or that list is empty).
+    pub preferred: bool,
+    /// Named in `ha.preferred_groups`: asks for the group back while
+    /// another daemon holds it.
+    pub asks_back: bool,
     pub target: PgTarget,
     /// The round's world, read when leadership starts.
     pub voting: Arc<dyn Fn() -> Voting + Send + Sync>,
@@ -39,6 +51,7 @@ impl Elector {
         let mut last_sent: Option<Instant> = None;
         let mut failing = false;
         let mut stopping = false;
+        let started = Instant::now();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled(), if !stopping => stopping = true,
@@ -46,6 +59,12 @@ impl Elector {
             }
             if stopping && self.rounds.running_for().is_none() {
                 break;
+            }
+            if !self.preferred
+                && self.fence.token().is_none()
+                && started.elapsed() < 2 * self.fence.lease()
+            {
+                continue;
             }
             let sent_at = Instant::now();
             match self.claim(&mut client, every).await {
@@ -55,7 +74,7 @@ impl Elector {
                         failing = false;
                     }
                     last_sent = Some(sent_at);
-                    self.settle(claim, sent_at, stopping).await;
+                    self.settle(claim, client.as_ref(), sent_at, stopping).await;
                 }
                 Err(e) => {
                     client = None;
@@ -94,26 +113,53 @@ impl Elector {
             let Some(c) = client.as_ref() else {
                 return Err(LeaseError::Timeout(every));
             };
-            Ok(lease::claim(
+            let claim = lease::claim(
                 c,
-                self.fence.group(),
-                self.fence.id(),
-                self.fence.lease(),
-                self.fence.token(),
+                ClaimTerms {
+                    group: self.fence.group(),
+                    me: self.fence.id(),
+                    lease: self.fence.lease(),
+                    held: self.fence.token(),
+                    grace: if self.preferred {
+                        Duration::ZERO
+                    } else {
+                        self.fence.lease()
+                    },
+                },
             )
-            .await?)
+            .await?;
+            if self.asks_back && matches!(claim, Claim::Taken { .. }) {
+                lease::want(c, self.fence.group(), self.fence.id()).await?;
+            }
+            Ok(claim)
         };
         tokio::time::timeout(every, attempt)
             .await
             .map_err(|_| LeaseError::Timeout(every))?
     }
 
-    async fn settle(&self, claim: Claim, sent_at: Instant, stopping: bool) {
+    async fn settle(
+        &self,
+        claim: Claim,
+        client: Option<&Client>,
+        sent_at: Instant,
+        stopping: bool,
+    ) {
         match claim {
-            Claim::Held { token, previous } => {
+            Claim::Held {
+                token,
+                previous,
+                wanted_by,
+            } => {
                 let held = self.fence.token();
                 if held == Some(token) {
                     self.fence.hold(token, sent_at);
+                    if let Some(wanter) = wanted_by
+                        && !self.preferred
+                        && self.rounds.running_for().is_none()
+                    {
+                        self.hand_over(client, token, wanter).await;
+                    }
                     return;
                 }
                 if held.is_some() {
@@ -141,19 +187,20 @@ impl Elector {
                         Some(holder),
                     );
                 } else {
-                    self.ha.stand_by(Some(holder));
+                    self.ha.stand_by(self.fence.group(), Some(holder));
                 }
                 self.follow_leader().await;
             }
         }
     }
 
-    /// Leadership starts: what the last leader left unfinished is marked,
-    /// and a round reconciles its votes against the chain before anything
-    /// new is signed (as a restart after a crash does).
+    /// Leadership starts: what the last leader of this group left
+    /// unfinished is marked, and a round reconciles its votes against the
+    /// chain before anything new is signed (as a restart after a crash
+    /// does).
     async fn lead(&self, token: i64, previous: Option<(String, i64)>) {
-        self.ha.lead(token);
         let group = self.fence.group();
+        self.ha.lead(group, token);
         match &previous {
             Some((holder, was)) => {
                 self.ha.metrics().failovers.inc();
@@ -161,7 +208,7 @@ impl Elector {
             }
             None => tracing::info!(group, token, "leading: acquired the lease"),
         }
-        crate::round::interrupt_unfinished(&(self.voting)().ledger).await;
+        crate::round::interrupt_unfinished(&(self.voting)().ledger, Some(group)).await;
         let trigger = if previous.is_some() {
             Some(Trigger::Failover)
         } else if self.on_start {
@@ -169,10 +216,55 @@ impl Elector {
         } else {
             None
         };
-        if let Some(trigger) = trigger
-            && let Err(e) = self.rounds.trigger(trigger)
-        {
-            tracing::warn!(trigger = trigger.as_str(), reason = %e, "no round started");
+        if let Some(trigger) = trigger {
+            self.start_round(trigger);
+        }
+    }
+
+    /// A round for this group now. A round already running (for this
+    /// daemon's other groups) does not vote for it: one more starts when
+    /// that one ends.
+    fn start_round(&self, trigger: Trigger) {
+        match self.rounds.trigger(trigger) {
+            Ok(ticket) if ticket.joined => {
+                let (rounds, ha, group) = (
+                    self.rounds.clone(),
+                    self.ha.clone(),
+                    self.fence.group().to_owned(),
+                );
+                tokio::spawn(async move {
+                    ticket.report().await;
+                    if ha.leads(&group)
+                        && let Err(e) = rounds.trigger(trigger)
+                    {
+                        tracing::warn!(group, trigger = trigger.as_str(), reason = %e, "no round started");
+                    }
+                });
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(group = self.fence.group(), trigger = trigger.as_str(), reason = %e, "no round started")
+            }
+        }
+    }
+
+    /// A daemon that prefers this group asked for it: the lease is ended
+    /// (between rounds), and the asker takes it at its next try.
+    async fn hand_over(&self, client: Option<&Client>, token: i64, wanter: String) {
+        let group = self.fence.group();
+        self.fence.release();
+        self.ha.stand_by(group, Some(wanter.clone()));
+        let released = match client {
+            Some(c) => lease::release(c, group, self.fence.id(), token).await,
+            None => Ok(false),
+        };
+        match released {
+            Ok(_) => {
+                tracing::info!(group, token, to = %wanter, "handing the group back to a daemon that prefers it")
+            }
+            Err(e) => {
+                tracing::warn!(group, error = %e, "cannot end the lease; it runs out by itself")
+            }
         }
     }
 
@@ -190,7 +282,7 @@ impl Elector {
         // The fence first: nothing is written from here on, whatever the
         // round does before it sees its cancellation.
         self.fence.release();
-        self.ha.stand_by(leader);
+        self.ha.stand_by(self.fence.group(), leader);
         tracing::warn!(group = self.fence.group(), "stepping down: {why}");
     }
 
@@ -199,7 +291,7 @@ impl Elector {
             return;
         };
         self.fence.release();
-        self.ha.stand_by(None);
+        self.ha.stand_by(self.fence.group(), None);
         let Some(client) = client else { return };
         match lease::release(&client, self.fence.group(), self.fence.id(), token).await {
             Ok(true) => tracing::info!(group = self.fence.group(), token, "lease handed back"),

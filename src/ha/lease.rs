@@ -18,6 +18,9 @@ pub enum Claim {
     Held {
         token: i64,
         previous: Option<(String, i64)>,
+        /// Another daemon that prefers this group asked for it within the
+        /// last lease (`ha.preferred_groups`).
+        wanted_by: Option<String>,
     },
     /// Another daemon holds it.
     Taken { holder: String, token: i64 },
@@ -34,7 +37,9 @@ pub enum LeaseError {
 /// Acquires or renews in one statement. `held` is the token this daemon
 /// holds: a renewal must name it, so a second process with the same id
 /// (or this one restarted) never inherits a live lease. The token is raised
-/// whenever the lease changes hands or had lapsed.
+/// whenever the lease changes hands or had lapsed. Another daemon's lease
+/// is taken only once it has been out for `$5` seconds (`grace`), which
+/// gives a group's preferred daemons the first go at it.
 const CLAIM: &str = "
 WITH prev AS (SELECT holder, token FROM ha_leases WHERE grp = $1)
 INSERT INTO ha_leases AS l (grp, holder, token, expires_at)
@@ -43,20 +48,37 @@ ON CONFLICT (grp) DO UPDATE SET
     holder = excluded.holder,
     token = CASE WHEN l.expires_at > now() AND l.holder = excluded.holder AND l.token = $4
                  THEN l.token ELSE l.token + 1 END,
-    expires_at = excluded.expires_at
-WHERE l.expires_at <= now() OR (l.holder = excluded.holder AND l.token = $4)
-RETURNING l.token, (SELECT holder FROM prev), (SELECT token FROM prev)";
+    expires_at = excluded.expires_at,
+    wanted_by = CASE WHEN l.wanted_by = excluded.holder THEN NULL ELSE l.wanted_by END
+WHERE l.expires_at <= now() - make_interval(secs => $5)
+   OR (l.holder = excluded.holder AND l.token = $4)
+RETURNING l.token, (SELECT holder FROM prev), (SELECT token FROM prev),
+    CASE WHEN l.wanted_at > now() - make_interval(secs => $3) THEN l.wanted_by END";
 
-pub async fn claim(
-    client: &Client,
-    group: &str,
-    me: &str,
-    lease: Duration,
-    held: Option<i64>,
-) -> Result<Claim, LedgerError> {
-    let secs = lease.as_secs_f64();
+/// How a daemon claims one group.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimTerms<'a> {
+    pub group: &'a str,
+    pub me: &'a str,
+    pub lease: Duration,
+    /// The token this daemon holds, if any.
+    pub held: Option<i64>,
+    /// How long another daemon's lease must have been out before it is
+    /// taken (zero for a preferred group).
+    pub grace: Duration,
+}
+
+pub async fn claim(client: &Client, terms: ClaimTerms<'_>) -> Result<Claim, LedgerError> {
+    let ClaimTerms {
+        group,
+        me,
+        lease,
+        held,
+        grace,
+    } = terms;
+    let (secs, grace_secs) = (lease.as_secs_f64(), grace.as_secs_f64());
     let row = client
-        .query_opt(CLAIM, &[&group, &me, &secs, &held])
+        .query_opt(CLAIM, &[&group, &me, &secs, &held, &grace_secs])
         .await?;
     if let Some(row) = row {
         let token: i64 = row.try_get(0)?;
@@ -65,7 +87,11 @@ pub async fn claim(
             (Some(holder), Some(t)) if !(holder == me && Some(t) == held) => Some((holder, t)),
             _ => None,
         };
-        return Ok(Claim::Held { token, previous });
+        return Ok(Claim::Held {
+            token,
+            previous,
+            wanted_by: row.try_get(3)?,
+        });
     }
     let row = client
         .query_one(
@@ -77,6 +103,20 @@ pub async fn claim(
         holder: row.try_get(0)?,
         token: row.try_get(1)?,
     })
+}
+
+/// Asks the holder of `group` to hand it back (this daemon prefers it).
+/// The request lasts one lease; it is repeated while the group is held by
+/// another daemon.
+pub async fn want(client: &Client, group: &str, me: &str) -> Result<(), LedgerError> {
+    client
+        .execute(
+            "UPDATE ha_leases SET wanted_by = $2, wanted_at = now()
+             WHERE grp = $1 AND holder <> $2",
+            &[&group, &me],
+        )
+        .await?;
+    Ok(())
 }
 
 /// Ends this daemon's lease at once (a clean stop), so a standby takes

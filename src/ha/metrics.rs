@@ -10,6 +10,8 @@ pub struct HaMetrics {
     pub role: IntGaugeVec,
     /// Leases this daemon took over from another holder.
     pub failovers: IntCounter,
+    /// 1 for each lease group this daemon leads, 0 for the others.
+    pub group_leader: IntGaugeVec,
 }
 
 impl HaMetrics {
@@ -26,9 +28,17 @@ impl HaMetrics {
                 "govnode_ha_failovers_total",
                 "Leases this daemon took over from another holder (a failover or a switchover).",
             )?,
+            group_leader: IntGaugeVec::new(
+                Opts::new(
+                    "govnode_ha_group_leader",
+                    "1 for each lease group (nodes[].ha.group) this daemon leads, 0 for the groups another daemon leads.",
+                ),
+                &["group"],
+            )?,
         };
         registry.register(Box::new(m.role.clone()))?;
         registry.register(Box::new(m.failovers.clone()))?;
+        registry.register(Box::new(m.group_leader.clone()))?;
         Ok(m)
     }
 
@@ -38,5 +48,11 @@ impl HaMetrics {
                 .with_label_values(&[role.as_str()])
                 .set(i64::from(role == current));
         }
+    }
+
+    pub fn set_group_leader(&self, group: &str, leads: bool) {
+        self.group_leader
+            .with_label_values(&[group])
+            .set(i64::from(leads));
     }
 }

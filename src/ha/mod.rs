@@ -11,6 +11,6 @@ mod metrics;
 mod role;
 
 pub use elector::Elector;
-pub use lease::{Claim, LeaseError, claim, connect as connect_lease, release};
+pub use lease::{Claim, ClaimTerms, LeaseError, claim, connect as connect_lease, release, want};
 pub use metrics::HaMetrics;
-pub use role::{Ha, HaView, NotLeader, Role};
+pub use role::{Admission, GroupView, Ha, HaView, NotLeader, Role, status_text};

@@ -2,12 +2,13 @@
 //! elector that changes it and everything that reports it or asks whether
 //! a round may run.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::metrics::HaMetrics;
+use crate::ledger::pg::Fence;
 use crate::service::{ComponentReport, HealthComponent, Notifier};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -37,22 +38,66 @@ impl Role {
 /// The role with what an operator needs to know about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HaView {
+    /// `leader` while this daemon leads at least one lease group.
     pub role: Role,
     /// `ha.id`; `None` when HA is off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    /// The daemon holding the lease, as last seen (itself when leading).
+    /// With one lease group: the daemon holding its lease, as last seen
+    /// (itself when leading). With several, see `groups`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leader: Option<String>,
-    /// The fencing token of the lease this daemon holds.
+    /// With one lease group: the fencing token this daemon holds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lease_token: Option<i64>,
+    /// Every lease group this daemon's nodes belong to (`nodes[].ha.group`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupView>,
+}
+
+/// One lease group as this daemon sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupView {
+    pub group: String,
+    /// `leader` or `standby`.
+    pub role: Role,
+    /// The daemon holding the group's lease, as last seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leader: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_token: Option<i64>,
+    /// In `ha.preferred_groups` (or that list is empty).
+    pub preferred: bool,
 }
 
 /// Why a round does not run on this daemon.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct NotLeader(pub String);
+
+/// What a round that may start gets: the token it watches and, under HA,
+/// the lease groups it votes for.
+pub struct Admission {
+    /// Cancelled when the daemon stops or any of `led`'s leaderships ends.
+    pub cancel: CancellationToken,
+    /// `None`: HA is off, every node votes. Otherwise the fences of the
+    /// groups this daemon leads: the round votes for their nodes only and
+    /// writes only while it holds every one of them.
+    pub led: Option<Vec<Arc<Fence>>>,
+    /// Ends the task that joins the leaderships' tokens when the round ends.
+    _joined: Option<DropGuard>,
+}
+
+impl Admission {
+    /// HA off: every node, until the daemon stops.
+    pub fn everyone(cancel: CancellationToken) -> Self {
+        Admission {
+            cancel,
+            led: None,
+            _joined: None,
+        }
+    }
+}
 
 /// The role handle. Cheap to clone.
 #[derive(Clone)]
@@ -61,77 +106,99 @@ pub struct Ha {
 }
 
 struct Inner {
-    view: RwLock<HaView>,
+    id: Option<String>,
+    groups: Mutex<Vec<Group>>,
     /// Cancelled when the daemon stops; a leadership's token is its child.
     shutdown: CancellationToken,
-    /// The running leadership's token, cancelled when it steps down.
-    leadership: Mutex<Option<CancellationToken>>,
     metrics: HaMetrics,
     notifier: Notifier,
+}
+
+struct Group {
+    view: GroupView,
+    fence: Arc<Fence>,
+    /// The running leadership's token, cancelled when it steps down.
+    leadership: Option<CancellationToken>,
 }
 
 impl Ha {
     /// HA off: always `single`, rounds always run.
     pub fn single(shutdown: CancellationToken, metrics: HaMetrics, notifier: Notifier) -> Self {
-        Ha::with_view(
-            HaView {
-                role: Role::Single,
-                id: None,
-                leader: None,
-                lease_token: None,
-            },
-            shutdown,
-            metrics,
-            notifier,
-        )
+        let ha = Ha::with_groups(None, Vec::new(), shutdown, metrics, notifier);
+        ha.inner.metrics.set_role(Role::Single);
+        ha
     }
 
-    /// HA on: a standby until the elector acquires the lease.
+    /// HA on: a standby for every group (one fence each, with whether it is
+    /// preferred) until its elector acquires the lease.
     pub fn elected(
         id: &str,
+        fences: Vec<(Arc<Fence>, bool)>,
         shutdown: CancellationToken,
         metrics: HaMetrics,
         notifier: Notifier,
     ) -> Self {
-        let ha = Ha::with_view(
-            HaView {
-                role: Role::Standby,
-                id: Some(id.to_owned()),
-                leader: None,
-                lease_token: None,
-            },
-            shutdown,
-            metrics,
-            notifier,
-        );
+        let groups = fences
+            .into_iter()
+            .map(|(fence, preferred)| Group {
+                view: GroupView {
+                    group: fence.group().to_owned(),
+                    role: Role::Standby,
+                    leader: None,
+                    lease_token: None,
+                    preferred,
+                },
+                fence,
+                leadership: None,
+            })
+            .collect();
+        let ha = Ha::with_groups(Some(id.to_owned()), groups, shutdown, metrics, notifier);
         ha.publish();
         ha
     }
 
-    fn with_view(
-        view: HaView,
+    fn with_groups(
+        id: Option<String>,
+        groups: Vec<Group>,
         shutdown: CancellationToken,
         metrics: HaMetrics,
         notifier: Notifier,
     ) -> Self {
-        metrics.set_role(view.role);
         Ha {
             inner: Arc::new(Inner {
-                view: RwLock::new(view),
+                id,
+                groups: Mutex::new(groups),
                 shutdown,
-                leadership: Mutex::new(None),
                 metrics,
                 notifier,
             }),
         }
     }
 
+    fn groups(&self) -> std::sync::MutexGuard<'_, Vec<Group>> {
+        self.inner.groups.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn view(&self) -> HaView {
-        self.inner
-            .view
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        let groups: Vec<GroupView> = self.groups().iter().map(|g| g.view.clone()).collect();
+        let role = if self.inner.id.is_none() {
+            Role::Single
+        } else if groups.iter().any(|g| g.role == Role::Leader) {
+            Role::Leader
+        } else {
+            Role::Standby
+        };
+        let only = match groups.as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        };
+        HaView {
+            role,
+            id: self.inner.id.clone(),
+            leader: only.as_ref().and_then(|g| g.leader.clone()),
+            lease_token: only.as_ref().and_then(|g| g.lease_token),
+            groups,
+        }
     }
 
     pub fn role(&self) -> Role {
@@ -142,65 +209,85 @@ impl Ha {
         &self.inner.metrics
     }
 
-    /// Whether a round may start: the token it must watch (cancelled when
-    /// the daemon stops or this leadership ends), or why it may not.
-    pub fn admit(&self) -> Result<CancellationToken, NotLeader> {
-        let view = self.view();
-        match view.role {
-            Role::Single => Ok(self.inner.shutdown.clone()),
-            Role::Leader => self
-                .inner
-                .leadership
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone()
-                .ok_or_else(|| NotLeader("standby: stepping down".into())),
-            Role::Standby => Err(NotLeader(standby_text(view.leader.as_deref()))),
+    /// Whether a round may start: what it may do, or why it may not.
+    pub fn admit(&self) -> Result<Admission, NotLeader> {
+        if self.inner.id.is_none() {
+            return Ok(Admission::everyone(self.inner.shutdown.clone()));
         }
+        let (fences, tokens): (Vec<Arc<Fence>>, Vec<CancellationToken>) = self
+            .groups()
+            .iter()
+            .filter_map(|g| g.leadership.clone().map(|t| (g.fence.clone(), t)))
+            .unzip();
+        if fences.is_empty() {
+            return Err(NotLeader(status_text(&self.view())));
+        }
+        let (cancel, joined) = match tokens.as_slice() {
+            [one] => (one.clone(), None),
+            _ => {
+                let cancel = self.inner.shutdown.child_token();
+                let done = CancellationToken::new();
+                let (round, finished) = (cancel.clone(), done.clone());
+                tokio::spawn(async move {
+                    let any_ends =
+                        futures::future::select_all(tokens.iter().map(|t| Box::pin(t.cancelled())));
+                    tokio::select! {
+                        _ = any_ends => round.cancel(),
+                        _ = finished.cancelled() => {}
+                    }
+                });
+                (cancel, Some(done.drop_guard()))
+            }
+        };
+        Ok(Admission {
+            cancel,
+            led: Some(fences),
+            _joined: joined,
+        })
     }
 
-    /// Became the leader with `token`; the new leadership's token.
-    pub(super) fn lead(&self, token: i64) -> CancellationToken {
+    /// Whether this daemon leads `group` now.
+    pub fn leads(&self, group: &str) -> bool {
+        self.groups()
+            .iter()
+            .any(|g| g.view.group == group && g.leadership.is_some())
+    }
+
+    /// Became the leader of `group` with `token`.
+    pub(super) fn lead(&self, group: &str, token: i64) {
         let leadership = self.inner.shutdown.child_token();
-        *self
-            .inner
-            .leadership
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(leadership.clone());
-        self.update(|v| {
-            v.role = Role::Leader;
-            v.leader = v.id.clone();
-            v.lease_token = Some(token);
-        });
-        leadership
-    }
-
-    /// Not (or no longer) the leader; `leader` is who holds the lease, when
-    /// known (`None`: the database could not say). A running round of this
-    /// daemon is cancelled.
-    pub(super) fn stand_by(&self, leader: Option<String>) {
-        if let Some(token) = self
-            .inner
-            .leadership
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            token.cancel();
-        }
-        self.update(|v| {
-            v.role = Role::Standby;
-            v.leader = leader;
-            v.lease_token = None;
+        let id = self.inner.id.clone();
+        self.update(group, |g| {
+            g.leadership = Some(leadership);
+            g.view.role = Role::Leader;
+            g.view.leader = id;
+            g.view.lease_token = Some(token);
         });
     }
 
-    fn update(&self, f: impl FnOnce(&mut HaView)) {
+    /// Not (or no longer) the leader of `group`; `leader` is who holds its
+    /// lease, when known (`None`: the database could not say). A running
+    /// round of this daemon that votes for the group is cancelled.
+    pub(super) fn stand_by(&self, group: &str, leader: Option<String>) {
+        self.update(group, |g| {
+            if let Some(token) = g.leadership.take() {
+                token.cancel();
+            }
+            g.view.role = Role::Standby;
+            g.view.leader = leader;
+            g.view.lease_token = None;
+        });
+    }
+
+    fn update(&self, group: &str, f: impl FnOnce(&mut Group)) {
         let changed = {
-            let mut view = self.inner.view.write().unwrap_or_else(|p| p.into_inner());
-            let before = view.clone();
-            f(&mut view);
-            *view != before
+            let mut groups = self.groups();
+            let Some(g) = groups.iter_mut().find(|g| g.view.group == group) else {
+                return;
+            };
+            let before = g.view.clone();
+            f(g);
+            g.view != before
         };
         if changed {
             self.publish();
@@ -211,21 +298,54 @@ impl Ha {
     fn publish(&self) {
         let view = self.view();
         self.inner.metrics.set_role(view.role);
-        self.inner.notifier.role(Some(match view.role {
-            Role::Leader => format!(
-                "leader (id {}, lease token {})",
-                view.id.as_deref().unwrap_or("?"),
-                view.lease_token.unwrap_or_default()
-            ),
-            _ => standby_text(view.leader.as_deref()),
-        }));
+        for g in &view.groups {
+            self.inner
+                .metrics
+                .set_group_leader(&g.group, g.role == Role::Leader);
+        }
+        self.inner.notifier.role(Some(status_text(&view)));
     }
 }
 
-fn standby_text(leader: Option<&str>) -> String {
-    match leader {
-        Some(leader) => format!("standby: the leader is {leader}"),
-        None => "standby: no leader known yet".to_owned(),
+/// The role in one line, for `STATUS=`, the status page and a refused round.
+pub fn status_text(view: &HaView) -> String {
+    let id = view.id.as_deref().unwrap_or("?");
+    match view.groups.as_slice() {
+        [] => view.role.as_str().to_owned(),
+        [only] => match (only.role, only.leader.as_deref()) {
+            (Role::Leader, _) => format!(
+                "leader (id {id}, lease token {})",
+                only.lease_token.unwrap_or_default()
+            ),
+            (_, Some(leader)) => format!("standby: the leader is {leader}"),
+            (_, None) => "standby: no leader known yet".to_owned(),
+        },
+        groups => {
+            let led: Vec<String> = groups
+                .iter()
+                .filter(|g| g.role == Role::Leader)
+                .map(|g| format!("{} (token {})", g.group, g.lease_token.unwrap_or_default()))
+                .collect();
+            let others: Vec<String> = groups
+                .iter()
+                .filter(|g| g.role != Role::Leader)
+                .map(|g| {
+                    format!(
+                        "{} ({})",
+                        g.group,
+                        g.leader.as_deref().unwrap_or("no leader known yet")
+                    )
+                })
+                .collect();
+            let mut parts = Vec::new();
+            if !led.is_empty() {
+                parts.push(format!("leader of {}", led.join(", ")));
+            }
+            if !others.is_empty() {
+                parts.push(format!("standby for {}", others.join(", ")));
+            }
+            format!("id {id}: {}", parts.join("; "))
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! (sign, re-broadcast, wait) to the round. Run at start-up and at the start
 //! of every round, before anything is sent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider};
@@ -47,11 +47,27 @@ pub async fn reconcile(
     head: &Head,
     concurrency: usize,
 ) -> Result<Vec<Reconciled>, ReconcileError> {
+    reconcile_for(ledger, provider, dao, head, concurrency, None).await
+}
+
+/// [`reconcile`] for the rows of `voters` only (`None`: every row). A
+/// round reconciles its own nodes' rows: another lease group's rows belong
+/// to the daemon leading that group, and a removed node's rows wait for it
+/// to return.
+pub async fn reconcile_for(
+    ledger: &Ledger,
+    provider: &DynProvider,
+    dao: &dyn Dao,
+    head: &Head,
+    concurrency: usize,
+    voters: Option<&HashSet<Address>>,
+) -> Result<Vec<Reconciled>, ReconcileError> {
     let rows: Vec<VoteRow> = ledger
         .pending()
         .await?
         .into_iter()
         .filter(|r| r.dao == dao.address())
+        .filter(|r| voters.is_none_or(|only| only.contains(&r.voter)))
         .collect();
     if rows.is_empty() {
         return Ok(Vec::new());

@@ -48,7 +48,9 @@ use pg::Durability::{Durable, Relaxed};
 use pg::{PgLedger, PgTarget, pg_read, pg_write};
 
 pub use error::LedgerError;
-pub use facts::{ReconcileError, Reconciled, apply, mined as mined_from_receipt, reconcile};
+pub use facts::{
+    ReconcileError, Reconciled, apply, mined as mined_from_receipt, reconcile, reconcile_for,
+};
 pub use key_acks::{KeyAck, KeyFloor};
 pub use model::{
     Attempt, FoundVote, Intent, Mined, NewIntent, NodeVoteCounts, RoundRow, VoteRow, VoteSource,
@@ -133,7 +135,7 @@ impl Ledger {
     pub async fn open_fenced(
         location: &LedgerLocation,
         identity: LedgerIdentity,
-        fence: Option<Arc<pg::Fence>>,
+        fence: Option<pg::FenceSet>,
     ) -> Result<Ledger, LedgerError> {
         match (location, fence) {
             (LedgerLocation::Postgres(target), Some(fence)) => {
@@ -164,6 +166,17 @@ impl Ledger {
     fn with_backend(backend: Backend, identity: LedgerIdentity) -> Ledger {
         Ledger {
             inner: Arc::new(Inner { backend, identity }),
+        }
+    }
+
+    /// The same ledger, its writes fenced by `fence` (a round's lease
+    /// groups). A SQLite ledger has no fence and is returned as it is.
+    pub fn fenced_by(&self, fence: pg::FenceSet) -> Ledger {
+        match &self.inner.backend {
+            Backend::Postgres(pg) => {
+                Ledger::with_backend(Backend::Postgres(pg.fenced_by(fence)), self.inner.identity)
+            }
+            Backend::Sqlite { .. } => self.clone(),
         }
     }
 
@@ -514,8 +527,11 @@ impl Ledger {
     ) -> Result<i64, LedgerError> {
         let trigger = trigger.to_owned();
         on_backend!(self,
-            sqlite: self.with_connection(move |c| queries::start_round(c, &trigger, head_block)),
-            pg: |pg| pg_write!(pg, Durable, |tx| pg::queries::start_round(&tx, &trigger, head_block)))
+        sqlite: self.with_connection(move |c| queries::start_round(c, &trigger, head_block)),
+        pg: |pg| {
+            let groups = pg.fence().map(pg::FenceSet::groups);
+            pg_write!(pg, Durable, |tx| pg::queries::start_round(&tx, &trigger, head_block, groups.as_deref()))
+        })
     }
 
     pub async fn set_round_head(&self, id: i64, head_block: u64) -> Result<(), LedgerError> {
@@ -538,10 +554,17 @@ impl Ledger {
         }))
     }
 
-    pub async fn interrupt_unfinished_rounds(&self) -> Result<usize, LedgerError> {
+    /// Marks the rounds left unfinished. `group`: only those that voted
+    /// for that lease group (a daemon taking one group over leaves its own
+    /// running round of another group alone); `None`: all.
+    pub async fn interrupt_unfinished_rounds(
+        &self,
+        group: Option<&str>,
+    ) -> Result<usize, LedgerError> {
+        let group = group.map(str::to_owned);
         on_backend!(self,
             sqlite: self.with_connection(|c| queries::interrupt_unfinished(c)),
-            pg: |pg| pg_write!(pg, Durable, |tx| pg::queries::interrupt_unfinished(&tx)))
+            pg: |pg| pg_write!(pg, Durable, |tx| pg::queries::interrupt_unfinished(&tx, group.as_deref())))
     }
 
     pub async fn rounds(

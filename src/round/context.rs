@@ -12,6 +12,7 @@ use super::metrics::RoundMetrics;
 use super::node_keys::NodeKeys;
 use crate::config::{RoundConfig, Settings};
 use crate::dao::{Dao, DaoError, TokenResolver, VoteMargin};
+use crate::ledger::pg::{Fence, FenceSet};
 use crate::ledger::{Ledger, LedgerError, LedgerIdentity};
 use crate::signer::Signer;
 use crate::strategy::{Strategy, StrategyError};
@@ -43,6 +44,8 @@ pub struct Voter {
     pub signer: Arc<dyn Signer>,
     pub strategy_name: String,
     pub strategy: Arc<dyn Strategy>,
+    /// Its lease group (`nodes[].ha.group`).
+    pub group: String,
 }
 
 impl std::fmt::Debug for Voter {
@@ -52,6 +55,7 @@ impl std::fmt::Debug for Voter {
             .field("address", &self.address)
             .field("signer", &self.signer.kind())
             .field("strategy", &self.strategy_name)
+            .field("group", &self.group)
             .finish()
     }
 }
@@ -80,13 +84,13 @@ pub struct Voting {
 }
 
 impl Voting {
-    /// `fence`, with `ha.enabled`: the ledger's writes pass only while this
-    /// daemon holds the lease.
+    /// `fence`, with `ha.enabled`: the leases the ledger's writes need (a
+    /// round narrows it to the groups it votes for, [`Voting::for_groups`]).
     pub async fn build(
         settings: &Settings,
         provider: DynProvider,
         registry: &prometheus::Registry,
-        fence: Option<Arc<crate::ledger::pg::Fence>>,
+        fence: Option<FenceSet>,
     ) -> Result<Self, ContextError> {
         let config = &settings.config;
         // One look at the chain's Multicall3 for every reader of it.
@@ -177,6 +181,23 @@ impl Voting {
         Ok(next)
     }
 
+    /// The same world for a round of the lease groups `led`: their nodes
+    /// only, and a ledger that writes only while every one of their leases
+    /// is held.
+    pub fn for_groups(&self, led: &[Arc<Fence>]) -> Self {
+        let voters = self
+            .voters
+            .iter()
+            .filter(|v| led.iter().any(|f| f.group() == v.group))
+            .cloned()
+            .collect();
+        Voting {
+            voters: Arc::new(voters),
+            ledger: self.ledger.fenced_by(FenceSet::all(led.to_vec())),
+            ..self.clone()
+        }
+    }
+
     /// The same world for round `id`: its events carry the round.
     pub fn in_round(&self, id: i64) -> Self {
         Voting {
@@ -205,6 +226,10 @@ fn voters(settings: &Settings) -> Result<Vec<Voter>, ContextError> {
             signer: key.signer.clone(),
             strategy_name,
             strategy,
+            group: node
+                .map(|n| n.ha_group())
+                .unwrap_or(crate::ledger::pg::DEFAULT_GROUP)
+                .to_owned(),
         });
     }
     Ok(out)

@@ -6,14 +6,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::report::RoundReport;
+pub use crate::ha::{Admission, NotLeader};
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
-
-use super::report::RoundReport;
-pub use crate::ha::NotLeader;
 
 /// Who asked for the round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,16 +50,17 @@ pub struct Progress {
 }
 
 /// Runs one round to its end and returns its report. It must honour the
-/// round deadline and the token (the daemon stops, or its leadership ends)
-/// itself and never panic.
+/// round deadline and the admission's token (the daemon stops, or a
+/// leadership ends) itself, keep the admission until it ends, and never
+/// panic.
 pub type Runner = Arc<
-    dyn Fn(Trigger, watch::Sender<Progress>, CancellationToken) -> BoxFuture<'static, RoundReport>
+    dyn Fn(Trigger, watch::Sender<Progress>, Admission) -> BoxFuture<'static, RoundReport>
         + Send
         + Sync,
 >;
 
-/// Whether a round may start now: the token it watches, or why not.
-pub type Gate = Arc<dyn Fn() -> Result<CancellationToken, NotLeader> + Send + Sync>;
+/// Whether a round may start now: what it may do, or why not.
+pub type Gate = Arc<dyn Fn() -> Result<Admission, NotLeader> + Send + Sync>;
 
 type SharedReport = Shared<BoxFuture<'static, Arc<RoundReport>>>;
 
@@ -114,7 +113,7 @@ impl Coordinator {
     /// Starts a round, or joins the one that is running; refused on a
     /// standby, with who leads.
     pub fn trigger(&self, trigger: Trigger) -> Result<Ticket, NotLeader> {
-        let cancel = (self.gate)()?;
+        let admission = (self.gate)()?;
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(running) = current.as_ref() {
             tracing::info!(
@@ -133,7 +132,7 @@ impl Coordinator {
             done: 0,
             total: 0,
         });
-        let run = (self.runner)(trigger, tx, cancel);
+        let run = (self.runner)(trigger, tx, admission);
         let slot = self.current.clone();
         let task = tokio::spawn(async move {
             // Cleared by the round's own task, so the next trigger starts afresh
@@ -195,9 +194,10 @@ impl Coordinator {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
+    use tokio_util::sync::CancellationToken;
 
     fn always() -> Gate {
-        Arc::new(|| Ok(CancellationToken::new()))
+        Arc::new(|| Ok(Admission::everyone(CancellationToken::new())))
     }
 
     #[tokio::test]

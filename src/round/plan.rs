@@ -104,18 +104,19 @@ pub async fn plan(v: &Voting, round_id: i64, head: Head) -> Result<Plan, PlanErr
     let mut retry: Vec<VoteRow> = Vec::new();
 
     if !dry {
-        let reconciled = crate::ledger::reconcile(
+        let ours: HashSet<Address> = by_address.keys().copied().collect();
+        let reconciled = crate::ledger::reconcile_for(
             &v.ledger,
             &v.provider,
             v.dao.as_ref(),
             &head,
             v.round.concurrency,
+            Some(&ours),
         )
         .await
         .map_err(err)?;
         for r in reconciled {
             let Some(&voter) = by_address.get(&r.row.voter) else {
-                // A node removed from the configuration: its row waits for it to return.
                 continue;
             };
             handled.insert((r.row.proposal_id, r.row.voter));

@@ -28,12 +28,16 @@ pub fn runner(
     notifier: crate::service::Notifier,
     dao_health: Arc<StaticComponent>,
 ) -> Runner {
-    Arc::new(move |trigger, progress, cancel| {
+    Arc::new(move |trigger, progress, admission| {
         let v = voting.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let v = match &admission.led {
+            Some(led) => v.for_groups(led),
+            None => v,
+        };
         let notifier = notifier.clone();
         let dao_health = dao_health.clone();
         async move {
-            let report = run_round(&v, trigger, &progress, &cancel).await;
+            let report = run_round(&v, trigger, &progress, &admission.cancel).await;
             notifier.event(&report.summary());
             if report.state != RoundState::Failed {
                 dao_health.set(dao_report(&report));
@@ -46,9 +50,9 @@ pub fn runner(
 
 /// At start, or when a daemon takes the lease over: rounds the last run (or
 /// the last leader) left unfinished are marked, and their votes wait for the
-/// next round's reconciliation.
-pub async fn interrupt_unfinished(ledger: &crate::ledger::Ledger) {
-    match ledger.interrupt_unfinished_rounds().await {
+/// next round's reconciliation. `group`: only the rounds of that lease group.
+pub async fn interrupt_unfinished(ledger: &crate::ledger::Ledger, group: Option<&str>) {
+    match ledger.interrupt_unfinished_rounds(group).await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(
             rounds = n,

@@ -16,7 +16,7 @@ use super::heartbeat::{Heartbeat, run_watchdog};
 use super::notify::{Notifier, watchdog_interval};
 use crate::config::{LoadEnv, Settings};
 use crate::ha::Ha;
-use crate::ledger::pg::{DEFAULT_GROUP, Fence};
+use crate::ledger::pg::{Fence, FenceSet};
 use crate::telemetry::{LogHandle, Metrics};
 
 #[derive(Debug, thiserror::Error)]
@@ -134,29 +134,46 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     let chain = crate::chain::Pool::from_settings(&settings, metrics.registry())?;
     let shutdown = CancellationToken::new();
     let ha_config = &settings.config.ha;
-    let fence = ha_config.enabled.then(|| {
-        Arc::new(Fence::new(
-            ha_config.resolved_id(),
-            DEFAULT_GROUP,
-            ha_config.lease,
-        ))
-    });
-    let ha_metrics = crate::ha::HaMetrics::register(metrics.registry())?;
-    let ha = match &fence {
-        Some(f) => Ha::elected(f.id(), shutdown.clone(), ha_metrics, notifier.clone()),
-        None => Ha::single(shutdown.clone(), ha_metrics, notifier.clone()),
+    // One fence per lease group of the nodes, each with whether this
+    // daemon prefers it.
+    let fences: Vec<(Arc<Fence>, bool)> = if ha_config.enabled {
+        crate::config::lease_groups(&settings.config.nodes)
+            .into_iter()
+            .map(|group| {
+                let preferred = ha_config.prefers(&group);
+                (
+                    Arc::new(Fence::new(ha_config.resolved_id(), group, ha_config.lease)),
+                    preferred,
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
     };
-    let voting = crate::round::Voting::build(
-        &settings,
-        chain.provider(),
-        metrics.registry(),
-        fence.clone(),
-    )
-    .await?;
+    let ha_metrics = crate::ha::HaMetrics::register(metrics.registry())?;
+    let ha = if ha_config.enabled {
+        Ha::elected(
+            &ha_config.resolved_id(),
+            fences.clone(),
+            shutdown.clone(),
+            ha_metrics,
+            notifier.clone(),
+        )
+    } else {
+        Ha::single(shutdown.clone(), ha_metrics, notifier.clone())
+    };
+    // The daemon's own writes (key acks, marking what a failed leader
+    // left) need one lease; a round's need every lease it votes for.
+    let any_lease = ha_config
+        .enabled
+        .then(|| FenceSet::any(fences.iter().map(|(f, _)| f.clone()).collect()));
+    let voting =
+        crate::round::Voting::build(&settings, chain.provider(), metrics.registry(), any_lease)
+            .await?;
     // With HA the leader does this when it takes the lease: a standby
     // starting up must not touch the leader's running round.
-    if fence.is_none() {
-        crate::round::interrupt_unfinished(&voting.ledger).await;
+    if !ha_config.enabled {
+        crate::round::interrupt_unfinished(&voting.ledger, None).await;
     }
     // The missed-round alert reads this gauge: carry it across restarts.
     if let Ok(Some(ms)) = voting.ledger.last_success().await {
@@ -210,9 +227,9 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     daemon
         .health()
         .register(daemon.chain().health_component_with(daemon.voting().heads));
-    if let Some(fence) = fence {
+    if !fences.is_empty() {
         daemon.health().register(Arc::new(daemon.ha().clone()));
-        elect(&daemon, fence, &mut tasks);
+        elect(&daemon, fences, &mut tasks);
     }
     for prober in daemon.chain().probe_tasks(daemon.shutdown_token()) {
         tasks.spawn(prober);
@@ -310,23 +327,34 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     Ok(())
 }
 
-/// `ha.enabled`: the lease task, on a database connection of its own.
-fn elect(daemon: &Daemon, fence: Arc<Fence>, tasks: &mut JoinSet<()>) {
-    let voting = daemon.clone();
+/// `ha.enabled`: a lease task per lease group, each on a database
+/// connection of its own.
+fn elect(daemon: &Daemon, fences: Vec<(Arc<Fence>, bool)>, tasks: &mut JoinSet<()>) {
     let Some(target) = daemon.voting().ledger.postgres_target().cloned() else {
         // Refused by the configuration check (ha.enabled needs postgres).
         tracing::error!("ha.enabled without a PostgreSQL ledger: this daemon stays a standby");
         return;
     };
-    let elector = crate::ha::Elector {
-        ha: daemon.ha().clone(),
-        fence,
-        target,
-        voting: Arc::new(move || voting.voting()),
-        rounds: daemon.rounds().clone(),
-        on_start: daemon.settings().config.round.on_start,
-    };
-    tasks.spawn(elector.run(daemon.shutdown_token()));
+    let settings = daemon.settings();
+    for (fence, preferred) in fences {
+        let voting = daemon.clone();
+        let elector = crate::ha::Elector {
+            ha: daemon.ha().clone(),
+            asks_back: settings
+                .config
+                .ha
+                .preferred_groups
+                .iter()
+                .any(|g| g == fence.group()),
+            fence,
+            preferred,
+            target: target.clone(),
+            voting: Arc::new(move || voting.voting()),
+            rounds: daemon.rounds().clone(),
+            on_start: settings.config.round.on_start,
+        };
+        tasks.spawn(elector.run(daemon.shutdown_token()));
+    }
 }
 
 /// The follower: new heads over the endpoints' `ws_url`s for every round's

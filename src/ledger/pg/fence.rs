@@ -10,7 +10,7 @@
 //! nothing, even before the database says so (the database may be out of
 //! reach, or this process may have been paused).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio_postgres::Transaction;
@@ -102,38 +102,116 @@ impl Fence {
         Ok(held.token)
     }
 
-    /// The check inside the write's transaction `tx`, after the local one.
-    /// The lease row stays share-locked until `tx` ends.
-    pub async fn check(&self, tx: &Transaction<'_>) -> Result<(), LedgerError> {
-        let token = self.check_local()?;
-        let row = tx
-            .query_opt(
-                "SELECT holder, token, expires_at > clock_timestamp() FROM ha_leases
-                 WHERE grp = $1 FOR SHARE",
-                &[&self.group],
-            )
-            .await?;
-        let Some(row) = row else {
-            return Err(self.fenced("nobody (no lease was ever granted)".into()));
-        };
-        let (holder, held_token, live): (String, i64, bool) =
-            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-        if holder == self.id && held_token == token && live {
-            return Ok(());
-        }
-        Err(self.fenced(if live {
-            format!("{holder} (token {held_token})")
-        } else {
-            "nobody (the lease has expired)".into()
-        }))
-    }
-
     fn fenced(&self, leader: String) -> LedgerError {
         LedgerError::Fenced {
             id: self.id.clone(),
             group: self.group.clone(),
             leader,
         }
+    }
+}
+
+/// The leases a ledger handle's writes need. A round's handle needs every
+/// group it votes for (`all`); the daemon's own handle (key acks, marking
+/// what a failed leader left) needs at least one lease held, and proves
+/// every one it holds (`any`).
+#[derive(Debug, Clone)]
+pub struct FenceSet {
+    fences: Arc<[Arc<Fence>]>,
+    all: bool,
+}
+
+impl FenceSet {
+    /// Writes pass only while every fence holds its lease.
+    pub fn all(fences: Vec<Arc<Fence>>) -> Self {
+        FenceSet {
+            fences: fences.into(),
+            all: true,
+        }
+    }
+
+    /// Writes pass while at least one fence holds its lease.
+    pub fn any(fences: Vec<Arc<Fence>>) -> Self {
+        FenceSet {
+            fences: fences.into(),
+            all: false,
+        }
+    }
+
+    /// One group's lease.
+    pub fn one(fence: Arc<Fence>) -> Self {
+        FenceSet::all(vec![fence])
+    }
+
+    pub fn fences(&self) -> &[Arc<Fence>] {
+        &self.fences
+    }
+
+    /// The groups, comma-separated, as the rounds table records them.
+    pub fn groups(&self) -> String {
+        let names: Vec<&str> = self.fences.iter().map(|f| f.group()).collect();
+        names.join(",")
+    }
+
+    /// The shortest lease of the set (a deployment has one `ha.lease`).
+    pub fn lease(&self) -> Duration {
+        self.fences
+            .iter()
+            .map(|f| f.lease())
+            .min()
+            .unwrap_or(Duration::from_secs(1))
+    }
+
+    /// The checks against this daemon's own clock: the fences that must be
+    /// proven in the database, with their tokens.
+    pub fn check_local(&self) -> Result<Vec<(&Fence, i64)>, LedgerError> {
+        let mut held = Vec::with_capacity(self.fences.len());
+        let mut first_err = None;
+        for fence in self.fences.iter() {
+            match fence.check_local() {
+                Ok(token) => held.push((fence.as_ref(), token)),
+                Err(e) if self.all => return Err(e),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match (held.is_empty(), first_err) {
+            (true, Some(e)) => Err(e),
+            _ => Ok(held),
+        }
+    }
+
+    /// The check inside the write's transaction `tx`, after the local one.
+    /// The lease rows stay share-locked until `tx` ends.
+    pub async fn check(&self, tx: &Transaction<'_>) -> Result<(), LedgerError> {
+        let held = self.check_local()?;
+        let groups: Vec<&str> = held.iter().map(|(f, _)| f.group()).collect();
+        let rows = tx
+            .query(
+                "SELECT grp, holder, token, expires_at > clock_timestamp() FROM ha_leases
+                 WHERE grp = ANY($1) FOR SHARE",
+                &[&groups],
+            )
+            .await?;
+        for (fence, token) in held {
+            let row = rows
+                .iter()
+                .find(|r| r.try_get::<_, &str>(0).is_ok_and(|g| g == fence.group()));
+            let Some(row) = row else {
+                return Err(fence.fenced("nobody (no lease was ever granted)".into()));
+            };
+            let (holder, held_token, live): (String, i64, bool) =
+                (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+            if !(holder == fence.id && held_token == token && live) {
+                return Err(fence.fenced(if live {
+                    format!("{holder} (token {held_token})")
+                } else {
+                    "nobody (the lease has expired)".into()
+                }));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -157,5 +235,27 @@ mod tests {
         assert!(matches!(err, LedgerError::LeaseUnrenewed { .. }), "{err}");
         fence.release();
         assert_eq!(fence.token(), None);
+    }
+
+    #[test]
+    fn a_set_needs_every_lease_or_any_lease() {
+        let lease = Duration::from_secs(5);
+        let a = Arc::new(Fence::new("d", "a", lease));
+        let b = Arc::new(Fence::new("d", "b", lease));
+        a.hold(3, Instant::now());
+        let all = FenceSet::all(vec![a.clone(), b.clone()]);
+        let any = FenceSet::any(vec![a.clone(), b.clone()]);
+        let err = all.check_local().unwrap_err();
+        assert!(err.to_string().contains("group b"), "{err}");
+        let held: Vec<_> = any
+            .check_local()
+            .unwrap()
+            .into_iter()
+            .map(|(f, t)| (f.group().to_owned(), t))
+            .collect();
+        assert_eq!(held, vec![("a".to_owned(), 3)]);
+        assert_eq!(all.groups(), "a,b");
+        a.release();
+        assert!(any.check_local().unwrap_err().is_fenced());
     }
 }

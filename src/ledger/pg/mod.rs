@@ -22,7 +22,7 @@ use tokio_postgres::{Client, Transaction};
 use super::error::LedgerError;
 use super::schema::LedgerIdentity;
 pub use connect::{PgTarget, SslMode};
-pub use fence::{DEFAULT_GROUP, Fence};
+pub use fence::{DEFAULT_GROUP, Fence, FenceSet};
 
 /// Whether a commit waits for the server's WAL flush.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,13 +33,19 @@ pub enum Durability {
     Relaxed,
 }
 
-#[derive(Debug)]
+/// A handle on the PostgreSQL ledger; clones share the connection.
+#[derive(Debug, Clone)]
 pub struct PgLedger {
+    conn: Arc<PgConn>,
+    /// Set with `ha.enabled`: every write proves the leases first.
+    fence: Option<FenceSet>,
+}
+
+#[derive(Debug)]
+struct PgConn {
     client: Mutex<Option<Client>>,
     target: PgTarget,
     described: String,
-    /// Set with `ha.enabled`: every write proves the lease first.
-    fence: Option<Arc<Fence>>,
 }
 
 impl PgLedger {
@@ -49,11 +55,11 @@ impl PgLedger {
     }
 
     /// [`PgLedger::open`] for a daemon of an active/standby deployment:
-    /// its writes pass only while `fence` holds the lease.
+    /// its writes pass only while `fence` holds the leases.
     pub async fn open_fenced(
         target: PgTarget,
         identity: LedgerIdentity,
-        fence: Arc<Fence>,
+        fence: FenceSet,
     ) -> Result<Self, LedgerError> {
         let mut pg = Self::open_with(target, identity, schema::MIGRATIONS).await?;
         pg.fence = Some(fence);
@@ -80,25 +86,35 @@ impl PgLedger {
                     after,
                 })??;
         Ok(PgLedger {
-            client: Mutex::new(Some(client)),
-            target,
-            described,
+            conn: Arc::new(PgConn {
+                client: Mutex::new(Some(client)),
+                target,
+                described,
+            }),
             fence: None,
         })
     }
 
-    pub fn fence(&self) -> Option<&Fence> {
-        self.fence.as_deref()
+    pub fn fence(&self) -> Option<&FenceSet> {
+        self.fence.as_ref()
+    }
+
+    /// The same connection, its writes fenced by `fence` instead.
+    pub fn fenced_by(&self, fence: FenceSet) -> Self {
+        PgLedger {
+            conn: self.conn.clone(),
+            fence: Some(fence),
+        }
     }
 
     /// The connection details, for a connection of its own (the lease's).
     pub fn target(&self) -> &PgTarget {
-        &self.target
+        &self.conn.target
     }
 
     /// Where the ledger is, without credentials.
     pub fn describe(&self) -> &str {
-        &self.described
+        &self.conn.described
     }
 
     /// Runs one ledger operation within `ledger.query_timeout`. A server
@@ -113,17 +129,17 @@ impl PgLedger {
         &self,
         work: impl std::future::Future<Output = Result<T, LedgerError>>,
     ) -> Result<T, LedgerError> {
-        let after = self.target.query_timeout;
+        let after = self.conn.target.query_timeout;
         match tokio::time::timeout(after, work).await {
             Ok(done) => done,
             Err(_) => {
-                *self.client.lock().await = None;
+                *self.conn.client.lock().await = None;
                 tracing::warn!(
-                    target = %self.described,
+                    target = %self.conn.described,
                     "ledger database did not answer in time; connection dropped"
                 );
                 Err(LedgerError::PgTimeout {
-                    target: self.described.clone(),
+                    target: self.conn.described.clone(),
                     after,
                 })
             }
@@ -132,11 +148,11 @@ impl PgLedger {
 
     /// The connection, opened again if the last one was lost.
     pub async fn session(&self) -> Result<MappedMutexGuard<'_, Client>, LedgerError> {
-        let mut guard = self.client.lock().await;
+        let mut guard = self.conn.client.lock().await;
         if guard.as_ref().is_none_or(Client::is_closed) {
             *guard = None;
-            *guard = Some(self.target.connect().await?);
-            tracing::info!(target = %self.described, "ledger database connection opened again");
+            *guard = Some(self.conn.target.connect().await?);
+            tracing::info!(target = %self.conn.described, "ledger database connection opened again");
         }
         MutexGuard::try_map(guard, Option::as_mut)
             .map_err(|_| LedgerError::Task("the ledger database connection vanished".into()))
@@ -155,7 +171,7 @@ impl PgLedger {
 pub async fn begin_write<'a>(
     client: &'a mut Client,
     durability: Durability,
-    fence: Option<&Fence>,
+    fence: Option<&FenceSet>,
 ) -> Result<Transaction<'a>, LedgerError> {
     if let Some(fence) = fence {
         fence.check_local()?;

@@ -199,13 +199,14 @@ pub async fn start_round(
     client: &(impl GenericClient + Sync),
     trigger: &str,
     head_block: Option<u64>,
+    ha_groups: Option<&str>,
 ) -> Result<i64, LedgerError> {
     let head = head_block.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
     Ok(client
         .query_one(
-            "INSERT INTO rounds (trigger, started_at, head_block) VALUES ($1, $2, $3)
-             RETURNING id",
-            &[&trigger, &now_ms(), &head],
+            "INSERT INTO rounds (trigger, started_at, head_block, ha_groups)
+             VALUES ($1, $2, $3, $4) RETURNING id",
+            &[&trigger, &now_ms(), &head, &ha_groups],
         )
         .await?
         .try_get(0)?)
@@ -247,14 +248,18 @@ pub async fn finish_round(
     Ok(())
 }
 
+/// Rounds recorded without groups (before lease groups, or without HA)
+/// are interrupted whatever the group.
 pub async fn interrupt_unfinished(
     client: &(impl GenericClient + Sync),
+    group: Option<&str>,
 ) -> Result<usize, LedgerError> {
     let n = client
         .execute(
             "UPDATE rounds SET finished_at = $1, outcome = 'interrupted'
-             WHERE finished_at IS NULL",
-            &[&now_ms()],
+             WHERE finished_at IS NULL AND ($2::text IS NULL OR ha_groups IS NULL
+                   OR $2 = ANY(string_to_array(ha_groups, ',')))",
+            &[&now_ms(), &group],
         )
         .await?;
     Ok(usize::try_from(n).unwrap_or(usize::MAX))

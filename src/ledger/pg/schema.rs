@@ -1,7 +1,7 @@
 //! The PostgreSQL ledger's schema: the same tables as the SQLite file's
 //! version 3 (src/ledger/schema.rs), versioned the same way, with the same
-//! identity check, plus (version 4) the leases of active/standby daemons,
-//! which only a shared database has. The version lives in `govnode_schema`,
+//! identity check, plus (versions 4 and 5) the leases of active/standby
+//! daemons and their groups, which only a shared database has. The version lives in `govnode_schema`,
 //! the identity in `meta`.
 //!
 //! Every migration and the identity check hold an advisory lock for their
@@ -14,9 +14,10 @@ use super::super::model::{addr, now_ms};
 use super::super::schema::{APPLICATION_ID, LedgerIdentity};
 
 /// Migration `i` takes the schema from version `i` to `i + 1`; numbered as
-/// the SQLite ones, so versions 1-3 mean the same tables in both. Version 4
-/// (`ha_leases`) exists only here: a SQLite file is never shared.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+/// the SQLite ones, so versions 1-3 mean the same tables in both. Versions
+/// 4 and 5 (`ha_leases`, lease groups) exist only here: a SQLite file is
+/// never shared.
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -123,6 +124,16 @@ CREATE TABLE ha_leases (
     token      BIGINT NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL
 );
+";
+
+/// Lease groups (`nodes[].ha.group`): which groups a round voted for, so a
+/// daemon taking one group over marks only that group's unfinished rounds;
+/// and a daemon's request for a group it prefers, which the holder answers
+/// by handing the lease back between rounds.
+const V5: &str = "
+ALTER TABLE rounds ADD COLUMN ha_groups TEXT;
+ALTER TABLE ha_leases ADD COLUMN wanted_by TEXT;
+ALTER TABLE ha_leases ADD COLUMN wanted_at TIMESTAMPTZ;
 ";
 
 const VERSION_TABLE: &str = "
