@@ -392,6 +392,29 @@ fn websocket_urls_are_checked_like_rpc_urls() {
 }
 
 #[test]
+fn lease_groups_must_be_names_used_with_ha_and_preferred_groups_must_exist() {
+    let work = Workdir::new();
+    let base = base_config(5001, "http://127.0.0.1:8545", "");
+    let node = "    strategy: conservative\n";
+    assert!(base.contains(node));
+    let yaml = base.replace(node, &format!("{node}    ha:\n      group: 'east coast'\n"));
+    assert_rejected(
+        &work,
+        &format!("{yaml}ha:\n  preferred_groups: [north]\n"),
+        &[
+            "nodes[0].ha.group: must be 1-64 characters",
+            "ha.preferred_groups[0]: names no node's lease group \"north\"",
+        ],
+    );
+    let yaml = base.replace(node, &format!("{node}    ha:\n      group: east\n"));
+    assert_rejected(
+        &work,
+        &yaml,
+        &["nodes[0].ha.group: only used with ha.enabled"],
+    );
+}
+
+#[test]
 fn ha_needs_a_postgres_ledger_and_a_sane_lease_and_id() {
     let work = Workdir::new();
     let yaml = base_config(5001, "http://127.0.0.1:8545", "ha:\n  enabled: true\n");

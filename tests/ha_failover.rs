@@ -124,6 +124,17 @@ fn spawn_with(env: &RoundEnv, m: &Member, failpoints: &str, extra: &[(&str, &str
     env.daemon_at(&m.config, &m.socket, m.api, &pairs)
 }
 
+/// `govnode round` against `config`, not waited for.
+fn round_in_background(config: &Path) -> std::process::Child {
+    std::process::Command::new(binary())
+        .args(["round", "--config"])
+        .arg(config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn govnode round")
+}
+
 fn path_str(p: &Path) -> String {
     p.to_str().expect("UTF-8 path").to_owned()
 }
@@ -304,13 +315,7 @@ async fn the_standby_finishes_every_round_of_a_leader_killed_at_random_points() 
         let (proposal, _) = env.create_proposal(&format!("trial {trial}")).await;
         proposals.push(proposal);
         let standby = 1 - leader;
-        let trigger = std::process::Command::new(binary())
-            .args(["round", "--config"])
-            .arg(&ms[leader].config)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn govnode round");
+        let trigger = round_in_background(&ms[leader].config);
         let delay = rand::rng().random_range(0..1000);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         daemons[leader].signal(libc::SIGKILL);
@@ -470,13 +475,7 @@ async fn a_leader_frozen_past_its_lease_writes_and_sends_nothing_and_steps_down(
         "{body}"
     );
 
-    let trigger = std::process::Command::new(binary())
-        .args(["round", "--config"])
-        .arg(&ms[0].config)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn govnode round");
+    let trigger = round_in_background(&ms[0].config);
     wait_states(&db, &a, "a vote sent and one signed, held", |s| {
         s.iter().any(|s| s == "sent") && s.iter().any(|s| s == "signed")
     })
@@ -771,13 +770,7 @@ async fn lease_groups_split_the_nodes_the_survivor_takes_a_killed_daemons_group_
     let mut proposals = env.proposal_ids("open");
     let (fresh, _) = env.create_proposal("while west's daemon dies").await;
     proposals.push(fresh);
-    let mut trigger = std::process::Command::new(binary())
-        .args(["round", "--config"])
-        .arg(&ms[1].config)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn govnode round");
+    let mut trigger = round_in_background(&ms[1].config);
     tokio::time::sleep(Duration::from_millis(rand::rng().random_range(0..600))).await;
     b.signal(libc::SIGKILL);
     let killed = Instant::now();

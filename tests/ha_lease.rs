@@ -48,6 +48,13 @@ fn terms<'a>(group: &'a str, me: &'a str, held: Option<i64>) -> ClaimTerms<'a> {
     }
 }
 
+fn identity() -> LedgerIdentity {
+    LedgerIdentity {
+        chain_id: 31337,
+        dao: DAO,
+    }
+}
+
 fn token(c: &Claim) -> i64 {
     match c {
         Claim::Held { token, .. } => *token,
@@ -60,10 +67,7 @@ async fn one_holder_at_a_time_and_a_fenced_ledger_writes_only_while_it_holds() {
     let pg = postgres::Postgres::start();
     let url = pg.database("lease");
     let location = LedgerLocation::Postgres(target(&url));
-    let identity = LedgerIdentity {
-        chain_id: 31337,
-        dao: DAO,
-    };
+    let identity = identity();
     // The ledger (and its schema, with ha_leases) first.
     let fence = Arc::new(Fence::new("gov-a", DEFAULT_GROUP, LEASE));
     let ledger = Ledger::open_fenced(&location, identity, Some(FenceSet::one(fence.clone())))
@@ -185,10 +189,7 @@ async fn groups_have_leases_of_their_own_a_grace_for_others_and_a_way_back() {
     let pg = postgres::Postgres::start();
     let url = pg.database("groups");
     let location = LedgerLocation::Postgres(target(&url));
-    let identity = LedgerIdentity {
-        chain_id: 31337,
-        dao: DAO,
-    };
+    let identity = identity();
     let (east, west) = (
         Arc::new(Fence::new("gov-a", "east", LEASE)),
         Arc::new(Fence::new("gov-a", "west", LEASE)),

@@ -178,7 +178,13 @@ impl FenceSet {
         }
         match (held.is_empty(), first_err) {
             (true, Some(e)) => Err(e),
-            _ => Ok(held),
+            // A set of no lease proves nothing: nothing passes.
+            (true, None) => Err(LedgerError::Fenced {
+                id: String::new(),
+                group: "(none)".into(),
+                leader: "nobody (no lease group to hold)".into(),
+            }),
+            (false, _) => Ok(held),
         }
     }
 
@@ -257,5 +263,11 @@ mod tests {
         assert_eq!(all.groups(), "a,b");
         a.release();
         assert!(any.check_local().unwrap_err().is_fenced());
+        assert!(
+            FenceSet::all(Vec::new())
+                .check_local()
+                .unwrap_err()
+                .is_fenced()
+        );
     }
 }
