@@ -468,6 +468,13 @@ let
       };
       control = valueOr config "control" null;
       ledger = valueOr config "ledger" null;
+      # Leases are elected for at start: every `ha` key, and the nodes'
+      # lease groups.
+      ha = valueOr config "ha" null;
+      leaseGroups = map (node: {
+        name = valueOr node "name" null;
+        group = valueOr (attrsOrEmpty node "ha") "group" null;
+      }) (valueOr config "nodes" [ ]);
       log = {
         format = valueOr log "format" null;
         target = valueOr log "target" null;

@@ -173,7 +173,15 @@ impl Voting {
     /// The same world with the reloaded settings' voters and round options.
     pub fn reloaded(&self, settings: &Settings) -> Result<Self, ContextError> {
         let mut next = self.clone();
-        next.voters = Arc::new(voters(settings)?);
+        let mut voters = voters(settings)?;
+        // Lease groups are elected for at start: a node keeps the group it
+        // had (a reload that moves one is warned about as needing a restart).
+        for voter in &mut voters {
+            if let Some(was) = self.voters.iter().find(|o| o.name == voter.name) {
+                voter.group.clone_from(&was.group);
+            }
+        }
+        next.voters = Arc::new(voters);
         next.round = settings.config.round.clone();
         next.margin = VoteMargin::from_config(&settings.config.dao);
         next.webhooks = self.webhooks.reloaded(settings);

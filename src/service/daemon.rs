@@ -327,6 +327,18 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     Ok(())
 }
 
+/// Each node's lease group, by name, for the reload's restart warning.
+fn lease_group_of_nodes(settings: &Settings) -> Vec<(&str, &str)> {
+    let mut groups: Vec<(&str, &str)> = settings
+        .config
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), n.ha_group()))
+        .collect();
+    groups.sort_unstable();
+    groups
+}
+
 /// `ha.enabled`: a lease task per lease group, each on a database
 /// connection of its own.
 fn elect(daemon: &Daemon, fences: Vec<(Arc<Fence>, bool)>, tasks: &mut JoinSet<()>) {
@@ -504,6 +516,10 @@ fn reload(daemon: &Daemon, log: Option<&LogHandle>) {
                 (
                     "ha",
                     format!("{:?}", old.config.ha) != format!("{:?}", new.config.ha),
+                ),
+                (
+                    "nodes[].ha.group",
+                    lease_group_of_nodes(&old) != lease_group_of_nodes(&new),
                 ),
                 (
                     "rpc",

@@ -250,7 +250,7 @@ print(json.dumps(t, indent=1))
 for name in ("logLevel", "strategy"):
     assert t[name]["reload"] != base["reload"], f"{name}: the config file did not change"
     assert t[name]["restart"] == base["restart"], f"{name}: a reloadable change would restart the daemon"
-for name in ("listen", "rpc"):
+for name in ("listen", "rpc", "haLease", "leaseGroup"):
     assert t[name]["restart"] != base["restart"], f"{name}: a change the daemon cannot take over would only reload it"
 PY
   }

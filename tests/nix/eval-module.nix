@@ -278,6 +278,8 @@ in
     strategy = triggersOf (withSettings { nodes.a.strategy = "aggressive"; });
     listen = triggersOf (withSettings { api.listen = "127.0.0.1:5002"; });
     rpc = triggersOf (withSettings { rpc.endpoints.local.url = "http://127.0.0.1:8546"; });
+    haLease = triggersOf (withSettings { ha.lease = "10s"; });
+    leaseGroup = triggersOf (withSettings { nodes.a.ha.group = "east"; });
   };
 
   # An old configuration's options, through their new names.

@@ -1,8 +1,8 @@
 //! The PostgreSQL ledger's schema: the same tables as the SQLite file's
 //! version 3 (src/ledger/schema.rs), versioned the same way, with the same
 //! identity check, plus (versions 4 and 5) the leases of active/standby
-//! daemons and their groups, which only a shared database has. The version lives in `govnode_schema`,
-//! the identity in `meta`.
+//! daemons and their groups, which only a shared database has. The version
+//! lives in `govnode_schema`, the identity in `meta`.
 //!
 //! Every migration and the identity check hold an advisory lock for their
 //! transaction, so two daemons starting together cannot both migrate.
