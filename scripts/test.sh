@@ -45,6 +45,16 @@ setup() {
 
 # One feature set for every cargo step, so that nothing is compiled twice.
 CARGO_FEATURES=(--features failpoints)
+# A fresh clone gains nothing from incremental compilation, which adds
+# gigabytes to target/; a developer who wants it sets CARGO_INCREMENTAL=1.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
+# A full disk fails a link or a debootstrap with an obscure error (SIGBUS in
+# the linker); the free space printed beside the steps tells that cause.
+free_disk() {
+    echo "free disk under $ROOT: $(df -h --output=avail "$ROOT" 2>/dev/null | tail -n 1 | tr -d ' ')"
+}
+free_disk
 
 step setup setup || { echo "set-up failed; nothing else can run"; exit 1; }
 # shellcheck source=lib/tools-env.sh
@@ -55,6 +65,7 @@ step build cargo build "${CARGO_FEATURES[@]}"
 step monitoring tests/monitoring/check.sh "$ROOT/target/debug/govnode"
 step schemathesis tests/api_schemathesis/run.sh "$ROOT/target/debug/govnode"
 step cargo-test cargo test "${CARGO_FEATURES[@]}" --no-fail-fast
+free_disk
 step contract-artifacts contracts/check-artifacts.sh
 step assetdao-smoke contracts/test/assetdao-smoke.sh
 step governor-compile contracts/test/governor-compile.sh
@@ -62,6 +73,7 @@ step nix tests/nix/check.sh "$ROOT/target/debug/govnode"
 step systemd tests/systemd/run.sh "$ROOT/target/debug/govnode"
 
 echo
+free_disk
 if [ "$failed" -gt 0 ]; then
     echo "failed suites: ${failures[*]}"
 fi

@@ -1,7 +1,9 @@
 //! The ledger's send protocol on a real PostgreSQL (tests/support/postgres.rs):
 //! one row per (dao, proposal, voter), ordered moves, the identity check,
 //! reconnecting after the server comes back, and the conninfo's password
-//! never in an error.
+//! never in an error; `sslmode: verify-full` against a server that takes
+//! TLS clients only (the right CA, a foreign CA, a wrong name, plain TCP, a
+//! CA file that is missing or not PEM).
 
 #[path = "support/postgres.rs"]
 mod postgres;
@@ -98,4 +100,92 @@ async fn the_protocol_runs_on_postgres_and_survives_a_server_restart() {
         .unwrap_err();
     assert!(matches!(err, LedgerError::PgConnect { .. }), "{err}");
     assert!(!err.to_string().contains("s3cret-pw"), "{err}");
+}
+
+/// `conninfo` over TLS, checked against `ca`.
+fn tls_target(conninfo: &str, ca: &std::path::Path) -> govnode::ledger::pg::PgTarget {
+    govnode::ledger::pg::PgTarget {
+        sslmode: govnode::ledger::pg::SslMode::VerifyFull,
+        ca_file: Some(ca.to_path_buf()),
+        ..target(conninfo)
+    }
+}
+
+/// The refusal of `target`: it names the problem (`expect`, any of) and
+/// never shows the password.
+async fn refusal(target: govnode::ledger::pg::PgTarget, expect: &[&str]) -> LedgerError {
+    let Err(err) = Ledger::open_postgres(target, id(31337)).await else {
+        panic!("the ledger is opened");
+    };
+    let text = err.to_string();
+    assert!(expect.iter().any(|e| text.contains(e)), "{text}");
+    assert!(!text.contains(postgres::PASSWORD), "{text}");
+    err
+}
+
+#[tokio::test]
+async fn verify_full_takes_the_servers_certificate_from_its_ca_only_and_for_its_name() {
+    let (pg, tls) = postgres::Postgres::start_tls();
+    let url = pg.database("ledger_tls");
+
+    // The right CA: the protocol runs, and the session is encrypted.
+    let ledger = Ledger::open_postgres(tls_target(&url, &tls.ca), id(31337))
+        .await
+        .unwrap();
+    let Intent::Recorded(row) = ledger
+        .record_intent(intent(1, VoteChoice::For))
+        .await
+        .unwrap()
+    else {
+        panic!("first intent is new")
+    };
+    let stored = ledger.vote(row.id).await.unwrap().expect("the row");
+    assert_eq!(stored.decision, VoteChoice::For);
+    let client = tls_target(&url, &tls.ca).connect().await.unwrap();
+    let ssl: bool = client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(ssl, "the ledger's session is not encrypted");
+
+    // A CA that signed nothing the server holds.
+    let err = refusal(
+        tls_target(&url, &tls.other_ca),
+        &["UnknownIssuer", "unknown issuer"],
+    )
+    .await;
+    assert!(matches!(err, LedgerError::PgConnect { .. }), "{err}");
+
+    // The certificate names 127.0.0.1; the client asks for localhost (at
+    // the same address).
+    let by_name = format!(
+        "host=localhost hostaddr=127.0.0.1 port={} user=govnode password={} dbname=ledger_tls",
+        pg.port,
+        postgres::PASSWORD
+    );
+    let err = refusal(
+        tls_target(&by_name, &tls.ca),
+        &["NotValidForName", "not valid for name"],
+    )
+    .await;
+    assert!(matches!(err, LedgerError::PgConnect { .. }), "{err}");
+
+    // Plain TCP to a server that takes TLS only: the server says no.
+    let err = refusal(target(&url), &["no encryption"]).await;
+    assert!(matches!(err, LedgerError::PgRefused { .. }), "{err}");
+
+    // A CA file that is missing, or holds no PEM certificate.
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("absent-ca.pem");
+    let junk = dir.path().join("junk-ca.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    for ca in [&missing, &junk] {
+        let err = refusal(tls_target(&url, ca), &["ledger.ca_file"]).await;
+        assert!(matches!(err, LedgerError::PgConfig { .. }), "{err}");
+        assert!(err.to_string().contains(&*ca.to_string_lossy()), "{err}");
+    }
 }

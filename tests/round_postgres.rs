@@ -4,7 +4,10 @@
 //! a database that cannot be reached stops the start with a clear error that
 //! never shows the password; a database behind a network that stalls
 //! mid-round fails the round within `ledger.query_timeout` without a vote
-//! sent that the database does not hold, and a later round finishes.
+//! sent that the database does not hold, and a later round finishes. With
+//! `sslmode: verify-full` the daemon votes through a server that takes TLS
+//! clients only, and refuses to start with a CA that did not sign its
+//! certificate.
 
 #[allow(dead_code)]
 mod support {
@@ -217,6 +220,60 @@ async fn a_round_on_postgres_votes_every_pair_once_and_a_second_sends_nothing() 
         (PAIRS as u64, PAIRS as u64),
         "{counts:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_round_through_a_tls_only_postgres_with_verify_full_votes_every_pair_once() {
+    let (pg, tls) = Postgres::start_tls();
+    let conninfo = pg.database("govnode_tls");
+    let env = RoundEnv::new(PROPOSALS, NODES).await;
+    env.write_ledger_url(&conninfo);
+    env.use_postgres_ledger(&format!(
+        "  sslmode: verify-full\n  ca_file: {}\n",
+        tls.ca.display()
+    ));
+    let envs = vote_on_everything(&env);
+    let mut d = env.daemon_with(&envs);
+
+    let (code, report) = env.round_json();
+    assert_eq!(code, 0, "{report:#}\n{}", d.output());
+    assert_eq!(report["votes"]["confirmed"], PAIRS as u64, "{report:#}");
+    assert_each_pair_voted_once(&env).await;
+    d.signal(libc::SIGTERM);
+    assert!(
+        d.wait_exit(Duration::from_secs(30)).success(),
+        "{}",
+        d.output()
+    );
+    let out = d.output();
+    assert!(!out.contains(PASSWORD), "the password in the output: {out}");
+    assert!(!env.ledger().exists(), "a SQLite ledger was created");
+
+    // The same daemon with a CA that did not sign the server's certificate
+    // does not start, and says why.
+    let config = std::fs::read_to_string(env.config()).expect("config");
+    let ca = format!("ca_file: {}\n", tls.ca.display());
+    assert!(config.contains(&ca), "{config}");
+    let other = format!("ca_file: {}\n", tls.other_ca.display());
+    std::fs::write(env.config(), config.replace(&ca, &other)).expect("write config");
+    let (state_key, state_dir) = state_directory(&env);
+    let mut d = Daemon::spawn(
+        &env.config(),
+        env.api(),
+        &[
+            ("GOVNODE__ROUND__ON_START", "false"),
+            ("GOVNODE__LOG__TARGET", "stderr"),
+            (&state_key, &state_dir),
+        ],
+    );
+    let status = d.wait_exit(Duration::from_secs(60));
+    let out = d.output();
+    assert_eq!(status.code(), Some(1), "exit status {status:?}: {out}");
+    assert!(
+        out.contains("UnknownIssuer") || out.contains("unknown issuer"),
+        "{out}"
+    );
+    assert!(!out.contains(PASSWORD), "the password in the output: {out}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,6 +3,8 @@
 //! socket in that directory, stopped (`pg_ctl stop -m immediate`) on drop.
 //! The server binaries are found under /usr/lib/postgresql/*/bin (Debian's
 //! `postgresql` package; scripts/setup-tools.sh installs it).
+//! [`Postgres::start_tls`] makes a cluster that takes TCP clients over TLS
+//! only, with a CA and server certificate made for that run.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,16 @@ pub struct Postgres {
     bin: PathBuf,
     dir: tempfile::TempDir,
     pub port: u16,
+    /// Server options beyond the port and addresses (TLS).
+    options: String,
+}
+
+/// The PEM files of a TLS cluster's run: `ca` signed the server's
+/// certificate (whose only name is the IP address 127.0.0.1); `other_ca`
+/// signed nothing the server holds.
+pub struct TlsCa {
+    pub ca: PathBuf,
+    pub other_ca: PathBuf,
 }
 
 fn bin_dir() -> PathBuf {
@@ -52,16 +64,41 @@ fn run(cmd: &mut Command) -> std::process::Output {
 
 impl Postgres {
     pub fn start() -> Postgres {
+        Self::start_with(|_, _| String::new())
+    }
+
+    /// A cluster whose TCP clients must use TLS (`hostnossl` is rejected):
+    /// the server's certificate names 127.0.0.1 only and is signed by a CA
+    /// made here, written with a second, unrelated CA into the cluster's
+    /// directory.
+    pub fn start_tls() -> (Postgres, TlsCa) {
+        let mut files = None;
+        let pg = Self::start_with(|dir, data| {
+            files = Some(write_tls_files(dir));
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\n\
+                 hostssl all all 127.0.0.1/32 trust\n\
+                 hostnossl all all 127.0.0.1/32 reject\n",
+            )
+            .expect("write pg_hba.conf");
+            format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                dir.join("server.pem").display(),
+                dir.join("server-key.pem").display()
+            )
+        });
+        (pg, files.expect("TLS files written"))
+    }
+
+    /// `prepare(dir, data)` runs after initdb and returns further server
+    /// options; it may write into the data directory.
+    fn start_with(prepare: impl FnOnce(&Path, &Path) -> String) -> Postgres {
         let bin = bin_dir();
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         if running_as_root() {
-            let ok = Command::new("chown")
-                .args(["nobody:nogroup"])
-                .arg(dir.path())
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "chown the cluster directory to nobody");
+            chown_to_nobody(dir.path());
         }
         let out = run(tool(&bin, "initdb")
             .args(["-A", "trust", "-U", "govnode", "--no-sync", "-D"])
@@ -71,14 +108,24 @@ impl Postgres {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let options = prepare(dir.path(), &data);
+        if running_as_root() {
+            // The server reads its key only when it owns it.
+            chown_to_nobody(dir.path());
+        }
         // A port free a moment ago may be taken by the time the server binds.
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .expect("free port")
                 .port();
-            if pg_ctl_start(&bin, dir.path(), port) {
-                return Postgres { bin, dir, port };
+            if pg_ctl_start(&bin, dir.path(), port, &options) {
+                return Postgres {
+                    bin,
+                    dir,
+                    port,
+                    options,
+                };
             }
         }
         panic!("PostgreSQL did not start on any free port");
@@ -91,7 +138,7 @@ impl Postgres {
     /// Starts the cluster again after [`Postgres::stop`], on the same port.
     pub fn restart(&self) {
         assert!(
-            pg_ctl_start(&self.bin, self.dir.path(), self.port),
+            pg_ctl_start(&self.bin, self.dir.path(), self.port, &self.options),
             "PostgreSQL restart"
         );
     }
@@ -107,15 +154,12 @@ impl Postgres {
     /// Creates a database and returns its conninfo (password included, to
     /// prove it stays out of output).
     pub fn database(&self, name: &str) -> String {
-        let out = run(tool(&self.bin, "createdb").args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &self.port.to_string(),
-            "-U",
-            "govnode",
-            name,
-        ]));
+        // Over the Unix socket: TCP may demand TLS (start_tls), and the
+        // tools would look for client certificates in root's home.
+        let out = run(tool(&self.bin, "createdb")
+            .arg("-h")
+            .arg(self.dir.path())
+            .args(["-p", &self.port.to_string(), "-U", "govnode", name]));
         assert!(
             out.status.success(),
             "createdb: {}",
@@ -145,9 +189,9 @@ impl Drop for Postgres {
     }
 }
 
-fn pg_ctl_start(bin: &Path, dir: &Path, port: u16) -> bool {
+fn pg_ctl_start(bin: &Path, dir: &Path, port: u16, options: &str) -> bool {
     let opts = format!(
-        "-k {} -c listen_addresses=127.0.0.1 -p {port}",
+        "-k {} -c listen_addresses=127.0.0.1 -p {port}{options}",
         dir.display()
     );
     run(tool(bin, "pg_ctl")
@@ -158,4 +202,53 @@ fn pg_ctl_start(bin: &Path, dir: &Path, port: u16) -> bool {
         .args(["-o", &opts, "start"]))
     .status
     .success()
+}
+
+fn chown_to_nobody(path: &Path) {
+    let ok = Command::new("chown")
+        .args(["-R", "nobody:nogroup"])
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "chown {} to nobody", path.display());
+}
+
+/// A CA, a server certificate for 127.0.0.1 signed by it (its key 0600, as
+/// the server demands) and an unrelated CA, as PEM files under `dir`.
+fn write_tls_files(dir: &Path) -> TlsCa {
+    use std::os::unix::fs::PermissionsExt;
+    let ca_key = rcgen::KeyPair::generate().expect("ca key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    // Distinct names: a foreign CA of the same name is "BadSignature", not
+    // the "UnknownIssuer" a real foreign CA gives.
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "govnode test ledger CA");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let server_key = rcgen::KeyPair::generate().expect("server key");
+    let server_cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("server params")
+        .signed_by(&server_key, &issuer)
+        .expect("server cert");
+    let other_key = rcgen::KeyPair::generate().expect("other ca key");
+    let mut other_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("other");
+    other_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    other_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "govnode test other CA");
+    let other_cert = other_params.self_signed(&other_key).expect("other ca cert");
+
+    let files = TlsCa {
+        ca: dir.join("ca.pem"),
+        other_ca: dir.join("other-ca.pem"),
+    };
+    std::fs::write(&files.ca, ca_cert.pem()).expect("write ca");
+    std::fs::write(&files.other_ca, other_cert.pem()).expect("write other ca");
+    std::fs::write(dir.join("server.pem"), server_cert.pem()).expect("write server cert");
+    let key = dir.join("server-key.pem");
+    std::fs::write(&key, server_key.serialize_pem()).expect("write server key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod key");
+    files
 }

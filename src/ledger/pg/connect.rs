@@ -96,10 +96,10 @@ impl PgTarget {
         use rustls::pki_types::CertificateDer;
         use rustls::pki_types::pem::PemObject;
         let path = self.ca_file.as_ref().ok_or_else(|| LedgerError::PgConfig {
-            detail: "ledger.postgres.sslmode verify-full needs ledger.postgres.ca_file".into(),
+            detail: "ledger.sslmode verify-full needs ledger.ca_file".into(),
         })?;
         let bad = |detail: String| LedgerError::PgConfig {
-            detail: format!("ledger.postgres.ca_file {}: {detail}", path.display()),
+            detail: format!("ledger.ca_file {}: {detail}", path.display()),
         };
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))? {
