@@ -53,6 +53,39 @@ fn state_directory(env: &RoundEnv) -> (String, String) {
     )
 }
 
+/// SIGTERM: the daemon exits 0, its output never held the password, and
+/// no SQLite ledger was made beside the PostgreSQL one.
+fn stop_cleanly(env: &RoundEnv, mut d: Daemon) {
+    d.signal(libc::SIGTERM);
+    assert!(
+        d.wait_exit(Duration::from_secs(30)).success(),
+        "{}",
+        d.output()
+    );
+    let out = d.output();
+    assert!(!out.contains(PASSWORD), "the password in the output: {out}");
+    assert!(!env.ledger().exists(), "a SQLite ledger was created");
+}
+
+/// Starts the daemon, which must exit 1 (an unreachable ledger) within a
+/// minute; returns its output.
+fn failed_start(env: &RoundEnv) -> String {
+    let (state_key, state_dir) = state_directory(env);
+    let mut d = Daemon::spawn(
+        &env.config(),
+        env.api(),
+        &[
+            ("GOVNODE__ROUND__ON_START", "false"),
+            ("GOVNODE__LOG__TARGET", "stderr"),
+            (&state_key, &state_dir),
+        ],
+    );
+    let status = d.wait_exit(Duration::from_secs(60));
+    let out = d.output();
+    assert_eq!(status.code(), Some(1), "exit status {status:?}: {out}");
+    out
+}
+
 /// Every (open proposal, node) pair has exactly one `VoteCast`, and no other.
 async fn assert_each_pair_voted_once(env: &RoundEnv) {
     let casts = env.vote_casts().await;
@@ -185,7 +218,7 @@ async fn a_round_on_postgres_votes_every_pair_once_and_a_second_sends_nothing() 
     let env = RoundEnv::new(PROPOSALS, NODES).await;
     use_postgres(&env, &conninfo);
     let envs = vote_on_everything(&env);
-    let mut d = env.daemon_with(&envs);
+    let d = env.daemon_with(&envs);
 
     let (code, first) = env.round_json();
     assert_eq!(code, 0, "{first:#}\n{}", d.output());
@@ -198,19 +231,7 @@ async fn a_round_on_postgres_votes_every_pair_once_and_a_second_sends_nothing() 
     assert_eq!(second["votes"]["already_voted"], PAIRS as u64, "{second:#}");
     assert_each_pair_voted_once(&env).await;
 
-    d.signal(libc::SIGTERM);
-    assert!(
-        d.wait_exit(Duration::from_secs(30)).success(),
-        "{}",
-        d.output()
-    );
-    let out = d.output();
-    assert!(
-        !out.contains(PASSWORD),
-        "the password in the daemon's output: {out}"
-    );
-    // The votes are in PostgreSQL, and no SQLite ledger was made beside it.
-    assert!(!env.ledger().exists(), "a SQLite ledger was created");
+    stop_cleanly(&env, d);
     let ledger = open_ledger(&env, &conninfo).await;
     let counts = ledger.vote_counts().await.expect("vote counts");
     let confirmed: u64 = counts.iter().map(|c| c.confirmed).sum();
@@ -233,21 +254,13 @@ async fn a_round_through_a_tls_only_postgres_with_verify_full_votes_every_pair_o
         tls.ca.display()
     ));
     let envs = vote_on_everything(&env);
-    let mut d = env.daemon_with(&envs);
+    let d = env.daemon_with(&envs);
 
     let (code, report) = env.round_json();
     assert_eq!(code, 0, "{report:#}\n{}", d.output());
     assert_eq!(report["votes"]["confirmed"], PAIRS as u64, "{report:#}");
     assert_each_pair_voted_once(&env).await;
-    d.signal(libc::SIGTERM);
-    assert!(
-        d.wait_exit(Duration::from_secs(30)).success(),
-        "{}",
-        d.output()
-    );
-    let out = d.output();
-    assert!(!out.contains(PASSWORD), "the password in the output: {out}");
-    assert!(!env.ledger().exists(), "a SQLite ledger was created");
+    stop_cleanly(&env, d);
 
     // The same daemon with a CA that did not sign the server's certificate
     // does not start, and says why.
@@ -256,19 +269,7 @@ async fn a_round_through_a_tls_only_postgres_with_verify_full_votes_every_pair_o
     assert!(config.contains(&ca), "{config}");
     let other = format!("ca_file: {}\n", tls.other_ca.display());
     std::fs::write(env.config(), config.replace(&ca, &other)).expect("write config");
-    let (state_key, state_dir) = state_directory(&env);
-    let mut d = Daemon::spawn(
-        &env.config(),
-        env.api(),
-        &[
-            ("GOVNODE__ROUND__ON_START", "false"),
-            ("GOVNODE__LOG__TARGET", "stderr"),
-            (&state_key, &state_dir),
-        ],
-    );
-    let status = d.wait_exit(Duration::from_secs(60));
-    let out = d.output();
-    assert_eq!(status.code(), Some(1), "exit status {status:?}: {out}");
+    let out = failed_start(&env);
     assert!(
         out.contains("UnknownIssuer") || out.contains("unknown issuer"),
         "{out}"
@@ -283,19 +284,7 @@ async fn the_daemon_refuses_to_start_when_postgres_is_unreachable() {
     pg.stop();
     let env = RoundEnv::new(1, 1).await;
     use_postgres(&env, &conninfo);
-    let (state_key, state_dir) = state_directory(&env);
-    let mut d = Daemon::spawn(
-        &env.config(),
-        env.api(),
-        &[
-            ("GOVNODE__ROUND__ON_START", "false"),
-            ("GOVNODE__LOG__TARGET", "stderr"),
-            (&state_key, &state_dir),
-        ],
-    );
-    let status = d.wait_exit(Duration::from_secs(60));
-    let out = d.output();
-    assert_eq!(status.code(), Some(1), "exit status {status:?}: {out}");
+    let out = failed_start(&env);
     let target = format!("postgresql://govnode@127.0.0.1:{}/govnode_down", pg.port);
     assert!(
         out.contains(&format!("cannot connect to the PostgreSQL ledger {target}")),

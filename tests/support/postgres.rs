@@ -217,28 +217,13 @@ fn chown_to_nobody(path: &Path) {
 /// the server demands) and an unrelated CA, as PEM files under `dir`.
 fn write_tls_files(dir: &Path) -> TlsCa {
     use std::os::unix::fs::PermissionsExt;
-    let ca_key = rcgen::KeyPair::generate().expect("ca key");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    // Distinct names: a foreign CA of the same name is "BadSignature", not
-    // the "UnknownIssuer" a real foreign CA gives.
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "govnode test ledger CA");
-    let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let (ca_cert, issuer) = new_ca("govnode test ledger CA");
     let server_key = rcgen::KeyPair::generate().expect("server key");
     let server_cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
         .expect("server params")
         .signed_by(&server_key, &issuer)
         .expect("server cert");
-    let other_key = rcgen::KeyPair::generate().expect("other ca key");
-    let mut other_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("other");
-    other_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    other_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "govnode test other CA");
-    let other_cert = other_params.self_signed(&other_key).expect("other ca cert");
+    let (other_cert, _) = new_ca("govnode test other CA");
 
     let files = TlsCa {
         ca: dir.join("ca.pem"),
@@ -251,4 +236,18 @@ fn write_tls_files(dir: &Path) -> TlsCa {
     std::fs::write(&key, server_key.serialize_pem()).expect("write server key");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod key");
     files
+}
+
+/// A self-signed CA called `name`. The names must differ: a foreign CA of
+/// the same name gives "BadSignature", not the "UnknownIssuer" of a real
+/// foreign CA.
+fn new_ca(name: &str) -> (rcgen::Certificate, rcgen::Issuer<'static, rcgen::KeyPair>) {
+    let key = rcgen::KeyPair::generate().expect("ca key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let cert = params.self_signed(&key).expect("ca cert");
+    (cert, rcgen::Issuer::new(params, key))
 }
