@@ -103,6 +103,8 @@ pub struct Settings {
     pub rpc_urls: Vec<Secret>,
     /// Per endpoint, in the same order: its WebSocket URL, if it has one.
     pub rpc_ws_urls: Vec<Option<Secret>>,
+    /// Every chain's URLs, in `config.chains` order.
+    pub chain_secrets: Vec<super::ChainSecrets>,
     pub api_token: Option<Secret>,
     /// In `config.webhooks` order.
     pub webhook_urls: Vec<Secret>,
@@ -115,10 +117,12 @@ impl Settings {
     }
 }
 
-const SECTIONS: [&str; 14] = [
+const SECTIONS: [&str; 16] = [
     "chain",
     "rpc",
     "dao",
+    "chains",
+    "daos",
     "nodes",
     "strategies",
     "api",
@@ -132,6 +136,7 @@ const SECTIONS: [&str; 14] = [
     "ha",
 ];
 const REQUIRED: [&str; 3] = ["chain", "rpc", "dao"];
+const REQUIRED_MANY: [&str; 2] = ["chains", "daos"];
 
 pub fn load(path: &Path, env: &LoadEnv) -> Result<Settings, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
@@ -248,9 +253,17 @@ fn parse_with(text: &str, env: &LoadEnv, issues: &mut Issues) -> (Option<Config>
             }
             check_section(name, value, issues);
         }
-        for name in REQUIRED {
-            if !map.contains_key(name) {
-                issues.push(name, "missing required section");
+        let many = REQUIRED_MANY.iter().any(|k| map.contains_key(*k));
+        if many {
+            for name in REQUIRED {
+                if map.contains_key(name) {
+                    issues.push(name, super::daos::MIXED_FORMS);
+                }
+            }
+        }
+        for name in if many { &REQUIRED_MANY[..] } else { &REQUIRED[..] } {
+            if !map.contains_key(*name) {
+                issues.push(*name, "missing required section");
             }
         }
     }
@@ -258,7 +271,10 @@ fn parse_with(text: &str, env: &LoadEnv, issues: &mut Issues) -> (Option<Config>
         return (None, overrides);
     }
     match deserialize_at::<Config>("", doc) {
-        Ok(c) => (Some(c), overrides),
+        Ok(mut c) => {
+            super::daos::normalize(&mut c);
+            (Some(c), overrides)
+        }
         Err(issue) => {
             issues.push(issue.path, issue.message);
             (None, overrides)
@@ -273,6 +289,8 @@ fn check_section(name: &str, value: &Value, issues: &mut Issues) {
         "chain" => deserialize_at::<ChainConfig>(name, v).map(drop),
         "rpc" => deserialize_at::<RpcConfig>(name, v).map(drop),
         "dao" => deserialize_at::<DaoConfig>(name, v).map(drop),
+        "chains" => check_list::<ChainEntry>(name, v, issues),
+        "daos" => check_list::<DaoEntry>(name, v, issues),
         "nodes" => check_list::<NodeConfig>(name, v, issues),
         "strategies" => deserialize_at::<
             std::collections::BTreeMap<String, crate::strategy::RulesStrategyConfig>,
@@ -481,25 +499,52 @@ fn resolve(
         }
     }
 
-    let mut rpc_urls = Vec::new();
-    for (i, ep) in config.rpc.endpoints.iter().enumerate() {
-        let p = index("rpc.endpoints", i);
-        if let Some(url) = &ep.url {
-            rpc_urls.push(Secret::new(url.clone()));
-            continue;
-        }
-        let file = ep.url_file.as_ref().map(abs);
-        if let Some(url) = read_url(&p, file.as_ref(), ep.url_credential.as_ref(), creds, issues) {
-            rpc_urls.push(url);
-        }
-    }
-    let rpc_ws_urls = config
-        .rpc
-        .endpoints
+    let chain_secrets: Vec<super::ChainSecrets> = config
+        .chains
         .iter()
         .enumerate()
-        .map(|(i, ep)| read_ws_url(&index("rpc.endpoints", i), ep, &abs, creds, issues))
+        .map(|(c, chain)| {
+            let at = if config.single_form {
+                "rpc.endpoints".to_owned()
+            } else {
+                format!("chains[{c}].rpc.endpoints")
+            };
+            let mut rpc_urls = Vec::new();
+            for (i, ep) in chain.rpc.endpoints.iter().enumerate() {
+                let p = index(&at, i);
+                if let Some(url) = &ep.url {
+                    rpc_urls.push(Secret::new(url.clone()));
+                    continue;
+                }
+                let file = ep.url_file.as_ref().map(abs);
+                if let Some(url) =
+                    read_url(&p, file.as_ref(), ep.url_credential.as_ref(), creds, issues)
+                {
+                    rpc_urls.push(url);
+                }
+            }
+            let rpc_ws_urls = chain
+                .rpc
+                .endpoints
+                .iter()
+                .enumerate()
+                .map(|(i, ep)| read_ws_url(&index(&at, i), ep, &abs, creds, issues))
+                .collect();
+            super::ChainSecrets {
+                rpc_urls,
+                rpc_ws_urls,
+            }
+        })
         .collect();
+    // The daemon-wide settings carry the first DAO's chain, as its view does.
+    let first_chain = config
+        .daos
+        .first()
+        .and_then(|d| config.chains.iter().position(|c| c.name == d.chain))
+        .and_then(|i| chain_secrets.get(i))
+        .cloned()
+        .unwrap_or_default();
+    let (rpc_urls, rpc_ws_urls) = (first_chain.rpc_urls, first_chain.rpc_ws_urls);
     let webhook_urls = super::webhooks::read_urls(&config.webhooks, &abs, creds, issues);
 
     let token_file = config.api.token_file.as_ref().map(abs);
@@ -526,6 +571,7 @@ fn resolve(
         node_keys,
         rpc_urls,
         rpc_ws_urls,
+        chain_secrets,
         api_token,
         webhook_urls,
     }

@@ -1,6 +1,7 @@
 //! Configuration: the YAML schema, loading with environment overrides and
 //! credentials, and validation that reports every problem with its path.
 
+mod daos;
 mod env;
 mod ha;
 mod issues;
@@ -13,6 +14,7 @@ mod validate;
 mod webhooks;
 mod wei;
 
+pub use daos::{ChainSecrets, conversion_hint};
 pub use ha::{HaConfig, lease_groups};
 pub(crate) use issues::field;
 pub use issues::{ConfigIssue, Issues, Validate};

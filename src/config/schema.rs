@@ -10,14 +10,33 @@ use serde::{Deserialize, Serialize};
 
 use crate::strategy::RulesStrategyConfig;
 
-/// The whole file. `chain`, `rpc` and `dao` are required; every other section
+/// The whole file. Either the single-DAO form (`chain`, `rpc` and `dao`) or
+/// the many-DAO form (`chains` and `daos`) is required; every other section
 /// has a default.
+///
+/// After loading, `chains` and `daos` always hold every chain and DAO (the
+/// single-DAO form becomes one chain and one DAO named `default`), and
+/// `chain`, `rpc`, `dao` and `nodes` hold one DAO's view: in a
+/// [`super::Settings::for_dao`] view that DAO's, in the daemon-wide
+/// settings the first DAO's.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    #[serde(default, skip_serializing)]
     pub chain: ChainConfig,
+    #[serde(default, skip_serializing)]
     pub rpc: RpcConfig,
+    #[serde(default, skip_serializing)]
     pub dao: DaoConfig,
+    /// Many-DAO form: every chain with its RPC endpoints.
+    #[serde(default)]
+    pub chains: Vec<ChainEntry>,
+    /// Many-DAO form: every DAO, on one of `chains`.
+    #[serde(default)]
+    pub daos: Vec<DaoEntry>,
+    /// Whether the file used the single-DAO form (`chain`, `rpc`, `dao`).
+    #[serde(skip)]
+    pub single_form: bool,
     #[serde(default)]
     pub nodes: Vec<NodeConfig>,
     #[serde(default)]
@@ -42,7 +61,7 @@ pub struct Config {
     pub ha: super::ha::HaConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainConfig {
     /// EIP-155 chain id every endpoint must report.
@@ -52,7 +71,7 @@ pub struct ChainConfig {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RpcConfig {
     pub endpoints: Vec<EndpointConfig>,
@@ -169,16 +188,17 @@ impl Default for ProbeConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DaoKind {
     /// DLoop's AssetDAO.
+    #[default]
     Assetdao,
     /// An OpenZeppelin Governor (v4/v5).
     Governor,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DaoConfig {
     pub kind: DaoKind,
@@ -193,6 +213,65 @@ pub struct DaoConfig {
     /// The same margin for DAOs whose clock counts blocks (most Governors).
     #[serde(default = "defaults::vote_margin_blocks")]
     pub vote_margin_blocks: u64,
+}
+
+/// One chain of the many-DAO form (`chains[]`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainEntry {
+    /// Named by `daos[].chain`; the `chain` label of the RPC metrics.
+    pub name: String,
+    /// EIP-155 chain id every endpoint must report.
+    pub id: u64,
+    /// This chain's endpoints, exactly as the single-DAO form's `rpc`.
+    pub rpc: RpcConfig,
+}
+
+/// One DAO of the many-DAO form (`daos[]`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaoEntry {
+    /// The `dao` label of metrics, the journal's `DAO=` field, the API's
+    /// `/api/v1/daos/{name}` and `govnode round --dao NAME`.
+    pub name: String,
+    /// The `chains[].name` it lives on.
+    pub chain: String,
+    pub kind: DaoKind,
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_block: Option<u64>,
+    #[serde(default = "defaults::vote_margin", with = "humantime_serde")]
+    pub vote_margin: Duration,
+    #[serde(default = "defaults::vote_margin_blocks")]
+    pub vote_margin_blocks: u64,
+    /// Which nodes vote here, each with its strategy. Unset: every node,
+    /// with its own strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voters: Option<Vec<VoterEntry>>,
+}
+
+impl DaoEntry {
+    /// The single-DAO `dao` section this DAO amounts to.
+    pub fn dao_config(&self) -> DaoConfig {
+        DaoConfig {
+            kind: self.kind,
+            address: self.address.clone(),
+            start_block: self.start_block,
+            vote_margin: self.vote_margin,
+            vote_margin_blocks: self.vote_margin_blocks,
+        }
+    }
+}
+
+/// A node voting in one DAO (`daos[].voters[]`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoterEntry {
+    /// A `nodes[].name`.
+    pub node: String,
+    /// Its strategy in this DAO; unset: the node's own `strategy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -11,9 +11,13 @@ use crate::strategy::BUILTIN as BUILTIN_STRATEGIES;
 
 impl Validate for Config {
     fn validate(&self, _path: &str, issues: &mut Issues) {
-        self.chain.validate("chain", issues);
-        self.rpc.validate("rpc", issues);
-        self.dao.validate("dao", issues);
+        if self.single_form {
+            self.chain.validate("chain", issues);
+            self.rpc.validate("rpc", issues);
+            self.dao.validate("dao", issues);
+        } else {
+            super::daos::validate_many(self, issues);
+        }
         validate_nodes(&self.nodes, self, issues);
         for (name, strategy) in &self.strategies {
             let path = field("strategies", name);

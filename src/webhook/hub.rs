@@ -201,6 +201,7 @@ mod tests {
             node_keys: Vec::new(),
             rpc_urls: Vec::new(),
             rpc_ws_urls: Vec::new(),
+            chain_secrets: Vec::new(),
             api_token: None,
             webhook_urls,
         }
