@@ -32,15 +32,28 @@ pub struct Elector {
     /// another daemon holds it.
     pub asks_back: bool,
     pub target: PgTarget,
-    /// The round's world, read when leadership starts.
-    pub voting: Arc<dyn Fn() -> Voting + Send + Sync>,
-    pub rounds: Coordinator,
+    /// Every DAO this daemon votes in: a lease group's nodes may vote in
+    /// each.
+    pub daos: Vec<ElectedDao>,
     /// `round.on_start`: a round when the first lease of a fresh group is
     /// acquired (a daemon that takes over from another always runs one).
     pub on_start: bool,
 }
 
+/// One DAO as an elector sees it.
+#[derive(Clone)]
+pub struct ElectedDao {
+    /// The round's world, read when leadership starts.
+    pub voting: Arc<dyn Fn() -> Voting + Send + Sync>,
+    pub rounds: Coordinator,
+}
+
 impl Elector {
+    /// Whether a round of any DAO runs now.
+    fn round_running(&self) -> bool {
+        self.daos.iter().any(|d| d.rounds.running_for().is_some())
+    }
+
     /// Runs until `shutdown`, then waits for a running round to end and
     /// hands the lease back.
     pub async fn run(self, shutdown: CancellationToken) {
@@ -57,7 +70,7 @@ impl Elector {
                 _ = shutdown.cancelled(), if !stopping => stopping = true,
                 _ = ticker.tick() => {}
             }
-            if stopping && self.rounds.running_for().is_none() {
+            if stopping && !self.round_running() {
                 break;
             }
             if !self.preferred
@@ -156,7 +169,7 @@ impl Elector {
                     self.fence.hold(token, sent_at);
                     if let Some(wanter) = wanted_by
                         && !self.preferred
-                        && self.rounds.running_for().is_none()
+                        && !self.round_running()
                     {
                         self.hand_over(client, token, wanter).await;
                     }
@@ -208,7 +221,9 @@ impl Elector {
             }
             None => tracing::info!(group, token, "leading: acquired the lease"),
         }
-        crate::round::interrupt_unfinished(&(self.voting)().ledger, Some(group)).await;
+        for dao in &self.daos {
+            crate::round::interrupt_unfinished(&(dao.voting)().ledger, Some(group)).await;
+        }
         let trigger = if previous.is_some() {
             Some(Trigger::Failover)
         } else if self.on_start {
@@ -225,10 +240,16 @@ impl Elector {
     /// daemon's other groups) does not vote for it: one more starts when
     /// that one ends.
     fn start_round(&self, trigger: Trigger) {
-        match self.rounds.trigger(trigger) {
+        for dao in &self.daos {
+            self.start_dao_round(&dao.rounds, trigger);
+        }
+    }
+
+    fn start_dao_round(&self, rounds: &Coordinator, trigger: Trigger) {
+        match rounds.trigger(trigger) {
             Ok(ticket) if ticket.joined => {
                 let (rounds, ha, group) = (
-                    self.rounds.clone(),
+                    rounds.clone(),
                     self.ha.clone(),
                     self.fence.group().to_owned(),
                 );
@@ -272,9 +293,11 @@ impl Elector {
     /// leader's rounds in the shared ledger (else every standby would
     /// alert that no round succeeded).
     async fn follow_leader(&self) {
-        let voting = (self.voting)();
-        if let Ok(Some(ms)) = voting.ledger.last_success().await {
-            voting.metrics.last_success.set(ms as f64 / 1000.0);
+        for dao in &self.daos {
+            let voting = (dao.voting)();
+            if let Ok(Some(ms)) = voting.ledger.last_success().await {
+                voting.metrics.last_success.set(ms as f64 / 1000.0);
+            }
         }
     }
 

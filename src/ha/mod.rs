@@ -10,7 +10,7 @@ mod lease;
 mod metrics;
 mod role;
 
-pub use elector::Elector;
+pub use elector::{ElectedDao, Elector};
 pub use lease::{Claim, ClaimTerms, LeaseError, claim, connect as connect_lease, release, want};
 pub use metrics::HaMetrics;
 pub use role::{Admission, GroupView, Ha, HaView, NotLeader, Role, status_text};

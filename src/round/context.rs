@@ -81,6 +81,10 @@ pub struct Voting {
     /// New heads from the daemon's subscription, where it has one; the
     /// confirmation polls while it is not open.
     pub heads: crate::chain::Heads,
+    /// The DAO's name (`daos[].name`; `default` in the single-DAO form).
+    pub dao_name: String,
+    /// Its chain's wallet locks, shared with the other DAOs on that chain.
+    pub wallets: super::WalletLocks,
 }
 
 impl Voting {
@@ -135,6 +139,8 @@ impl Voting {
             multicall,
             keys,
             heads: crate::chain::Heads::default(),
+            dao_name: settings.dao_name().to_owned(),
+            wallets: super::WalletLocks::default(),
         };
         voting.prime_metrics();
         Ok(voting)

@@ -19,6 +19,7 @@ mod progress;
 mod report;
 mod run;
 mod send;
+mod wallets;
 
 pub use context::{ContextError, Voter, Voting};
 pub use coordinator::{Coordinator, Gate, NotLeader, Progress, Runner, Ticket, Trigger};
@@ -27,6 +28,7 @@ pub use metrics::RoundMetrics;
 pub use node_keys::{NodeKeys, SignBlock};
 pub use report::{Leftover, Outcome, RoundReport, RoundState, VoteCounts};
 pub use run::{interrupt_unfinished, run_round, runner};
+pub use wallets::{WalletLocks, WalletsHeld};
 
 /// Current UTC time in RFC 3339, for reports and the ledger.
 pub fn now_rfc3339() -> String {

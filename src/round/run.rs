@@ -111,7 +111,12 @@ pub async fn run_round(
         Err(e) => return failed(v, trigger, started_at, started, 0, format!("ledger: {e}")),
     };
     let v = &v.in_round(id);
-    let span = tracing::info_span!("round", ROUND_ID = id, trigger = trigger.as_str());
+    let span = tracing::info_span!(
+        "round",
+        ROUND_ID = id,
+        DAO = v.dao_name.as_str(),
+        trigger = trigger.as_str()
+    );
     round_body(v, id, trigger, started_at, started, deadline, &set, cancel)
         .instrument(span)
         .await
@@ -134,6 +139,31 @@ async fn round_body(
         dry_run = v.round.dry_run,
         "round started"
     );
+
+    // Another DAO's round on this chain may be sending from the same
+    // wallets: its nonces come first.
+    let on_wait = || {
+        tracing::info!(
+            ROUND_ID = id,
+            "waiting for another DAO's round on this chain to finish with the shared wallets"
+        );
+        set("waiting", 0, 0);
+    };
+    let wallets = tokio::select! {
+        held = tokio::time::timeout_at(
+            deadline.into(),
+            v.wallets.lock_all(v.voters.iter().map(|n| n.address), &on_wait),
+        ) => held.ok(),
+        _ = cancel.cancelled() => None,
+    };
+    let Some(_wallets) = wallets else {
+        let why = if cancel.is_cancelled() {
+            "interrupted by shutdown while waiting for the wallets another DAO's round held"
+        } else {
+            "round deadline reached while another DAO's round on this chain held the wallets"
+        };
+        return finish(v, id, trigger, started_at, started, failed_report(why.into())).await;
+    };
 
     let planned = tokio::time::timeout_at(deadline.into(), async {
         let head = first_head(v, deadline, &|| set("waiting", 0, 0)).await?;

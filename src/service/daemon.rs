@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::health::{ComponentReport, HealthRegistry, StaticComponent};
+use super::health::{ComponentReport, HealthRegistry, Named, StaticComponent};
 use super::heartbeat::{Heartbeat, run_watchdog};
 use super::notify::{Notifier, watchdog_interval};
 use crate::config::{LoadEnv, Settings};
@@ -38,16 +38,48 @@ pub enum DaemonError {
     Control(#[from] crate::api::control::ControlError),
     #[error("{0}")]
     Locked(#[from] super::lock::LockError),
+    #[error("DAO {dao}: no chain {chain} (a configuration check let it through)")]
+    NoChain { dao: String, chain: String },
 }
 
 /// Shared state every component reaches through. Cheap to clone.
+///
+/// A handle looks at one DAO (the first one unless [`Daemon::for_dao`]
+/// chose another): [`Daemon::voting`], [`Daemon::rounds`],
+/// [`Daemon::chain`] and [`Daemon::settings`] are that DAO's.
 #[derive(Clone)]
 pub struct Daemon {
     inner: Arc<Inner>,
+    world: usize,
+}
+
+/// One DAO the daemon votes in: its round's world and its rounds.
+struct DaoWorld {
+    name: String,
+    chain: String,
+    voting: Arc<RwLock<crate::round::Voting>>,
+    rounds: crate::round::Coordinator,
+}
+
+/// The settings, daemon-wide and as each DAO sees them.
+struct SettingsViews {
+    all: Arc<Settings>,
+    /// In `daos` order.
+    daos: Vec<Arc<Settings>>,
+}
+
+impl SettingsViews {
+    fn new(all: Settings) -> Self {
+        let daos = all.dao_views().into_iter().map(Arc::new).collect();
+        SettingsViews {
+            all: Arc::new(all),
+            daos,
+        }
+    }
 }
 
 struct Inner {
-    settings: RwLock<Arc<Settings>>,
+    settings: RwLock<SettingsViews>,
     config_path: PathBuf,
     metrics: Metrics,
     health: HealthRegistry,
@@ -55,19 +87,80 @@ struct Inner {
     notifier: Notifier,
     started_at: Instant,
     shutdown: CancellationToken,
-    chain: crate::chain::Pool,
-    voting: Arc<RwLock<crate::round::Voting>>,
-    rounds: crate::round::Coordinator,
+    /// One pool per chain, by chain name.
+    pools: Vec<(String, crate::chain::Pool)>,
+    /// At least one, in `daos` order.
+    worlds: Vec<DaoWorld>,
     ha: Ha,
 }
 
 impl Daemon {
+    /// This handle's DAO's view of the settings.
     pub fn settings(&self) -> Arc<Settings> {
+        let views = self
+            .inner
+            .settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        views
+            .daos
+            .get(self.world)
+            .cloned()
+            .unwrap_or_else(|| views.all.clone())
+    }
+
+    /// The settings of every DAO and chain.
+    pub fn all_settings(&self) -> Arc<Settings> {
         self.inner
             .settings
             .read()
             .unwrap_or_else(|p| p.into_inner())
+            .all
             .clone()
+    }
+
+    /// Every DAO's name, in `daos` order.
+    pub fn dao_names(&self) -> Vec<String> {
+        self.inner.worlds.iter().map(|w| w.name.clone()).collect()
+    }
+
+    /// This handle's DAO.
+    pub fn dao_name(&self) -> &str {
+        &self.world().name
+    }
+
+    /// The chain this handle's DAO lives on.
+    pub fn chain_name(&self) -> &str {
+        &self.world().chain
+    }
+
+    /// Whether the daemon votes in more than one DAO.
+    pub fn many_daos(&self) -> bool {
+        self.inner.worlds.len() > 1
+    }
+
+    /// The same daemon looking at DAO `name`.
+    pub fn for_dao(&self, name: &str) -> Option<Daemon> {
+        let world = self.inner.worlds.iter().position(|w| w.name == name)?;
+        Some(Daemon {
+            inner: self.inner.clone(),
+            world,
+        })
+    }
+
+    /// A handle per DAO, in `daos` order.
+    pub fn each_dao(&self) -> Vec<Daemon> {
+        (0..self.inner.worlds.len())
+            .map(|world| Daemon {
+                inner: self.inner.clone(),
+                world,
+            })
+            .collect()
+    }
+
+    fn world(&self) -> &DaoWorld {
+        // `run` builds at least one world and handles index only into it.
+        &self.inner.worlds[self.world.min(self.inner.worlds.len() - 1)]
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -90,23 +183,40 @@ impl Daemon {
         self.inner.started_at.elapsed()
     }
 
-    /// The RPC endpoint pool: the only way to reach the chain.
+    /// The RPC endpoint pool of this DAO's chain: the only way to reach it.
     pub fn chain(&self) -> &crate::chain::Pool {
-        &self.inner.chain
+        let chain = &self.world().chain;
+        let found = self.inner.pools.iter().find(|(name, _)| name == chain);
+        // Every world's chain has a pool: `run` builds them together.
+        &found.unwrap_or(&self.inner.pools[0]).1
+    }
+
+    /// Every chain's pool, by chain name.
+    pub fn pools(&self) -> &[(String, crate::chain::Pool)] {
+        &self.inner.pools
     }
 
     /// The round's world (DAO adapter, ledger, voters); swapped on reload.
     pub fn voting(&self) -> crate::round::Voting {
-        self.inner
+        self.world()
             .voting
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    /// Starts or joins voting rounds.
+    /// Starts or joins this DAO's voting rounds.
     pub fn rounds(&self) -> &crate::round::Coordinator {
-        &self.inner.rounds
+        &self.world().rounds
+    }
+
+    /// How long the longest-running round of any DAO has run.
+    pub fn any_round_running_for(&self) -> Option<Duration> {
+        self.inner
+            .worlds
+            .iter()
+            .filter_map(|w| w.rounds.running_for())
+            .max()
     }
 
     /// This daemon's role among the daemons of its ledger.
@@ -129,9 +239,26 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     let _state_lock = super::lock::StateLock::acquire(&settings.ledger_path)?;
     let metrics = Metrics::new()?;
     let (heartbeat, pings) = Heartbeat::new(settings.config.watchdog.heartbeat_timeout);
-    // The pool starts without any chain reachable; its health component
-    // keeps /health/ready at 503 until an endpoint is verified.
-    let chain = crate::chain::Pool::from_settings(&settings, metrics.registry())?;
+    // The single-DAO form keeps its series as they were; with `daos:` each
+    // DAO's and chain's series carry its name.
+    let many = !settings.config.single_form;
+    let views = settings.dao_views();
+    // One pool per chain. A pool starts without any chain reachable; its
+    // health component keeps /health/ready at 503 until an endpoint is verified.
+    let mut pools: Vec<(String, crate::chain::Pool)> = Vec::new();
+    for view in &views {
+        let chain = view.chain_name().to_owned();
+        if pools.iter().any(|(name, _)| *name == chain) {
+            continue;
+        }
+        let registry = if many {
+            metrics.child(&[("chain", &chain)])?
+        } else {
+            metrics.registry().clone()
+        };
+        let pool = crate::chain::Pool::from_settings(view, &registry)?;
+        pools.push((chain, pool));
+    }
     let shutdown = CancellationToken::new();
     let ha_config = &settings.config.ha;
     // One fence per lease group of the nodes, each with whether this
@@ -167,42 +294,85 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     let any_lease = ha_config
         .enabled
         .then(|| FenceSet::any(fences.iter().map(|(f, _)| f.clone()).collect()));
-    let voting =
-        crate::round::Voting::build(&settings, chain.provider(), metrics.registry(), any_lease)
-            .await?;
-    // With HA the leader does this when it takes the lease: a standby
-    // starting up must not touch the leader's running round.
-    if !ha_config.enabled {
-        crate::round::interrupt_unfinished(&voting.ledger, None).await;
+    let mut wallet_locks: Vec<(u64, crate::round::WalletLocks)> = Vec::new();
+    let mut worlds = Vec::new();
+    let mut parts = Vec::new();
+    for view in &views {
+        let name = view.dao_name().to_owned();
+        let chain = view.chain_name().to_owned();
+        let pool = pools
+            .iter()
+            .find(|(n, _)| *n == chain)
+            .map(|(_, p)| p.clone())
+            .ok_or_else(|| DaemonError::NoChain {
+                dao: name.clone(),
+                chain: chain.clone(),
+            })?;
+        let registry = if many {
+            metrics.child(&[("dao", &name)])?
+        } else {
+            metrics.registry().clone()
+        };
+        let mut voting =
+            crate::round::Voting::build(view, pool.provider(), &registry, any_lease.clone())
+                .await?;
+        let chain_id = view.config.chain.id;
+        voting.wallets = match wallet_locks.iter().find(|(id, _)| *id == chain_id) {
+            Some((_, locks)) => locks.clone(),
+            None => {
+                let locks = crate::round::WalletLocks::default();
+                wallet_locks.push((chain_id, locks.clone()));
+                locks
+            }
+        };
+        // With HA the leader does this when it takes the lease: a standby
+        // starting up must not touch the leader's running round.
+        if !ha_config.enabled {
+            crate::round::interrupt_unfinished(&voting.ledger, None).await;
+        }
+        // The missed-round alert reads this gauge: carry it across restarts.
+        if let Ok(Some(ms)) = voting.ledger.last_success().await {
+            voting.metrics.last_success.set(ms as f64 / 1000.0);
+        }
+        let voting = Arc::new(RwLock::new(voting));
+        // What the last round saw of the DAO and the nodes (pause, no voting
+        // power): degraded, never unready — the daemon still serves and votes.
+        let dao_component = StaticComponent::new(
+            if many {
+                format!("dao.{name}")
+            } else {
+                "dao".to_owned()
+            },
+            ComponentReport::up(),
+        );
+        let gate_ha = ha.clone();
+        let rounds = crate::round::Coordinator::new(
+            crate::round::runner(voting.clone(), notifier.clone(), dao_component.clone()),
+            Arc::new(move || gate_ha.admit()),
+        );
+        worlds.push(DaoWorld {
+            name,
+            chain,
+            voting,
+            rounds,
+        });
+        parts.push((dao_component, registry));
     }
-    // The missed-round alert reads this gauge: carry it across restarts.
-    if let Ok(Some(ms)) = voting.ledger.last_success().await {
-        voting.metrics.last_success.set(ms as f64 / 1000.0);
-    }
-    let voting = Arc::new(RwLock::new(voting));
-    // What the last round saw of the DAO and the nodes (pause, no voting
-    // power): degraded, never unready — the daemon still serves and votes.
-    let dao_component = StaticComponent::new("dao", ComponentReport::up());
-    let gate_ha = ha.clone();
-    let rounds = crate::round::Coordinator::new(
-        crate::round::runner(voting.clone(), notifier.clone(), dao_component.clone()),
-        Arc::new(move || gate_ha.admit()),
-    );
     let daemon = Daemon {
         inner: Arc::new(Inner {
             config_path: settings.source.clone(),
-            settings: RwLock::new(Arc::new(settings)),
+            settings: RwLock::new(SettingsViews::new(settings)),
             metrics,
             health: HealthRegistry::default(),
             heartbeat,
             notifier: notifier.clone(),
             started_at: Instant::now(),
             shutdown,
-            chain,
-            voting,
-            rounds,
+            pools,
+            worlds,
             ha,
         }),
+        world: 0,
     };
     let mut hangup = signal(SignalKind::hangup()).map_err(|e| DaemonError::Signal {
         signal: "SIGHUP",
@@ -220,45 +390,66 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     let mut tasks = JoinSet::new();
     let runtime_component = StaticComponent::new("runtime", ComponentReport::up());
     daemon.health().register(runtime_component.clone());
-    daemon.health().register(dao_component);
-    daemon
-        .health()
-        .register(Arc::new(daemon.voting().keys.clone()));
-    daemon
-        .health()
-        .register(daemon.chain().health_component_with(daemon.voting().heads));
+    for (dao, (dao_component, _)) in daemon.each_dao().iter().zip(&parts) {
+        let qualifier = daemon.many_daos().then(|| dao.dao_name().to_owned());
+        daemon.health().register(dao_component.clone());
+        daemon.health().register(Named::qualified(
+            Arc::new(dao.voting().keys.clone()),
+            qualifier.as_deref(),
+        ));
+    }
+    for (chain, pool) in daemon.pools() {
+        // The first DAO on the chain follows its heads for the pool's view.
+        let heads = daemon
+            .each_dao()
+            .into_iter()
+            .find(|d| d.chain_name() == chain)
+            .map(|d| d.voting().heads)
+            .unwrap_or_default();
+        daemon.health().register(Named::qualified(
+            pool.health_component_with(heads),
+            daemon.many_daos().then_some(chain.as_str()),
+        ));
+        for prober in pool.probe_tasks(daemon.shutdown_token()) {
+            tasks.spawn(prober);
+        }
+    }
     if !fences.is_empty() {
         daemon.health().register(Arc::new(daemon.ha().clone()));
         elect(&daemon, fences, &mut tasks);
     }
-    for prober in daemon.chain().probe_tasks(daemon.shutdown_token()) {
-        tasks.spawn(prober);
+    for (dao, (_, registry)) in daemon.each_dao().into_iter().zip(&parts) {
+        let checked = dao.clone();
+        tasks.spawn(crate::round::check_at_start(
+            move || checked.voting(),
+            daemon.shutdown_token(),
+        ));
+        follow_chain(&dao, &dao.settings(), registry, &mut tasks)?;
     }
-    let checked = daemon.clone();
-    tasks.spawn(crate::round::check_at_start(
-        move || checked.voting(),
-        daemon.shutdown_token(),
-    ));
 
-    let settings = daemon.settings();
-    follow_chain(&daemon, &settings, &mut tasks)?;
+    let settings = daemon.all_settings();
     let control = crate::api::control::ControlServer::bind(&settings.control_socket).await?;
     tasks.spawn(control.serve(daemon.clone(), daemon.shutdown_token()));
     let stuck_grace = Duration::from_secs(60);
-    let watched = daemon.clone();
+    let watched = daemon.each_dao();
     daemon.heartbeat().add_check(
         "round",
         Arc::new(move || {
-            let limit = watched.voting().round.deadline + stuck_grace;
-            match watched.rounds().running_for() {
-                Some(t) if t > limit => Err(format!(
-                    "a round has run for {} (deadline {} + {} grace)",
-                    humantime::format_duration(Duration::from_secs(t.as_secs())),
-                    humantime::format_duration(watched.voting().round.deadline),
-                    humantime::format_duration(stuck_grace)
-                )),
-                _ => Ok(()),
+            for dao in &watched {
+                let deadline = dao.voting().round.deadline;
+                if let Some(t) = dao.rounds().running_for()
+                    && t > deadline + stuck_grace
+                {
+                    return Err(format!(
+                        "a round of DAO {} has run for {} (deadline {} + {} grace)",
+                        dao.dao_name(),
+                        humantime::format_duration(Duration::from_secs(t.as_secs())),
+                        humantime::format_duration(deadline),
+                        humantime::format_duration(stuck_grace)
+                    ));
+                }
             }
+            Ok(())
         }),
     );
     if settings.config.api.enabled {
@@ -283,14 +474,18 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     tracing::info!(
         config = %daemon.inner.config_path.display(),
         nodes = settings.config.nodes.len(),
-        endpoints = settings.config.rpc.endpoints.len(),
+        endpoints = endpoint_count(&settings),
+        daos = settings.config.daos.len(),
+        chains = settings.config.chains.len(),
         api = settings.config.api.enabled,
         "govnode ready"
     );
     // With HA the elector starts it, once this daemon leads.
     if settings.config.round.on_start && !settings.config.ha.enabled {
-        // Not awaited: the report goes to the log, the ledger and the API.
-        let _ticket = daemon.rounds().trigger(crate::round::Trigger::Startup);
+        for dao in daemon.each_dao() {
+            // Not awaited: the report goes to the log, the ledger and the API.
+            let _ticket = dao.rounds().trigger(crate::round::Trigger::Startup);
+        }
     }
 
     supervise(
@@ -306,12 +501,12 @@ pub async fn run(settings: Settings, log: Option<LogHandle>) -> Result<(), Daemo
     notifier.stopping();
     tracing::info!("stopping");
     daemon.inner.shutdown.cancel();
-    let drain = daemon.settings().config.shutdown.drain_timeout;
+    let drain = daemon.all_settings().config.shutdown.drain_timeout;
     let drained = tokio::time::timeout(drain, async {
         while tasks.join_next().await.is_some() {}
         // A running round sees the cancelled token, stops sending and records
         // where it stands; give it the same drain time.
-        while daemon.rounds().running_for().is_some() {
+        while daemon.any_round_running_for().is_some() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
@@ -347,9 +542,16 @@ fn elect(daemon: &Daemon, fences: Vec<(Arc<Fence>, bool)>, tasks: &mut JoinSet<(
         tracing::error!("ha.enabled without a PostgreSQL ledger: this daemon stays a standby");
         return;
     };
-    let settings = daemon.settings();
+    let settings = daemon.all_settings();
+    let daos: Vec<crate::ha::ElectedDao> = daemon
+        .each_dao()
+        .into_iter()
+        .map(|dao| crate::ha::ElectedDao {
+            rounds: dao.rounds().clone(),
+            voting: Arc::new(move || dao.voting()),
+        })
+        .collect();
     for (fence, preferred) in fences {
-        let voting = daemon.clone();
         let elector = crate::ha::Elector {
             ha: daemon.ha().clone(),
             asks_back: settings
@@ -361,8 +563,7 @@ fn elect(daemon: &Daemon, fences: Vec<(Arc<Fence>, bool)>, tasks: &mut JoinSet<(
             fence,
             preferred,
             target: target.clone(),
-            voting: Arc::new(move || voting.voting()),
-            rounds: daemon.rounds().clone(),
+            daos: daos.clone(),
             on_start: settings.config.round.on_start,
         };
         tasks.spawn(elector.run(daemon.shutdown_token()));
@@ -376,6 +577,7 @@ fn elect(daemon: &Daemon, fences: Vec<(Arc<Fence>, bool)>, tasks: &mut JoinSet<(
 fn follow_chain(
     daemon: &Daemon,
     settings: &Settings,
+    registry: &prometheus::Registry,
     tasks: &mut JoinSet<()>,
 ) -> Result<(), DaemonError> {
     let endpoints = ws_endpoints(settings);
@@ -405,7 +607,7 @@ fn follow_chain(
         endpoints,
         poll: round.new_proposal_poll,
         timeout: FOLLOW_TIMEOUT,
-        metrics: crate::follow::FollowMetrics::register(daemon.metrics().registry())?,
+        metrics: crate::follow::FollowMetrics::register(registry)?,
     };
     tasks.spawn(follower.run(daemon.shutdown_token()));
     Ok(())
@@ -438,6 +640,16 @@ fn ws_endpoints(settings: &Settings) -> Vec<crate::follow::WsEndpoint> {
 /// Connect, subscribe and ping answers of the follower's WebSocket.
 const FOLLOW_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// RPC endpoints over every chain.
+fn endpoint_count(settings: &Settings) -> usize {
+    settings
+        .config
+        .chains
+        .iter()
+        .map(|c| c.rpc.endpoints.len())
+        .sum()
+}
+
 fn ready_status(settings: &Settings) -> String {
     let c = &settings.config;
     let api = if c.api.enabled {
@@ -445,11 +657,21 @@ fn ready_status(settings: &Settings) -> String {
     } else {
         "API disabled".to_owned()
     };
+    if c.single_form {
+        return format!(
+            "ready: {} node(s), {} RPC endpoint(s), chain {}, {}",
+            c.nodes.len(),
+            c.rpc.endpoints.len(),
+            c.chain.id,
+            api
+        );
+    }
     format!(
-        "ready: {} node(s), {} RPC endpoint(s), chain {}, {}",
+        "ready: {} DAO(s) on {} chain(s), {} node(s), {} RPC endpoint(s), {}",
+        c.daos.len(),
+        c.chains.len(),
         c.nodes.len(),
-        c.rpc.endpoints.len(),
-        c.chain.id,
+        endpoint_count(settings),
         api
     )
 }
@@ -485,7 +707,7 @@ fn reload(daemon: &Daemon, log: Option<&LogHandle>) {
     let notifier = daemon.notifier();
     notifier.reloading();
     tracing::info!(config = %daemon.inner.config_path.display(), "reloading configuration");
-    let old = daemon.settings();
+    let old = daemon.all_settings();
     match crate::config::load(&daemon.inner.config_path, &LoadEnv::from_process()) {
         Err(e) => {
             for line in e.report().lines() {
@@ -523,14 +745,9 @@ fn reload(daemon: &Daemon, log: Option<&LogHandle>) {
                 ),
                 (
                     "rpc",
-                    format!("{:?}", old.config.rpc) != format!("{:?}", new.config.rpc)
-                        || old.config.chain.id != new.config.chain.id,
+                    format!("{:?}", old.config.chains) != format!("{:?}", new.config.chains),
                 ),
-                (
-                    "dao",
-                    format!("{:?}", old.config.dao.kind) != format!("{:?}", new.config.dao.kind)
-                        || old.config.dao.address != new.config.dao.address,
-                ),
+                ("dao", dao_identities(&old) != dao_identities(&new)),
             ] {
                 if changed {
                     tracing::warn!(setting = what, "changed; takes effect after a restart");
@@ -544,29 +761,54 @@ fn reload(daemon: &Daemon, log: Option<&LogHandle>) {
             daemon
                 .heartbeat()
                 .set_budget(new.config.watchdog.heartbeat_timeout);
-            let rebuilt = daemon.voting().reloaded(&new);
-            match rebuilt {
-                Ok(v) => {
-                    *daemon
-                        .inner
-                        .voting
-                        .write()
-                        .unwrap_or_else(|p| p.into_inner()) = v
+            // Each DAO takes its own view; a DAO added or removed waits for
+            // the restart warned about above.
+            let views = new.dao_views();
+            let mut rebuilt = Vec::new();
+            for dao in daemon.each_dao() {
+                let Some(view) = views.iter().find(|v| v.dao_name() == dao.dao_name()) else {
+                    continue;
+                };
+                match dao.voting().reloaded(view) {
+                    Ok(v) => rebuilt.push((dao, v)),
+                    Err(e) => {
+                        tracing::error!(DAO = dao.dao_name(), error = %e, "reload refused: the voting settings cannot be applied");
+                        notifier.ready(&format!("{} (reload refused: {e})", ready_status(&old)));
+                        return;
+                    }
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "reload refused: the voting settings cannot be applied");
-                    notifier.ready(&format!("{} (reload refused: {e})", ready_status(&old)));
-                    return;
-                }
+            }
+            for (dao, v) in rebuilt {
+                *dao.world()
+                    .voting
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner()) = v;
             }
             let status = ready_status(&new);
             *daemon
                 .inner
                 .settings
                 .write()
-                .unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
+                .unwrap_or_else(|p| p.into_inner()) = SettingsViews::new(new);
             tracing::info!("configuration reloaded");
             notifier.ready(&status);
         }
     }
+}
+
+/// Each DAO's name, chain, kind and contract: what only a restart changes.
+fn dao_identities(settings: &Settings) -> Vec<(String, String, String, String)> {
+    settings
+        .config
+        .daos
+        .iter()
+        .map(|d| {
+            (
+                d.name.clone(),
+                d.chain.clone(),
+                format!("{:?}", d.kind),
+                d.address.to_ascii_lowercase(),
+            )
+        })
+        .collect()
 }

@@ -117,6 +117,35 @@ impl HealthRegistry {
 }
 
 /// A component whose report is set from outside (the watchdog task, start-up).
+/// A component under another name: with many DAOs or chains, each one's
+/// `dao`, `keys` and `rpc` components are `dao.<name>` and so on.
+pub struct Named {
+    name: String,
+    inner: Arc<dyn HealthComponent>,
+}
+
+impl Named {
+    /// `inner` as `<its name>.<qualifier>`, or as it is without a qualifier.
+    pub fn qualified(inner: Arc<dyn HealthComponent>, qualifier: Option<&str>) -> Arc<dyn HealthComponent> {
+        match qualifier {
+            None => inner,
+            Some(q) => Arc::new(Named {
+                name: format!("{}.{q}", inner.name()),
+                inner,
+            }),
+        }
+    }
+}
+
+impl HealthComponent for Named {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn report(&self) -> ComponentReport {
+        self.inner.report()
+    }
+}
+
 pub struct StaticComponent {
     name: String,
     report: RwLock<ComponentReport>,
