@@ -54,6 +54,10 @@ enum Command {
         /// is signed, sent or recorded (exit 1 if the chain would refuse a vote).
         #[arg(long)]
         dry_run: bool,
+        /// Vote only in this DAO (`daos[].name`); repeat for several.
+        /// Default: every DAO, side by side.
+        #[arg(long = "dao", value_name = "NAME")]
+        daos: Vec<String>,
     },
     /// Show what each node would vote on each open proposal and why, at the
     /// current block, as the running daemon sees it; nothing is sent or recorded.
@@ -66,6 +70,9 @@ enum Command {
         /// Print the plan as JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// The DAO to plan for; needed when the daemon votes in several.
+        #[arg(long, value_name = "NAME")]
+        dao: Option<String>,
     },
     /// Print the version.
     Version,
@@ -222,12 +229,14 @@ fn run(cli: Cli) -> i32 {
             socket,
             json,
             dry_run,
-        } => govnode::cli::round::run(&config.config, socket, json, dry_run),
+            daos,
+        } => govnode::cli::round::run(&config.config, socket, json, dry_run, &daos),
         Command::Plan {
             config,
             socket,
             json,
-        } => govnode::cli::plan::run(&config.config, socket, json, false),
+            dao,
+        } => govnode::cli::plan::run(&config.config, socket, json, false, dao.as_deref()),
         Command::Devnet(args) => govnode::devnet::main(args),
         Command::Keys { command } => govnode::signer::cli::command(command),
         Command::Backup { config, to } => govnode::state::backup_command(&config.config, &to),

@@ -80,9 +80,11 @@ impl BenchDaemon {
     /// Asks for a round over the control socket and waits for its report.
     pub async fn round(&self) -> Timed {
         let started = Instant::now();
-        let (_, report) = govnode::api::control::request_round(&self.socket, |_| {})
+        let report = govnode::api::control::request_round(&self.socket, &[], |_| {})
             .await
-            .expect("round over the control socket");
+            .expect("round over the control socket")
+            .remove(0)
+            .report;
         Timed {
             report,
             wall: started.elapsed(),

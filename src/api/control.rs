@@ -7,7 +7,21 @@
 //! ```text
 //! → {"command":"round"}
 //! ← {"event":"progress","phase":"sending","done":12,"total":245}
-//! ← {"event":"report","joined":false,"report":{…RoundReport…}}
+//! ← {"event":"report","joined":false,"report":{…RoundReport…},"remaining":0}
+//! ```
+//!
+//! With several DAOs, `"daos":["a","b"]` names the DAOs to vote in (all
+//! when left out). Their rounds run side by side without progress events,
+//! and one report comes per DAO, each with its `dao` and how many are
+//! still to come:
+//!
+//! ```text
+//! → {"command":"round","daos":["dloop","gov"]}
+//! ← {"event":"report","dao":"gov","joined":false,"report":{…},"remaining":1}
+//! ← {"event":"report","dao":"dloop","joined":false,"report":{…},"remaining":0}
+//! ```
+//!
+//! ```text
 //! → {"command":"plan","simulate":false}
 //! ← {"event":"plan","plan":{…Preview…}}
 //! ```
@@ -49,10 +63,17 @@ const MAX_REQUEST_BYTES: u64 = 4096;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum ControlRequest {
-    Round,
+    Round {
+        /// The DAOs to vote in; empty: every DAO.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        daos: Vec<String>,
+    },
     Plan {
         #[serde(default)]
         simulate: bool,
+        /// Needed when the daemon votes in more than one DAO.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dao: Option<String>,
     },
     AckKey {
         node: String,
@@ -66,6 +87,12 @@ pub enum ControlEvent {
     Report {
         joined: bool,
         report: Box<RoundReport>,
+        /// The DAO the round was for (with more than one DAO).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dao: Option<String>,
+        /// Reports still to come after this one (one per DAO asked for).
+        #[serde(default)]
+        remaining: usize,
     },
     Plan {
         plan: Box<Preview>,
@@ -181,7 +208,11 @@ async fn handle(
         }
     };
     match request {
-        ControlRequest::Plan { simulate } => {
+        ControlRequest::Plan { simulate, dao } => {
+            let daemon = match pick_one(&daemon, dao.as_deref()) {
+                Ok(d) => d,
+                Err(message) => return send(&mut write, &ControlEvent::Error { message }).await,
+            };
             let event = match crate::preview::preview(&daemon.voting(), simulate).await {
                 Ok(mut plan) => {
                     for v in &mut plan.votes {
@@ -201,16 +232,29 @@ async fn handle(
             send(&mut write, &event).await
         }
         ControlRequest::AckKey { node } => {
-            let event = match crate::round::acknowledge(&daemon.voting(), &node).await {
-                Ok(ack) => ControlEvent::KeyAck { ack: Box::new(ack) },
-                Err(e) => ControlEvent::Error {
-                    message: crate::api::v1::redacted(&daemon, &e).into_owned(),
-                },
-            };
+            // A wallet's transactions are counted per chain: the ack holds
+            // in every DAO the node votes in, and each resumes it.
+            let mut event = None;
+            for dao in daemon.each_dao() {
+                if !dao.voting().voters.iter().any(|v| v.name == node) && dao.many_daos() {
+                    continue;
+                }
+                let answer = match crate::round::acknowledge(&dao.voting(), &node).await {
+                    Ok(ack) => ControlEvent::KeyAck { ack: Box::new(ack) },
+                    Err(e) => ControlEvent::Error {
+                        message: crate::api::v1::redacted(&daemon, &e).into_owned(),
+                    },
+                };
+                if event.is_none() || matches!(answer, ControlEvent::Error { .. }) {
+                    event = Some(answer);
+                }
+            }
+            let event = event.unwrap_or_else(|| ControlEvent::Error {
+                message: format!("no DAO has a node {node:?}"),
+            });
             send(&mut write, &event).await
         }
-        ControlRequest::Round => {
-            let rounds = daemon.rounds();
+        ControlRequest::Round { daos } => {
             if cancel.is_cancelled() {
                 return send(
                     &mut write,
@@ -220,36 +264,100 @@ async fn handle(
                 )
                 .await;
             }
-            let ticket = match rounds.trigger(Trigger::Control) {
-                Ok(ticket) => ticket,
-                Err(standby) => {
-                    let message = standby.to_string();
-                    return send(&mut write, &ControlEvent::Standby { message }).await;
-                }
+            let picked = match pick(&daemon, &daos) {
+                Ok(p) => p,
+                Err(message) => return send(&mut write, &ControlEvent::Error { message }).await,
             };
-            let joined = ticket.joined;
-            let mut progress = ticket.progress.clone();
-            let report = ticket.report();
-            tokio::pin!(report);
-            loop {
-                tokio::select! {
-                    r = &mut report => {
-                        return send(&mut write, &ControlEvent::Report { joined, report: Box::new((*r).clone()) }).await;
+            // Every DAO's round starts now, side by side; reports come as
+            // they end.
+            let mut tickets = Vec::new();
+            for dao in &picked {
+                match dao.rounds().trigger(Trigger::Control) {
+                    Ok(ticket) => tickets.push((dao.clone(), ticket)),
+                    Err(standby) => {
+                        let message = standby.to_string();
+                        return send(&mut write, &ControlEvent::Standby { message }).await;
                     }
-                    changed = progress.changed() => {
-                        if changed.is_ok() {
-                            let p = progress.borrow_and_update().clone();
-                            send(&mut write, &ControlEvent::Progress(p)).await?;
-                        } else {
-                            // The sender is gone: the report is about to resolve.
-                            let r = (&mut report).await;
-                            return send(&mut write, &ControlEvent::Report { joined, report: Box::new((*r).clone()) }).await;
+                }
+            }
+            let named = daemon.many_daos();
+            if tickets.len() == 1
+                && let Some((_, ticket)) = tickets.pop()
+            {
+                let joined = ticket.joined;
+                let dao = named.then(|| picked[0].dao_name().to_owned());
+                let mut progress = ticket.progress.clone();
+                let report = ticket.report();
+                tokio::pin!(report);
+                loop {
+                    tokio::select! {
+                        r = &mut report => {
+                            let report = Box::new((*r).clone());
+                            return send(&mut write, &ControlEvent::Report { joined, report, dao, remaining: 0 }).await;
+                        }
+                        changed = progress.changed() => {
+                            if changed.is_ok() {
+                                let p = progress.borrow_and_update().clone();
+                                send(&mut write, &ControlEvent::Progress(p)).await?;
+                            } else {
+                                // The sender is gone: the report is about to resolve.
+                                let r = (&mut report).await;
+                                let report = Box::new((*r).clone());
+                                return send(&mut write, &ControlEvent::Report { joined, report, dao, remaining: 0 }).await;
+                            }
                         }
                     }
                 }
             }
+            let mut pending: futures::stream::FuturesUnordered<_> = tickets
+                .into_iter()
+                .map(|(dao, ticket)| async move {
+                    let joined = ticket.joined;
+                    let report = ticket.report().await;
+                    (dao.dao_name().to_owned(), joined, (*report).clone())
+                })
+                .collect();
+            let mut remaining = pending.len();
+            while let Some((dao, joined, report)) = futures::StreamExt::next(&mut pending).await {
+                remaining -= 1;
+                let event = ControlEvent::Report {
+                    joined,
+                    report: Box::new(report),
+                    dao: Some(dao),
+                    remaining,
+                };
+                send(&mut write, &event).await?;
+            }
+            Ok(())
         }
     }
+}
+
+/// The DAOs `names` asks for (all when empty), or what is wrong with it.
+fn pick(daemon: &Daemon, names: &[String]) -> Result<Vec<Daemon>, String> {
+    if names.is_empty() {
+        return Ok(daemon.each_dao());
+    }
+    names
+        .iter()
+        .map(|n| daemon.for_dao(n).ok_or_else(|| unknown_dao(daemon, n)))
+        .collect()
+}
+
+/// One DAO: the named one, or the only one.
+fn pick_one(daemon: &Daemon, name: Option<&str>) -> Result<Daemon, String> {
+    match name {
+        Some(n) => daemon.for_dao(n).ok_or_else(|| unknown_dao(daemon, n)),
+        None if daemon.many_daos() => Err(format!(
+            "this daemon votes in several DAOs ({}): name one with --dao",
+            daemon.dao_names().join(", ")
+        )),
+        None => Ok(daemon.clone()),
+    }
+}
+
+fn unknown_dao(daemon: &Daemon, name: &str) -> String {
+    format!("no DAO {name:?} (DAOs: {})", daemon.dao_names().join(", "))
 }
 
 async fn send<W: AsyncWriteExt + Unpin>(w: &mut W, event: &ControlEvent) -> std::io::Result<()> {
@@ -259,17 +367,47 @@ async fn send<W: AsyncWriteExt + Unpin>(w: &mut W, event: &ControlEvent) -> std:
     w.flush().await
 }
 
-/// Client side, used by `govnode round`: asks for a round and calls
-/// `on_progress` for each progress event until the report arrives.
+/// One round's answer to `govnode round`.
+#[derive(Debug, Clone)]
+pub struct RoundAnswer {
+    /// It joined a round that was already running.
+    pub joined: bool,
+    pub report: RoundReport,
+    /// The DAO (when the daemon votes in more than one).
+    pub dao: Option<String>,
+}
+
+/// Client side, used by `govnode round`: asks for a round of `daos` (every
+/// DAO when empty) and calls `on_progress` for each progress event until
+/// every report arrived.
 pub async fn request_round(
     path: &Path,
+    daos: &[String],
     mut on_progress: impl FnMut(&Progress),
-) -> Result<(bool, RoundReport), ControlError> {
-    let mut lines = ask(path, &ControlRequest::Round).await?;
+) -> Result<Vec<RoundAnswer>, ControlError> {
+    let request = ControlRequest::Round {
+        daos: daos.to_vec(),
+    };
+    let mut lines = ask(path, &request).await?;
+    let mut answers = Vec::new();
     loop {
         match next_event(path, &mut lines).await? {
             ControlEvent::Progress(p) => on_progress(&p),
-            ControlEvent::Report { joined, report } => return Ok((joined, *report)),
+            ControlEvent::Report {
+                joined,
+                report,
+                dao,
+                remaining,
+            } => {
+                answers.push(RoundAnswer {
+                    joined,
+                    report: *report,
+                    dao,
+                });
+                if remaining == 0 {
+                    return Ok(answers);
+                }
+            }
             ControlEvent::Error { message } => return Err(protocol(path, message)),
             ControlEvent::Standby { message } => return Err(ControlError::Standby { message }),
             ControlEvent::Plan { .. } | ControlEvent::KeyAck { .. } => {
@@ -280,8 +418,16 @@ pub async fn request_round(
 }
 
 /// Client side of `govnode plan` and `govnode round --dry-run`.
-pub async fn request_plan(path: &Path, simulate: bool) -> Result<Preview, ControlError> {
-    let mut lines = ask(path, &ControlRequest::Plan { simulate }).await?;
+pub async fn request_plan(
+    path: &Path,
+    simulate: bool,
+    dao: Option<&str>,
+) -> Result<Preview, ControlError> {
+    let request = ControlRequest::Plan {
+        simulate,
+        dao: dao.map(str::to_owned),
+    };
+    let mut lines = ask(path, &request).await?;
     match next_event(path, &mut lines).await? {
         ControlEvent::Plan { plan } => Ok(*plan),
         ControlEvent::Error { message } => Err(protocol(path, message)),

@@ -12,13 +12,19 @@ use crate::preview::{Action, table};
 /// Exit 0 when the plan was read (and, simulated, no vote would be refused),
 /// 1 when a simulated vote would be refused or the daemon could not plan,
 /// 69 when the daemon is not reachable.
-pub fn run(config: &Path, socket: Option<std::path::PathBuf>, json: bool, simulate: bool) -> i32 {
+pub fn run(
+    config: &Path,
+    socket: Option<std::path::PathBuf>,
+    json: bool,
+    simulate: bool,
+    dao: Option<&str>,
+) -> i32 {
     let command = if simulate { "round --dry-run" } else { "plan" };
     let (socket, runtime) = match super::client(command, config, socket) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    match runtime.block_on(request_plan(&socket, simulate)) {
+    match runtime.block_on(request_plan(&socket, simulate, dao)) {
         Ok(plan) => {
             if json {
                 println!(

@@ -16,9 +16,23 @@ use crate::round::Progress;
 /// How often the terminal line is redrawn while no event arrives.
 const TICK: Duration = Duration::from_millis(200);
 
-pub fn run(config: &Path, socket: Option<PathBuf>, json: bool, dry_run: bool) -> i32 {
+pub fn run(
+    config: &Path,
+    socket: Option<PathBuf>,
+    json: bool,
+    dry_run: bool,
+    daos: &[String],
+) -> i32 {
     if dry_run {
-        return super::plan::run(config, socket, json, true);
+        let dao = match daos {
+            [] => None,
+            [one] => Some(one.as_str()),
+            _ => {
+                eprintln!("govnode round --dry-run: name at most one --dao");
+                return exit::USAGE;
+            }
+        };
+        return super::plan::run(config, socket, json, true, dao);
     }
     let (socket, runtime) = match super::client("round", config, socket) {
         Ok(c) => c,
@@ -34,7 +48,7 @@ pub fn run(config: &Path, socket: Option<PathBuf>, json: bool, dry_run: bool) ->
     };
     let mut plain = PlainLines::default();
     let result = runtime.block_on(async {
-        let request = request_round(&socket, |p| {
+        let request = request_round(&socket, daos, |p| {
             if tty {
                 draw(p);
                 *latest.lock().unwrap_or_else(|e| e.into_inner()) = Some(p.clone());
@@ -59,25 +73,44 @@ pub fn run(config: &Path, socket: Option<PathBuf>, json: bool, dry_run: bool) ->
         eprint!("\r\x1b[K");
     }
     match result {
-        Ok((joined, report)) => {
+        Ok(answers) => {
             if json {
+                // One DAO: its report, as before; several: a list of them.
+                let value = match answers.as_slice() {
+                    [one] if one.dao.is_none() => serde_json::to_value(&one.report),
+                    _ => serde_json::to_value(
+                        answers
+                            .iter()
+                            .map(|a| serde_json::json!({ "dao": a.dao, "joined": a.joined, "report": a.report }))
+                            .collect::<Vec<_>>(),
+                    ),
+                };
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                    serde_json::to_string_pretty(&value.unwrap_or_default()).unwrap_or_default()
                 );
-            } else {
-                if joined {
-                    println!("joined the round that was already running");
+            }
+            for a in &answers {
+                if json {
+                    break;
                 }
-                println!("{}", report.summary());
-                for left in &report.left {
+                let prefix = a
+                    .dao
+                    .as_ref()
+                    .map(|d| format!("DAO {d}: "))
+                    .unwrap_or_default();
+                if a.joined {
+                    println!("{prefix}joined the round that was already running");
+                }
+                println!("{prefix}{}", a.report.summary());
+                for left in &a.report.left {
                     println!(
                         "  not done: node {} proposal {}: {}",
                         left.node, left.proposal_id, left.reason
                     );
                 }
             }
-            if report.is_success() {
+            if answers.iter().all(|a| a.report.is_success()) {
                 exit::OK
             } else {
                 exit::FAILURE

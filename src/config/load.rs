@@ -261,7 +261,11 @@ fn parse_with(text: &str, env: &LoadEnv, issues: &mut Issues) -> (Option<Config>
                 }
             }
         }
-        for name in if many { &REQUIRED_MANY[..] } else { &REQUIRED[..] } {
+        for name in if many {
+            &REQUIRED_MANY[..]
+        } else {
+            &REQUIRED[..]
+        } {
             if !map.contains_key(*name) {
                 issues.push(*name, "missing required section");
             }

@@ -31,7 +31,7 @@ pub async fn wait_round(socket: &Path, timeout: Duration) -> Result<RoundReport,
     let attempt = async {
         loop {
             let mut phase = String::new();
-            let result = request_round(socket, |p| {
+            let result = request_round(socket, &[], |p| {
                 if p.phase != phase {
                     phase.clone_from(&p.phase);
                     say!("round: {} ({}/{})", p.phase, p.done, p.total);
@@ -39,7 +39,12 @@ pub async fn wait_round(socket: &Path, timeout: Duration) -> Result<RoundReport,
             })
             .await;
             match result {
-                Ok((_, report)) => return Ok(report),
+                Ok(mut answers) if !answers.is_empty() => return Ok(answers.remove(0).report),
+                Ok(_) => {
+                    return Err(DevnetError::Control {
+                        reason: "the daemon answered without a report".into(),
+                    });
+                }
                 Err(e @ ControlError::Unreachable { .. }) => last = e.to_string(),
                 Err(e) => {
                     return Err(DevnetError::Control {

@@ -162,7 +162,15 @@ async fn round_body(
         } else {
             "round deadline reached while another DAO's round on this chain held the wallets"
         };
-        return finish(v, id, trigger, started_at, started, failed_report(why.into())).await;
+        return finish(
+            v,
+            id,
+            trigger,
+            started_at,
+            started,
+            failed_report(why.into()),
+        )
+        .await;
     };
 
     let planned = tokio::time::timeout_at(deadline.into(), async {

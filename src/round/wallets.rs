@@ -67,7 +67,11 @@ mod tests {
     #[tokio::test]
     async fn a_shared_wallet_waits_and_distinct_wallets_do_not() {
         let locks = WalletLocks::default();
-        let (a, b, c) = (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+        let (a, b, c) = (
+            Address::repeat_byte(1),
+            Address::repeat_byte(2),
+            Address::repeat_byte(3),
+        );
         let waits = Arc::new(AtomicUsize::new(0));
         let counted = waits.clone();
         let count = move || {
@@ -84,7 +88,10 @@ mod tests {
             tokio::spawn(async move { locks.lock_all([a, c], &count).await })
         };
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        assert!(!second.is_finished(), "a wallet another round holds must wait");
+        assert!(
+            !second.is_finished(),
+            "a wallet another round holds must wait"
+        );
         assert_eq!(waits.load(Ordering::SeqCst), 1);
         drop(first);
         let held = tokio::time::timeout(std::time::Duration::from_secs(5), second)

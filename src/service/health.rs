@@ -126,7 +126,10 @@ pub struct Named {
 
 impl Named {
     /// `inner` as `<its name>.<qualifier>`, or as it is without a qualifier.
-    pub fn qualified(inner: Arc<dyn HealthComponent>, qualifier: Option<&str>) -> Arc<dyn HealthComponent> {
+    pub fn qualified(
+        inner: Arc<dyn HealthComponent>,
+        qualifier: Option<&str>,
+    ) -> Arc<dyn HealthComponent> {
         match qualifier {
             None => inner,
             Some(q) => Arc::new(Named {

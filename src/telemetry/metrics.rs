@@ -120,8 +120,18 @@ mod tests {
                 .unwrap();
         }
         let text = m.render().unwrap();
-        assert_eq!(text.matches("# TYPE govnode_test_total").count(), 1, "{text}");
-        assert!(text.contains("govnode_test_total{dao=\"alpha\"} 1"), "{text}");
-        assert!(text.contains("govnode_test_total{dao=\"beta\"} 2"), "{text}");
+        assert_eq!(
+            text.matches("# TYPE govnode_test_total").count(),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.contains("govnode_test_total{dao=\"alpha\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("govnode_test_total{dao=\"beta\"} 2"),
+            "{text}"
+        );
     }
 }
