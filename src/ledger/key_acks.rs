@@ -83,7 +83,9 @@ impl Ledger {
         let chain = self.scope.chain;
         if let Some(pg) = self.postgres() {
             let result: Result<(), LedgerError> =
-                pg_write!(pg, Durable, |tx| pg::queries::record_key_ack(&tx, chain, &ack));
+                pg_write!(pg, Durable, |tx| pg::queries::record_key_ack(
+                    &tx, chain, &ack
+                ));
             result?;
             return Ok(ack);
         }

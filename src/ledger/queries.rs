@@ -216,7 +216,11 @@ pub(super) fn counts_from(
 /// The highest nonce this voter ever signed a vote with on `chain`, in any
 /// DAO there (a wallet's nonces are per chain), if any: the round's floor
 /// for the next nonce alongside the chain's pending count.
-pub fn max_nonce(conn: &Connection, chain: i64, voter: Address) -> Result<Option<u64>, LedgerError> {
+pub fn max_nonce(
+    conn: &Connection,
+    chain: i64,
+    voter: Address,
+) -> Result<Option<u64>, LedgerError> {
     let n: Option<i64> = conn.query_row(
         "SELECT max(a.nonce) FROM vote_attempts a JOIN votes v ON v.id = a.vote_id
          WHERE v.chain_id = ?1 AND v.voter = ?2",
@@ -235,7 +239,13 @@ pub fn start_round(
     conn.execute(
         "INSERT INTO rounds (chain_id, dao, trigger, started_at, head_block)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![s.chain, s.dao, trigger, now_ms(), head_block.map(|b| b as i64)],
+        params![
+            s.chain,
+            s.dao,
+            trigger,
+            now_ms(),
+            head_block.map(|b| b as i64)
+        ],
     )?;
     Ok(conn.last_insert_rowid())
 }

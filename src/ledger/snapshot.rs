@@ -141,21 +141,20 @@ where
     let tx = conn.transaction().map_err(LedgerError::from)?;
     {
         let mut stmt = tx
-            .prepare(&format!(
-                "SELECT {columns}, {chain} FROM votes ORDER BY id"
-            ))
+            .prepare(&format!("SELECT {columns}, {chain} FROM votes ORDER BY id"))
             .map_err(LedgerError::from)?;
         let mut rows = stmt.query([]).map_err(LedgerError::from)?;
         let width = stmt_width(&columns);
         while let Some(row) = rows.next().map_err(LedgerError::from)? {
             let vote = vote_from_row(row)?;
             let chain: Option<i64> = row.get(width).map_err(LedgerError::from)?;
-            let chain = chain
-                .and_then(|c| u64::try_from(c).ok())
-                .ok_or_else(|| LedgerError::Corrupt {
-                    what: format!("votes[{}].chain_id", vote.id),
-                    detail: format!("{chain:?}"),
-                })?;
+            let chain =
+                chain
+                    .and_then(|c| u64::try_from(c).ok())
+                    .ok_or_else(|| LedgerError::Corrupt {
+                        what: format!("votes[{}].chain_id", vote.id),
+                        detail: format!("{chain:?}"),
+                    })?;
             f(chain, vote)?;
         }
     }

@@ -100,9 +100,7 @@ async fn intent_in(
     }
     let row = tx
         .query_one(
-            &vote_query(
-                "WHERE chain_id = $4 AND dao = $1 AND proposal_id = $2 AND voter = $3",
-            ),
+            &vote_query("WHERE chain_id = $4 AND dao = $1 AND proposal_id = $2 AND voter = $3"),
             &[dao, &proposal, &voter, &s.chain],
         )
         .await?;
