@@ -28,14 +28,19 @@ pub enum LedgerError {
         found: u32,
         supported: u32,
     },
+    // No `WrongIdentity` any more: a ledger holds every DAO's rows, and
+    // opening it for a new (chain, DAO) pair registers that pair. Whether a
+    // backup fits a configuration is the restore's question
+    // (`StateError::IdentityMismatch`), not the ledger's.
     #[error(
-        "the ledger {path} belongs to {found}, not to {expected}; point ledger.path at this DAO's own ledger (a ledger is never shared between chains or DAOs)"
+        "chain id {chain_id} is beyond what the ledger stores (at most {max}); check chain.id",
+        max = i64::MAX
     )]
-    WrongIdentity {
-        path: PathBuf,
-        expected: String,
-        found: String,
-    },
+    ChainIdRange { chain_id: u64 },
+    #[error(
+        "a ledger handle of {handle} was asked about DAO {asked}; open or scope a handle for that DAO (Ledger::scoped)"
+    )]
+    OtherDao { handle: String, asked: String },
     #[error(
         "the ledger {path} was moved to the PostgreSQL ledger {to} by `govnode ledger migrate`; set ledger.kind: postgres (its votes since then are only there), or restore the backup taken before the move to go back"
     )]

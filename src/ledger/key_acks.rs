@@ -1,6 +1,9 @@
 //! What the ledger knows of each address's transaction count: the highest
 //! nonce it signed a vote with, and the counts operators acknowledged with
 //! `govnode keys ack`. The doppelganger check compares them with the chain.
+//!
+//! Both are per (chain, address): one wallet signs for every DAO on its
+//! chain, so a handle of any DAO there sees the same floor.
 
 use alloy::primitives::Address;
 use rusqlite::Connection;
@@ -42,21 +45,22 @@ pub struct KeyAck {
 
 impl Ledger {
     pub async fn key_floor(&self, voter: Address) -> Result<KeyFloor, LedgerError> {
+        let chain = self.scope.chain;
         if let Some(pg) = self.postgres() {
             return pg
                 .bounded(async {
                     let c = pg.session().await?;
                     Ok(KeyFloor {
-                        signed_max: pg::queries::max_nonce(&*c, voter).await?,
-                        acked: pg::queries::acked(&*c, voter).await?,
+                        signed_max: pg::queries::max_nonce(&*c, chain, voter).await?,
+                        acked: pg::queries::acked(&*c, chain, voter).await?,
                     })
                 })
                 .await;
         }
         self.with_connection(move |c| {
             Ok(KeyFloor {
-                signed_max: queries::max_nonce(c, voter)?,
-                acked: acked(c, voter)?,
+                signed_max: queries::max_nonce(c, chain, voter)?,
+                acked: acked(c, chain, voter)?,
             })
         })
         .await
@@ -76,17 +80,22 @@ impl Ledger {
             nonce,
             acked_at: now_ms(),
         };
+        let chain = self.scope.chain;
         if let Some(pg) = self.postgres() {
             let result: Result<(), LedgerError> =
-                pg_write!(pg, Durable, |tx| pg::queries::record_key_ack(&tx, &ack));
+                pg_write!(pg, Durable, |tx| pg::queries::record_key_ack(
+                    &tx, chain, &ack
+                ));
             result?;
             return Ok(ack);
         }
         let row = ack.clone();
         self.with_connection(move |c| {
             c.execute(
-                "INSERT INTO key_acks (voter, node, nonce, acked_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO key_acks (chain_id, voter, node, nonce, acked_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
                 rusqlite::params![
+                    chain,
                     addr(row.voter),
                     row.node,
                     i64::try_from(row.nonce).unwrap_or(i64::MAX),
@@ -100,10 +109,10 @@ impl Ledger {
     }
 }
 
-fn acked(conn: &Connection, voter: Address) -> Result<Option<u64>, LedgerError> {
+fn acked(conn: &Connection, chain: i64, voter: Address) -> Result<Option<u64>, LedgerError> {
     let n: Option<i64> = conn.query_row(
-        "SELECT max(nonce) FROM key_acks WHERE voter = ?1",
-        [addr(voter)],
+        "SELECT max(nonce) FROM key_acks WHERE chain_id = ?1 AND voter = ?2",
+        rusqlite::params![chain, addr(voter)],
         |r| r.get(0),
     )?;
     Ok(n.map(|v| v.max(0) as u64))

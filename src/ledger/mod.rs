@@ -2,7 +2,16 @@
 //! SQLite (the default) or PostgreSQL, modelled on a validator client's
 //! slashing protection.
 //!
-//! The protocol for one (dao, proposal, voter):
+//! One ledger holds the rows of every DAO the daemon votes in, on every
+//! chain: votes, decisions and rounds are keyed by (chain, DAO, ...), and
+//! the pairs it has seen are registered in `ledger_daos`. A [`Ledger`]
+//! handle is scoped to one pair ([`Ledger::scoped`] gives another pair's
+//! handle over the same connection): its reads and writes of votes,
+//! decisions and rounds see that DAO only. A wallet's nonces, spend and key
+//! acknowledgements are per (chain, wallet), shared by every DAO on the
+//! chain, since one address signs for all of them there.
+//!
+//! The protocol for one (chain, dao, proposal, voter):
 //! 1. [`Ledger::record_intent`] before signing — the decision and its reason;
 //!    if a row exists, it is returned instead and the caller never decides again;
 //! 2. [`Ledger::record_signed`] before broadcasting — nonce, hash, raw bytes;
@@ -52,6 +61,7 @@ pub use facts::{
     ReconcileError, Reconciled, apply, mined as mined_from_receipt, reconcile, reconcile_for,
 };
 pub use key_acks::{KeyAck, KeyFloor};
+use model::Scope;
 pub use model::{
     Attempt, FoundVote, Intent, Mined, NewIntent, NodeVoteCounts, RoundRow, VoteRow, VoteSource,
     VoteState, now_ms,
@@ -61,19 +71,18 @@ pub use queries::counts as node_vote_counts;
 pub use reconcile::{Action, Facts, decide};
 pub use schema::{
     APPLICATION_ID, LedgerIdentity, MOVED_TO_KEY, SCHEMA_VERSION, prepare_connection,
+    prepare_schema,
 };
 pub use snapshot::{LedgerInfo, each_vote, inspect, open_read_only};
 pub use votes::{DecisionRecord, SignedVote};
 
+/// A handle on the ledger, scoped to one (chain, DAO) pair; clones and
+/// [`Ledger::scoped`] handles share the connection.
 #[derive(Debug, Clone)]
 pub struct Ledger {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    backend: Backend,
+    backend: Arc<Backend>,
     identity: LedgerIdentity,
+    scope: Arc<Scope>,
 }
 
 #[derive(Debug)]
@@ -89,7 +98,7 @@ enum Backend {
 /// thread, PostgreSQL ones on the async connection.
 macro_rules! on_backend {
     ($self:ident, sqlite: $sqlite:expr, pg: |$pg:ident| $pg_body:expr) => {
-        match &$self.inner.backend {
+        match &*$self.backend {
             Backend::Sqlite { .. } => $sqlite.await,
             Backend::Postgres($pg) => $pg_body,
         }
@@ -98,27 +107,28 @@ macro_rules! on_backend {
 
 impl Ledger {
     /// Opens or creates the SQLite ledger at `path` (creating its
-    /// directory), migrates it, and refuses it if it belongs to another chain
-    /// or DAO. Blocking: call at start-up or from `spawn_blocking`.
+    /// directory), migrates it, and registers `identity` if the ledger has
+    /// not seen that (chain, DAO) pair yet; the handle is scoped to it.
+    /// Blocking: call at start-up or from `spawn_blocking`.
     pub fn open(path: &Path, identity: LedgerIdentity) -> Result<Ledger, LedgerError> {
         let conn = schema::open(path, identity)?;
-        Ok(Ledger::with_backend(
+        Ledger::with_backend(
             Backend::Sqlite {
                 conn: Mutex::new(conn),
                 path: path.to_owned(),
             },
             identity,
-        ))
+        )
     }
 
-    /// Connects to the PostgreSQL ledger, migrates it and checks its
-    /// identity, with the same refusals as [`Ledger::open`].
+    /// Connects to the PostgreSQL ledger, migrates it and registers
+    /// `identity` as [`Ledger::open`] does.
     pub async fn open_postgres(
         target: PgTarget,
         identity: LedgerIdentity,
     ) -> Result<Ledger, LedgerError> {
         let pg = PgLedger::open(target, identity).await?;
-        Ok(Ledger::with_backend(Backend::Postgres(pg), identity))
+        Ledger::with_backend(Backend::Postgres(pg), identity)
     }
 
     /// The ledger the configuration names: `ledger.kind` picks the backend.
@@ -140,7 +150,7 @@ impl Ledger {
         match (location, fence) {
             (LedgerLocation::Postgres(target), Some(fence)) => {
                 let pg = PgLedger::open_fenced(target.clone(), identity, fence).await?;
-                Ok(Ledger::with_backend(Backend::Postgres(pg), identity))
+                Ledger::with_backend(Backend::Postgres(pg), identity)
             }
             (location, _) => Ledger::open_unfenced(location, identity).await,
         }
@@ -163,26 +173,78 @@ impl Ledger {
         }
     }
 
-    fn with_backend(backend: Backend, identity: LedgerIdentity) -> Ledger {
-        Ledger {
-            inner: Arc::new(Inner { backend, identity }),
+    fn with_backend(backend: Backend, identity: LedgerIdentity) -> Result<Ledger, LedgerError> {
+        Ok(Ledger {
+            backend: Arc::new(backend),
+            identity,
+            scope: Arc::new(identity.scope()?),
+        })
+    }
+
+    /// A handle for another (chain, DAO) pair over the same connection (and
+    /// the same fence), registering the pair if the ledger has not seen it.
+    /// Registering is bookkeeping, not a vote: it needs no lease.
+    pub async fn scoped(&self, identity: LedgerIdentity) -> Result<Ledger, LedgerError> {
+        let scope = identity.scope()?;
+        match &*self.backend {
+            Backend::Sqlite { .. } => {
+                self.with_connection(move |c| schema::register(c, identity))
+                    .await?;
+            }
+            Backend::Postgres(pg) => {
+                pg.bounded(async {
+                    let mut c = pg.session().await?;
+                    pg::schema::register(&mut *c, identity).await
+                })
+                .await?;
+            }
         }
+        Ok(Ledger {
+            backend: Arc::clone(&self.backend),
+            identity,
+            scope: Arc::new(scope),
+        })
+    }
+
+    /// Every (chain, DAO) pair the ledger holds, ordered by chain and DAO.
+    pub async fn registered(&self) -> Result<Vec<LedgerIdentity>, LedgerError> {
+        on_backend!(self,
+            sqlite: self.with_connection(|c| schema::registered(c)),
+            pg: |pg| pg_read!(pg, |c| pg::schema::registered(&*c)))
+    }
+
+    /// Refuses a DAO other than the handle's: a bug in the caller, which
+    /// would otherwise file or find rows under the wrong pair.
+    fn check_dao(&self, dao: Address) -> Result<(), LedgerError> {
+        if dao == self.identity.dao {
+            return Ok(());
+        }
+        Err(LedgerError::OtherDao {
+            handle: self.identity.to_string(),
+            asked: format!("{dao:#x}"),
+        })
+    }
+
+    fn scope(&self) -> Scope {
+        (*self.scope).clone()
     }
 
     /// The same ledger, its writes fenced by `fence` (a round's lease
     /// groups). A SQLite ledger has no fence and is returned as it is.
     pub fn fenced_by(&self, fence: pg::FenceSet) -> Ledger {
-        match &self.inner.backend {
-            Backend::Postgres(pg) => {
-                Ledger::with_backend(Backend::Postgres(pg.fenced_by(fence)), self.inner.identity)
-            }
+        match &*self.backend {
+            Backend::Postgres(pg) => Ledger {
+                backend: Arc::new(Backend::Postgres(pg.fenced_by(fence))),
+                identity: self.identity,
+                scope: Arc::clone(&self.scope),
+            },
             Backend::Sqlite { .. } => self.clone(),
         }
     }
 
     /// The SQLite file, or `None` on PostgreSQL.
     pub fn path(&self) -> Option<&Path> {
-        match &self.inner.backend {
+        match &*self.backend {
             Backend::Sqlite { path, .. } => Some(path),
             Backend::Postgres(_) => None,
         }
@@ -190,7 +252,7 @@ impl Ledger {
 
     /// The file or database, for messages (never with credentials).
     pub fn describe(&self) -> String {
-        match &self.inner.backend {
+        match &*self.backend {
             Backend::Sqlite { path, .. } => path.display().to_string(),
             Backend::Postgres(pg) => pg.describe().to_owned(),
         }
@@ -215,14 +277,15 @@ impl Ledger {
     }
 
     fn postgres(&self) -> Option<&PgLedger> {
-        match &self.inner.backend {
+        match &*self.backend {
             Backend::Postgres(pg) => Some(pg),
             Backend::Sqlite { .. } => None,
         }
     }
 
+    /// The (chain, DAO) pair this handle is scoped to.
     pub fn identity(&self) -> LedgerIdentity {
-        self.inner.identity
+        self.identity
     }
 
     /// Runs `f` on the SQLite connection on a blocking thread. The SQLite
@@ -233,12 +296,12 @@ impl Ledger {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, LedgerError> + Send + 'static,
     {
-        if let Backend::Postgres(pg) = &self.inner.backend {
+        if let Backend::Postgres(pg) = &*self.backend {
             return Err(LedgerError::NotSqlite(pg.describe().to_owned()));
         }
-        let inner = Arc::clone(&self.inner);
+        let backend = Arc::clone(&self.backend);
         tokio::task::spawn_blocking(move || {
-            let Backend::Sqlite { conn, .. } = &inner.backend else {
+            let Backend::Sqlite { conn, .. } = &*backend else {
                 return Err(LedgerError::Task("the SQLite ledger vanished".into()));
             };
             // A panic inside `f` rolled its transaction back when the
@@ -277,14 +340,17 @@ impl Ledger {
     }
 
     /// [`Ledger::record_intent`] for many votes in one fsynced transaction;
-    /// all or none are recorded. Results in input order.
+    /// all or none are recorded. Results in input order. Every intent must
+    /// be for this handle's DAO; its chain is the handle's.
     pub async fn record_intents(
         &self,
         intents: Vec<NewIntent>,
     ) -> Result<Vec<Intent>, LedgerError> {
+        intents.iter().try_for_each(|i| self.check_dao(i.dao))?;
+        let s = self.scope();
         on_backend!(self,
-            sqlite: self.with_connection(move |c| votes::record_intents(c, &intents)),
-            pg: |pg| pg_write!(pg, Durable, |tx| pg::votes::record_intents(&tx, &intents)))
+            sqlite: self.with_connection(move |c| votes::record_intents(c, &s, &intents)),
+            pg: |pg| pg_write!(pg, Durable, |tx| pg::votes::record_intents(&tx, &s, &intents)))
     }
 
     pub async fn record_signed(
@@ -355,9 +421,11 @@ impl Ledger {
         &self,
         found: Vec<FoundVote>,
     ) -> Result<Vec<Option<VoteRow>>, LedgerError> {
+        found.iter().try_for_each(|f| self.check_dao(f.dao))?;
+        let s = self.scope();
         on_backend!(self,
-            sqlite: self.with_connection(move |c| votes::record_found(c, &found)),
-            pg: |pg| pg_write!(pg, Durable, |tx| pg::votes::record_found(&tx, &found)))
+            sqlite: self.with_connection(move |c| votes::record_found(c, &s, &found)),
+            pg: |pg| pg_write!(pg, Durable, |tx| pg::votes::record_found(&tx, &s, &found)))
     }
 
     /// Not fsynced: decisions are made again by the next round if lost.
@@ -365,16 +433,21 @@ impl Ledger {
         &self,
         decisions: Vec<DecisionRecord>,
     ) -> Result<(), LedgerError> {
+        decisions.iter().try_for_each(|d| self.check_dao(d.dao))?;
+        let s = self.scope();
         on_backend!(self,
-            sqlite: self.with_connection_relaxed(move |c| votes::record_decisions(c, &decisions)),
-            pg: |pg| pg_write!(pg, Relaxed, |tx| pg::votes::record_decisions(&tx, &decisions)))
+            sqlite: self.with_connection_relaxed(move |c| votes::record_decisions(c, &s, &decisions)),
+            pg: |pg| pg_write!(pg, Relaxed, |tx| pg::votes::record_decisions(&tx, &s, &decisions)))
     }
 
-    /// Wei `voter` spent (or may still spend) on attempts signed since `since_ms`.
+    /// Wei `voter` spent (or may still spend) on attempts signed since
+    /// `since_ms` on this handle's chain, in every DAO there: the budget is
+    /// the wallet's, and the wallet is per chain.
     pub async fn spent_since(&self, voter: Address, since_ms: i64) -> Result<U256, LedgerError> {
+        let chain = self.scope.chain;
         on_backend!(self,
-            sqlite: self.with_connection(move |c| votes::spent_since(c, voter, since_ms)),
-            pg: |pg| pg_read!(pg, |c| pg::votes::spent_since(&*c, voter, since_ms)))
+            sqlite: self.with_connection(move |c| votes::spent_since(c, chain, voter, since_ms)),
+            pg: |pg| pg_read!(pg, |c| pg::votes::spent_since(&*c, chain, voter, since_ms)))
     }
 
     /// Not fsynced: a row left `signed` is reconciled against the chain.
@@ -426,11 +499,13 @@ impl Ledger {
         dao: Address,
         proposal_id: U256,
     ) -> Result<Vec<DecisionRecord>, LedgerError> {
+        self.check_dao(dao)?;
+        let s = self.scope();
         on_backend!(self,
             sqlite: self.with_connection(move |c| {
-                queries::decisions_by_proposal(c, dao, proposal_id)
+                queries::decisions_by_proposal(c, &s, dao, proposal_id)
             }),
-            pg: |pg| pg_read!(pg, |c| pg::queries::decisions_by_proposal(&*c, dao, proposal_id)))
+            pg: |pg| pg_read!(pg, |c| pg::queries::decisions_by_proposal(&*c, &s, dao, proposal_id)))
     }
 
     pub async fn vote(&self, id: i64) -> Result<Option<VoteRow>, LedgerError> {
@@ -456,18 +531,20 @@ impl Ledger {
         dao: Address,
         pairs: Vec<(U256, Address)>,
     ) -> Result<Vec<Option<VoteRow>>, LedgerError> {
+        self.check_dao(dao)?;
+        let s = self.scope();
         on_backend!(self,
         sqlite: self.with_connection(move |c| {
             pairs
                 .into_iter()
-                .map(|(proposal_id, voter)| queries::vote_for(c, dao, proposal_id, voter))
+                .map(|(proposal_id, voter)| queries::vote_for(c, &s, proposal_id, voter))
                 .collect()
         }),
         pg: |pg| pg.bounded(async {
             let c = pg.session().await?;
             let mut out = Vec::with_capacity(pairs.len());
             for (proposal_id, voter) in pairs {
-                out.push(pg::queries::vote_for(&*c, dao, proposal_id, voter).await?);
+                out.push(pg::queries::vote_for(&*c, &s, proposal_id, voter).await?);
             }
             Ok(out)
         }).await)
@@ -479,17 +556,21 @@ impl Ledger {
             pg: |pg| pg_read!(pg, |c| pg::votes::attempts(&*c, id)))
     }
 
+    /// This DAO's unfinished rows, oldest first.
     pub async fn pending(&self) -> Result<Vec<VoteRow>, LedgerError> {
+        let s = self.scope();
         on_backend!(self,
-            sqlite: self.with_connection(|c| queries::pending(c)),
-            pg: |pg| pg_read!(pg, |c| pg::queries::pending(&*c)))
+            sqlite: self.with_connection(move |c| queries::pending(c, &s)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::pending(&*c, &s)))
     }
 
+    /// A node's votes in this DAO, newest first.
     pub async fn votes_by_node(&self, node: &str, limit: u32) -> Result<Vec<VoteRow>, LedgerError> {
         let node = node.to_owned();
+        let s = self.scope();
         on_backend!(self,
-            sqlite: self.with_connection(move |c| queries::by_node(c, &node, limit)),
-            pg: |pg| pg_read!(pg, |c| pg::queries::by_node(&*c, &node, limit)))
+            sqlite: self.with_connection(move |c| queries::by_node(c, &s, &node, limit)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::by_node(&*c, &s, &node, limit)))
     }
 
     pub async fn votes_by_proposal(
@@ -497,27 +578,35 @@ impl Ledger {
         dao: Address,
         proposal_id: U256,
     ) -> Result<Vec<VoteRow>, LedgerError> {
+        self.check_dao(dao)?;
+        let s = self.scope();
         on_backend!(self,
-            sqlite: self.with_connection(move |c| queries::by_proposal(c, dao, proposal_id)),
-            pg: |pg| pg_read!(pg, |c| pg::queries::by_proposal(&*c, dao, proposal_id)))
+            sqlite: self.with_connection(move |c| queries::by_proposal(c, &s, proposal_id)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::by_proposal(&*c, &s, proposal_id)))
     }
 
     pub async fn votes_by_round(&self, round_id: i64) -> Result<Vec<VoteRow>, LedgerError> {
+        let s = self.scope();
         on_backend!(self,
-            sqlite: self.with_connection(move |c| queries::by_round(c, round_id)),
-            pg: |pg| pg_read!(pg, |c| pg::queries::by_round(&*c, round_id)))
+            sqlite: self.with_connection(move |c| queries::by_round(c, &s, round_id)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::by_round(&*c, &s, round_id)))
     }
 
+    /// Per-node counts of this DAO's votes.
     pub async fn vote_counts(&self) -> Result<Vec<NodeVoteCounts>, LedgerError> {
+        let s = self.scope();
         on_backend!(self,
-            sqlite: self.with_connection(|c| queries::counts(c)),
-            pg: |pg| pg_read!(pg, |c| pg::queries::counts(&*c)))
+            sqlite: self.with_connection(move |c| queries::counts_for(c, &s)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::counts(&*c, &s)))
     }
 
+    /// The highest nonce `voter` signed with on this handle's chain, in any
+    /// DAO there: the wallet's nonces are per chain.
     pub async fn max_nonce(&self, voter: Address) -> Result<Option<u64>, LedgerError> {
+        let chain = self.scope.chain;
         on_backend!(self,
-            sqlite: self.with_connection(move |c| queries::max_nonce(c, voter)),
-            pg: |pg| pg_read!(pg, |c| pg::queries::max_nonce(&*c, voter)))
+            sqlite: self.with_connection(move |c| queries::max_nonce(c, chain, voter)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::max_nonce(&*c, chain, voter)))
     }
 
     pub async fn start_round(
@@ -526,18 +615,20 @@ impl Ledger {
         head_block: Option<u64>,
     ) -> Result<i64, LedgerError> {
         let trigger = trigger.to_owned();
+        let s = self.scope();
         on_backend!(self,
-        sqlite: self.with_connection(move |c| queries::start_round(c, &trigger, head_block)),
+        sqlite: self.with_connection(move |c| queries::start_round(c, &s, &trigger, head_block)),
         pg: |pg| {
             let groups = pg.fence().map(pg::FenceSet::groups);
-            pg_write!(pg, Durable, |tx| pg::queries::start_round(&tx, &trigger, head_block, groups.as_deref()))
+            pg_write!(pg, Durable, |tx| pg::queries::start_round(&tx, &s, &trigger, head_block, groups.as_deref()))
         })
     }
 
     pub async fn set_round_head(&self, id: i64, head_block: u64) -> Result<(), LedgerError> {
+        let s = self.scope();
         on_backend!(self,
-            sqlite: self.with_connection(move |c| queries::set_round_head(c, id, head_block)),
-            pg: |pg| pg_write!(pg, Durable, |tx| pg::queries::set_round_head(&tx, id, head_block)))
+            sqlite: self.with_connection(move |c| queries::set_round_head(c, &s, id, head_block)),
+            pg: |pg| pg_write!(pg, Durable, |tx| pg::queries::set_round_head(&tx, &s, id, head_block)))
     }
 
     pub async fn finish_round(
@@ -547,52 +638,60 @@ impl Ledger {
         summary: serde_json::Value,
     ) -> Result<(), LedgerError> {
         let outcome = outcome.to_owned();
+        let s = self.scope();
         on_backend!(self,
-        sqlite: self.with_connection(move |c| queries::finish_round(c, id, &outcome, &summary)),
+        sqlite: self.with_connection(move |c| queries::finish_round(c, &s, id, &outcome, &summary)),
         pg: |pg| pg_write!(pg, Durable, |tx| {
-            pg::queries::finish_round(&tx, id, &outcome, &summary)
+            pg::queries::finish_round(&tx, &s, id, &outcome, &summary)
         }))
     }
 
-    /// Marks the rounds left unfinished. `group`: only those that voted
-    /// for that lease group (a daemon taking one group over leaves its own
-    /// running round of another group alone); `None`: all.
+    /// Marks this DAO's rounds left unfinished. `group`: only those that
+    /// voted for that lease group (a daemon taking one group over leaves its
+    /// own running round of another group alone); `None`: all of this DAO's.
     pub async fn interrupt_unfinished_rounds(
         &self,
         group: Option<&str>,
     ) -> Result<usize, LedgerError> {
         let group = group.map(str::to_owned);
+        let s = self.scope();
         on_backend!(self,
-            sqlite: self.with_connection(|c| queries::interrupt_unfinished(c)),
-            pg: |pg| pg_write!(pg, Durable, |tx| pg::queries::interrupt_unfinished(&tx, group.as_deref())))
+            sqlite: self.with_connection(move |c| queries::interrupt_unfinished(c, &s)),
+            pg: |pg| pg_write!(pg, Durable, |tx| pg::queries::interrupt_unfinished(&tx, &s, group.as_deref())))
     }
 
+    /// This DAO's rounds, newest first.
     pub async fn rounds(
         &self,
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<RoundRow>, LedgerError> {
+        let s = self.scope();
         on_backend!(self,
-            sqlite: self.with_connection(move |c| queries::rounds(c, limit, before)),
-            pg: |pg| pg_read!(pg, |c| pg::queries::rounds(&*c, limit, before)))
+            sqlite: self.with_connection(move |c| queries::rounds(c, &s, limit, before)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::rounds(&*c, &s, limit, before)))
     }
 
     pub async fn last_success(&self) -> Result<Option<i64>, LedgerError> {
+        let s = self.scope();
         on_backend!(self,
-            sqlite: self.with_connection(|c| queries::last_success(c)),
-            pg: |pg| pg_read!(pg, |c| pg::queries::last_success(&*c)))
+            sqlite: self.with_connection(move |c| queries::last_success(c, &s)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::last_success(&*c, &s)))
     }
 
     pub async fn round_count(&self) -> Result<u64, LedgerError> {
+        let s = self.scope();
         on_backend!(self,
-            sqlite: self.with_connection(|c| queries::round_count(c)),
-            pg: |pg| pg_read!(pg, |c| pg::queries::round_count(&*c)))
+            sqlite: self.with_connection(move |c| queries::round_count(c, &s)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::round_count(&*c, &s)))
     }
 
+    /// One of this DAO's rounds.
     pub async fn round(&self, id: i64) -> Result<Option<RoundRow>, LedgerError> {
+        let s = self.scope();
         on_backend!(self,
-            sqlite: self.with_connection(move |c| queries::round(c, id)),
-            pg: |pg| pg_read!(pg, |c| pg::queries::round(&*c, id)))
+            sqlite: self.with_connection(move |c| queries::round(c, &s, id)),
+            pg: |pg| pg_read!(pg, |c| pg::queries::round(&*c, &s, id)))
     }
 }
 

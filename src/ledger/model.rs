@@ -254,6 +254,14 @@ pub struct NodeVoteCounts {
     pub last_vote_at: Option<i64>,
 }
 
+/// The (chain, DAO) pair a handle's queries filter on, as the rows store
+/// it: the chain id as a signed integer, the DAO lower-case hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub chain: i64,
+    pub dao: String,
+}
+
 pub const VOTE_COLUMNS: &str = "id, dao, proposal_id, voter, node, round_id, decision, reason, \
      strategy, rule, state, nonce, tx_hash, raw_tx, block_number, gas_used, error, created_at, \
      updated_at, signed_at, sent_at, finished_at, source, retries";

@@ -1,6 +1,7 @@
 //! Opening the ledger file: pragmas, schema migrations (`PRAGMA
-//! user_version`), and the identity check that keeps one ledger to one chain
-//! and one DAO.
+//! user_version`), and the registration of the (chain, DAO) pairs whose
+//! rows it holds: one ledger serves every DAO on every chain the daemon
+//! votes in, each row keyed by its chain and DAO.
 //!
 //! WAL with `synchronous=FULL`: every commit is fsynced before it returns, so
 //! an intent is on disk before the vote is signed and a signed transaction is
@@ -24,7 +25,7 @@ pub const APPLICATION_ID: i32 = 0x676f_766e;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -131,7 +132,169 @@ CREATE TABLE key_acks (
 CREATE INDEX key_acks_voter ON key_acks (voter, nonce);
 ";
 
-/// The chain and DAO a ledger belongs to.
+/// One ledger for many DAOs on many chains: `votes`, `decisions`, `rounds`
+/// and `key_acks` gain `chain_id` (and `rounds` its `dao`), filled from the
+/// one identity older files pinned in `meta`, and the keys become
+/// (chain, DAO, proposal, voter). The pairs themselves live in
+/// `ledger_daos`; `meta.chain_id`/`meta.dao` stay as history.
+///
+/// SQLite cannot drop a UNIQUE constraint or add a NOT NULL column without
+/// a default, so the tables are rebuilt (new table, copy, drop, rename).
+/// The migration runs in a transaction, where `foreign_keys` cannot be
+/// switched off; so no parent is dropped while a row still points at it:
+/// every new table references the new parents, the old tables are dropped
+/// children first, and the renames (not `legacy_alter_table`) carry the
+/// references over to the final names.
+const V4: &str = "
+CREATE TABLE ledger_daos (
+    chain_id      INTEGER NOT NULL,
+    dao           TEXT NOT NULL,
+    registered_at INTEGER NOT NULL,
+    PRIMARY KEY (chain_id, dao)
+) STRICT;
+
+INSERT INTO ledger_daos (chain_id, dao, registered_at)
+SELECT CAST(c.value AS INTEGER), d.value,
+       COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'created_at'), 0)
+FROM meta c JOIN meta d ON d.key = 'dao'
+WHERE c.key = 'chain_id';
+
+CREATE TABLE rounds_v4 (
+    id          INTEGER PRIMARY KEY,
+    chain_id    INTEGER NOT NULL,
+    dao         TEXT NOT NULL,
+    trigger     TEXT NOT NULL,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER,
+    outcome     TEXT,
+    head_block  INTEGER,
+    summary     TEXT
+) STRICT;
+
+INSERT INTO rounds_v4 (id, chain_id, dao, trigger, started_at, finished_at, outcome,
+                       head_block, summary)
+SELECT id, (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'chain_id'),
+       (SELECT value FROM meta WHERE key = 'dao'),
+       trigger, started_at, finished_at, outcome, head_block, summary
+FROM rounds;
+
+CREATE TABLE votes_v4 (
+    id           INTEGER PRIMARY KEY,
+    chain_id     INTEGER NOT NULL,
+    dao          TEXT NOT NULL,
+    proposal_id  TEXT NOT NULL,
+    voter        TEXT NOT NULL,
+    node         TEXT NOT NULL,
+    round_id     INTEGER REFERENCES rounds_v4(id),
+    decision     TEXT NOT NULL CHECK (decision IN ('for', 'against', 'abstain')),
+    reason       TEXT NOT NULL,
+    strategy     TEXT NOT NULL,
+    rule         TEXT,
+    state        TEXT NOT NULL CHECK (state IN ('intent', 'signed', 'sent', 'confirmed',
+                     'reverted', 'failed', 'abandoned', 'confirmed_external')),
+    nonce        INTEGER,
+    tx_hash      TEXT,
+    raw_tx       BLOB,
+    block_number INTEGER,
+    gas_used     INTEGER,
+    error        TEXT,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    signed_at    INTEGER,
+    sent_at      INTEGER,
+    finished_at  INTEGER,
+    source       TEXT NOT NULL DEFAULT 'ledger' CHECK (source IN ('ledger', 'chain')),
+    retries      INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (chain_id, dao, proposal_id, voter)
+) STRICT;
+
+INSERT INTO votes_v4 (id, chain_id, dao, proposal_id, voter, node, round_id, decision, reason,
+                      strategy, rule, state, nonce, tx_hash, raw_tx, block_number, gas_used,
+                      error, created_at, updated_at, signed_at, sent_at, finished_at, source,
+                      retries)
+SELECT id, (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'chain_id'), dao, proposal_id,
+       voter, node, round_id, decision, reason, strategy, rule, state, nonce, tx_hash, raw_tx,
+       block_number, gas_used, error, created_at, updated_at, signed_at, sent_at, finished_at,
+       source, retries
+FROM votes;
+
+CREATE TABLE vote_attempts_v4 (
+    id           INTEGER PRIMARY KEY,
+    vote_id      INTEGER NOT NULL REFERENCES votes_v4(id),
+    nonce        INTEGER NOT NULL,
+    tx_hash      TEXT NOT NULL UNIQUE,
+    raw_tx       BLOB NOT NULL,
+    created_at   INTEGER NOT NULL,
+    max_cost_wei TEXT,
+    fee_wei      TEXT,
+    mined_at     INTEGER
+) STRICT;
+
+INSERT INTO vote_attempts_v4 (id, vote_id, nonce, tx_hash, raw_tx, created_at, max_cost_wei,
+                              fee_wei, mined_at)
+SELECT id, vote_id, nonce, tx_hash, raw_tx, created_at, max_cost_wei, fee_wei, mined_at
+FROM vote_attempts;
+
+CREATE TABLE decisions_v4 (
+    chain_id    INTEGER NOT NULL,
+    dao         TEXT NOT NULL,
+    proposal_id TEXT NOT NULL,
+    voter       TEXT NOT NULL,
+    node        TEXT NOT NULL,
+    round_id    INTEGER REFERENCES rounds_v4(id),
+    decision    TEXT NOT NULL CHECK (decision IN ('for', 'against', 'abstain', 'skip')),
+    reason      TEXT NOT NULL,
+    strategy    TEXT NOT NULL,
+    rule        TEXT,
+    decided_at  INTEGER NOT NULL,
+    PRIMARY KEY (chain_id, dao, proposal_id, voter)
+) STRICT;
+
+INSERT INTO decisions_v4 (chain_id, dao, proposal_id, voter, node, round_id, decision, reason,
+                          strategy, rule, decided_at)
+SELECT (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'chain_id'), dao, proposal_id,
+       voter, node, round_id, decision, reason, strategy, rule, decided_at
+FROM decisions;
+
+CREATE TABLE key_acks_v4 (
+    id       INTEGER PRIMARY KEY,
+    chain_id INTEGER NOT NULL,
+    voter    TEXT NOT NULL,
+    node     TEXT NOT NULL,
+    nonce    INTEGER NOT NULL,
+    acked_at INTEGER NOT NULL
+) STRICT;
+
+INSERT INTO key_acks_v4 (id, chain_id, voter, node, nonce, acked_at)
+SELECT id, (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'chain_id'), voter, node,
+       nonce, acked_at
+FROM key_acks;
+
+DROP TABLE vote_attempts;
+DROP TABLE decisions;
+DROP TABLE key_acks;
+DROP TABLE votes;
+DROP TABLE rounds;
+
+ALTER TABLE rounds_v4 RENAME TO rounds;
+ALTER TABLE votes_v4 RENAME TO votes;
+ALTER TABLE vote_attempts_v4 RENAME TO vote_attempts;
+ALTER TABLE decisions_v4 RENAME TO decisions;
+ALTER TABLE key_acks_v4 RENAME TO key_acks;
+
+CREATE INDEX rounds_dao ON rounds (chain_id, dao, id);
+CREATE INDEX votes_pending ON votes (chain_id, dao, id)
+    WHERE state IN ('intent', 'signed', 'sent');
+CREATE INDEX votes_round ON votes (round_id);
+CREATE INDEX votes_node ON votes (chain_id, dao, node, id);
+CREATE INDEX votes_voter ON votes (chain_id, voter);
+CREATE INDEX vote_attempts_vote ON vote_attempts (vote_id);
+CREATE INDEX vote_attempts_created ON vote_attempts (created_at);
+CREATE INDEX key_acks_voter ON key_acks (chain_id, voter, nonce);
+";
+
+/// One (chain, DAO) pair whose rows a ledger holds; a [`super::Ledger`]
+/// handle is scoped to one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LedgerIdentity {
     pub chain_id: u64,
@@ -139,8 +302,39 @@ pub struct LedgerIdentity {
 }
 
 impl LedgerIdentity {
-    pub(crate) fn describe(chain_id: &str, dao: &str) -> String {
-        format!("chain {chain_id}, DAO {dao}")
+    /// The chain id as both backends store it (a signed 64-bit integer).
+    pub(crate) fn chain_key(self) -> Result<i64, LedgerError> {
+        i64::try_from(self.chain_id).map_err(|_| LedgerError::ChainIdRange {
+            chain_id: self.chain_id,
+        })
+    }
+
+    /// The pair as its rows store it: chain id and lower-case DAO address.
+    pub(crate) fn scope(self) -> Result<super::model::Scope, LedgerError> {
+        Ok(super::model::Scope {
+            chain: self.chain_key()?,
+            dao: addr(self.dao),
+        })
+    }
+
+    /// A pair read back from `ledger_daos`.
+    pub(crate) fn from_stored(chain: i64, dao: &str) -> Result<LedgerIdentity, LedgerError> {
+        let corrupt = |detail: String| LedgerError::Corrupt {
+            what: "ledger_daos".into(),
+            detail,
+        };
+        Ok(LedgerIdentity {
+            chain_id: u64::try_from(chain).map_err(|_| corrupt(format!("chain id {chain}")))?,
+            dao: dao
+                .parse()
+                .map_err(|e| corrupt(format!("DAO {dao:?}: {e}")))?,
+        })
+    }
+}
+
+impl std::fmt::Display for LedgerIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "chain {}, DAO {:#x}", self.chain_id, self.dao)
     }
 }
 
@@ -190,22 +384,30 @@ pub(crate) fn open_with(
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
         .map_err(open_err)?;
     migrate(&mut conn, path, migrations)?;
-    check_identity(&mut conn, path, identity)?;
     check_not_moved(&conn, path)?;
+    register(&mut conn, identity)?;
     Ok(conn)
 }
 
 /// Gives a connection without a ledger yet (a backup being written, an
-/// in-memory snapshot) the schema and identity, without [`open`]'s file
-/// checks and WAL: `label` names it in errors.
+/// in-memory snapshot) the schema and registers `identity`, without
+/// [`open`]'s file checks and WAL: `label` names it in errors.
 pub fn prepare_connection(
     conn: &mut Connection,
     label: &Path,
     identity: LedgerIdentity,
 ) -> Result<(), LedgerError> {
+    prepare_schema(conn, label)?;
+    register(conn, identity).map(drop)
+}
+
+/// [`prepare_connection`] without registering a pair: for a copy that
+/// takes its pairs from the ledger it copies (a snapshot of PostgreSQL, a
+/// backup being restored), or migrates an older file, whose pair the
+/// migration carries over.
+pub fn prepare_schema(conn: &mut Connection, label: &Path) -> Result<(), LedgerError> {
     check_foreign(conn, label)?;
-    migrate(conn, label, MIGRATIONS)?;
-    check_identity(conn, label, identity)
+    migrate(conn, label, MIGRATIONS)
 }
 
 /// The `meta` key `govnode ledger migrate` sets on a SQLite ledger whose
@@ -285,43 +487,45 @@ fn migrate(conn: &mut Connection, path: &Path, migrations: &[&str]) -> Result<()
     Ok(())
 }
 
-fn check_identity(
+/// Registers `identity` if the ledger has not seen it yet; returns whether
+/// it was new. `created_at` in `meta` marks the ledger's first opening.
+pub(crate) fn register(
     conn: &mut Connection,
-    path: &Path,
     identity: LedgerIdentity,
-) -> Result<(), LedgerError> {
-    let want_chain = identity.chain_id.to_string();
-    let want_dao = addr(identity.dao);
+) -> Result<bool, LedgerError> {
+    let chain = identity.chain_key()?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let get = |key: &str| -> Result<Option<String>, rusqlite::Error> {
-        tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-    };
-    match (get("chain_id")?, get("dao")?) {
-        (None, None) => {
-            let now = now_ms().to_string();
-            for (k, v) in [
-                ("chain_id", want_chain.as_str()),
-                ("dao", want_dao.as_str()),
-                ("created_at", now.as_str()),
-            ] {
-                tx.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", [k, v])?;
-            }
-        }
-        (Some(chain), Some(dao)) if chain == want_chain && dao == want_dao => {}
-        (chain, dao) => {
-            return Err(LedgerError::WrongIdentity {
-                path: path.to_owned(),
-                expected: LedgerIdentity::describe(&want_chain, &want_dao),
-                found: LedgerIdentity::describe(
-                    chain.as_deref().unwrap_or("?"),
-                    dao.as_deref().unwrap_or("?"),
-                ),
-            });
-        }
-    }
+    let now = now_ms();
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('created_at', ?1) ON CONFLICT (key) DO NOTHING",
+        [now.to_string()],
+    )?;
+    let added = tx.execute(
+        "INSERT INTO ledger_daos (chain_id, dao, registered_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (chain_id, dao) DO NOTHING",
+        rusqlite::params![chain, addr(identity.dao), now],
+    )?;
     tx.commit()?;
-    Ok(())
+    if added == 1 {
+        tracing::info!(
+            "ledger: DAO {:#x} on chain {} registered",
+            identity.dao,
+            identity.chain_id
+        );
+    }
+    Ok(added == 1)
+}
+
+/// Every (chain, DAO) pair the ledger holds rows for, by chain and DAO.
+pub(crate) fn registered(conn: &Connection) -> Result<Vec<LedgerIdentity>, LedgerError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT chain_id, dao FROM ledger_daos ORDER BY chain_id, dao")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    rows.map(|r| {
+        let (chain, dao) = r?;
+        LedgerIdentity::from_stored(chain, &dao)
+    })
+    .collect()
 }
 
 #[cfg(test)]

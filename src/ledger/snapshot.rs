@@ -20,7 +20,10 @@ use super::schema::{APPLICATION_ID, BUSY_TIMEOUT, LedgerIdentity, SCHEMA_VERSION
 pub struct LedgerInfo {
     /// `PRAGMA user_version`: the last migration applied.
     pub schema_version: u32,
-    pub identity: LedgerIdentity,
+    /// Every (chain, DAO) pair it holds rows for (a file older than schema
+    /// 4 has the one its `meta` names); empty for a ledger no daemon has
+    /// opened for a DAO yet.
+    pub identities: Vec<LedgerIdentity>,
     pub votes: u64,
     pub rounds: u64,
 }
@@ -38,7 +41,7 @@ pub fn open_read_only(path: &Path) -> Result<Connection, LedgerError> {
 }
 
 /// Checks that `conn` holds a govnode ledger this build can read and returns
-/// its identity and size. A schema newer than this build is refused: its
+/// its pairs and size. A schema newer than this build is refused: its
 /// columns may mean something this build does not know.
 pub fn inspect(conn: &Connection, path: &Path) -> Result<LedgerInfo, LedgerError> {
     let foreign = |detail: &str| LedgerError::Foreign {
@@ -68,25 +71,10 @@ pub fn inspect(conn: &Connection, path: &Path) -> Result<LedgerInfo, LedgerError
             supported: SCHEMA_VERSION,
         });
     }
-    let meta = |key: &str| -> Result<Option<String>, LedgerError> {
-        Ok(conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
-    };
-    let (Some(chain), Some(dao)) = (meta("chain_id")?, meta("dao")?) else {
-        return Err(foreign("its meta table names no chain id or DAO"));
-    };
-    let corrupt = |what: &str, raw: &str, e: String| LedgerError::Corrupt {
-        what: format!("meta.{what}"),
-        detail: format!("{raw:?}: {e}"),
-    };
-    let identity = LedgerIdentity {
-        chain_id: chain
-            .parse::<u64>()
-            .map_err(|e| corrupt("chain_id", &chain, e.to_string()))?,
-        dao: dao
-            .parse::<Address>()
-            .map_err(|e| corrupt("dao", &dao, e.to_string()))?,
+    let identities = if schema_version >= 4 {
+        super::schema::registered(conn)?
+    } else {
+        meta_identity(conn)?.into_iter().collect()
     };
     let count = |table: &str| -> Result<u64, LedgerError> {
         let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
@@ -94,18 +82,42 @@ pub fn inspect(conn: &Connection, path: &Path) -> Result<LedgerInfo, LedgerError
     };
     Ok(LedgerInfo {
         schema_version,
-        identity,
+        identities,
         votes: count("votes")?,
         rounds: count("rounds")?,
     })
 }
 
-/// Calls `f` with every vote row in id order, inside one read transaction
-/// (one consistent view). The signed transaction bytes are not even read:
-/// `raw_tx` is always `None` here.
+/// The one identity a ledger older than schema 4 pinned in `meta`.
+fn meta_identity(conn: &Connection) -> Result<Option<LedgerIdentity>, LedgerError> {
+    let meta = |key: &str| -> Result<Option<String>, LedgerError> {
+        Ok(conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    };
+    let (Some(chain), Some(dao)) = (meta("chain_id")?, meta("dao")?) else {
+        return Ok(None);
+    };
+    let corrupt = |what: &str, raw: &str, e: String| LedgerError::Corrupt {
+        what: format!("meta.{what}"),
+        detail: format!("{raw:?}: {e}"),
+    };
+    Ok(Some(LedgerIdentity {
+        chain_id: chain
+            .parse::<u64>()
+            .map_err(|e| corrupt("chain_id", &chain, e.to_string()))?,
+        dao: dao
+            .parse::<Address>()
+            .map_err(|e| corrupt("dao", &dao, e.to_string()))?,
+    }))
+}
+
+/// Calls `f` with every vote row of every DAO, with its chain id, in id
+/// order, inside one read transaction (one consistent view). The signed
+/// transaction bytes are not even read: `raw_tx` is always `None` here.
 pub fn each_vote<E>(
     conn: &mut Connection,
-    mut f: impl FnMut(VoteRow) -> Result<(), E>,
+    mut f: impl FnMut(u64, VoteRow) -> Result<(), E>,
 ) -> Result<(), E>
 where
     E: From<LedgerError>,
@@ -120,16 +132,37 @@ where
             .replace("source", "'ledger' AS source")
             .replace("retries", "0 AS retries");
     }
+    // Before schema 4 every row belonged to the chain `meta` names.
+    let chain = if version < 4 {
+        "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'chain_id')"
+    } else {
+        "chain_id"
+    };
     let tx = conn.transaction().map_err(LedgerError::from)?;
     {
         let mut stmt = tx
-            .prepare(&format!("SELECT {columns} FROM votes ORDER BY id"))
+            .prepare(&format!("SELECT {columns}, {chain} FROM votes ORDER BY id"))
             .map_err(LedgerError::from)?;
         let mut rows = stmt.query([]).map_err(LedgerError::from)?;
+        let width = stmt_width(&columns);
         while let Some(row) = rows.next().map_err(LedgerError::from)? {
-            f(vote_from_row(row)?)?;
+            let vote = vote_from_row(row)?;
+            let chain: Option<i64> = row.get(width).map_err(LedgerError::from)?;
+            let chain =
+                chain
+                    .and_then(|c| u64::try_from(c).ok())
+                    .ok_or_else(|| LedgerError::Corrupt {
+                        what: format!("votes[{}].chain_id", vote.id),
+                        detail: format!("{chain:?}"),
+                    })?;
+            f(chain, vote)?;
         }
     }
     tx.commit().map_err(LedgerError::from)?;
     Ok(())
+}
+
+/// How many columns a comma-separated column list selects.
+fn stmt_width(columns: &str) -> usize {
+    columns.split(',').count()
 }

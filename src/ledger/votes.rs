@@ -48,12 +48,13 @@ pub(super) fn expect_state(
 /// vote); all or none are recorded. Results in input order.
 pub fn record_intents(
     conn: &mut Connection,
+    s: &Scope,
     news: &[NewIntent],
 ) -> Result<Vec<Intent>, LedgerError> {
     let tx = begin(conn)?;
     let recorded = news
         .iter()
-        .map(|new| intent_in(&tx, new))
+        .map(|new| intent_in(&tx, s, new))
         .collect::<Result<Vec<_>, _>>()?;
     tx.commit()?;
     Ok(recorded)
@@ -77,16 +78,16 @@ pub(super) fn not_this_votes(id: i64, tx_hash: B256) -> LedgerError {
     }
 }
 
-fn intent_in(tx: &Transaction<'_>, new: &NewIntent) -> Result<Intent, LedgerError> {
+fn intent_in(tx: &Transaction<'_>, s: &Scope, new: &NewIntent) -> Result<Intent, LedgerError> {
     ensure_vote(new)?;
     let now = now_ms();
     let inserted = tx.execute(
-        "INSERT INTO votes (dao, proposal_id, voter, node, round_id, decision, reason, strategy,
-                            rule, state, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'intent', ?10, ?10)
-         ON CONFLICT (dao, proposal_id, voter) DO NOTHING",
+        "INSERT INTO votes (chain_id, dao, proposal_id, voter, node, round_id, decision, reason,
+                            strategy, rule, state, created_at, updated_at)
+         VALUES (?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'intent', ?10, ?10)
+         ON CONFLICT (chain_id, dao, proposal_id, voter) DO NOTHING",
         params![
-            addr(new.dao),
+            s.dao,
             new.proposal_id.to_string(),
             addr(new.voter),
             new.node,
@@ -96,13 +97,15 @@ fn intent_in(tx: &Transaction<'_>, new: &NewIntent) -> Result<Intent, LedgerErro
             new.strategy,
             new.rule,
             now,
+            s.chain,
         ],
     )?;
     let row = tx.query_row(
         &format!(
-            "SELECT {VOTE_COLUMNS} FROM votes WHERE dao = ?1 AND proposal_id = ?2 AND voter = ?3"
+            "SELECT {VOTE_COLUMNS} FROM votes
+             WHERE chain_id = ?1 AND dao = ?2 AND proposal_id = ?3 AND voter = ?4"
         ),
-        params![addr(new.dao), new.proposal_id.to_string(), addr(new.voter)],
+        params![s.chain, s.dao, new.proposal_id.to_string(), addr(new.voter)],
         |r| Ok(vote_from_row(r)),
     )??;
     Ok(if inserted == 1 {
@@ -391,6 +394,7 @@ pub fn set_error(conn: &mut Connection, id: i64, reason: &str) -> Result<VoteRow
 /// that has a row keeps it. Rows inserted, in input order (`None` if kept).
 pub fn record_found(
     conn: &mut Connection,
+    s: &Scope,
     found: &[FoundVote],
 ) -> Result<Vec<Option<VoteRow>>, LedgerError> {
     let tx = begin(conn)?;
@@ -398,14 +402,14 @@ pub fn record_found(
     let mut out = Vec::with_capacity(found.len());
     for f in found {
         let inserted = tx.execute(
-            "INSERT INTO votes (dao, proposal_id, voter, node, decision, reason, strategy, state,
-                                tx_hash, block_number, error, created_at, updated_at,
-                                finished_at, source)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'chain', 'confirmed_external', ?7, ?8, NULL,
+            "INSERT INTO votes (chain_id, dao, proposal_id, voter, node, decision, reason,
+                                strategy, state, tx_hash, block_number, error, created_at,
+                                updated_at, finished_at, source)
+             VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, 'chain', 'confirmed_external', ?7, ?8, NULL,
                      ?9, ?9, ?9, 'chain')
-             ON CONFLICT (dao, proposal_id, voter) DO NOTHING",
+             ON CONFLICT (chain_id, dao, proposal_id, voter) DO NOTHING",
             params![
-                addr(f.dao),
+                s.dao,
                 f.proposal_id.to_string(),
                 addr(f.voter),
                 f.node,
@@ -414,6 +418,7 @@ pub fn record_found(
                 f.tx_hash.map(hash),
                 f.block_number.map(|b| b as i64),
                 now,
+                s.chain,
             ],
         )?;
         out.push(if inserted == 1 {
@@ -426,15 +431,21 @@ pub fn record_found(
     Ok(out)
 }
 
-/// What `voter`'s attempts signed since `since_ms` cost (mined ones) or may
-/// still cost (the newest attempt of a vote still in flight).
-pub fn spent_since(conn: &Connection, voter: Address, since_ms: i64) -> Result<U256, LedgerError> {
+/// What `voter`'s attempts on `chain` signed since `since_ms` cost (mined
+/// ones) or may still cost (the newest attempt of a vote still in flight),
+/// in every DAO on that chain: the wallet pays for all of them.
+pub fn spent_since(
+    conn: &Connection,
+    chain: i64,
+    voter: Address,
+    since_ms: i64,
+) -> Result<U256, LedgerError> {
     let mut stmt = conn.prepare_cached(
         "SELECT a.fee_wei, a.max_cost_wei, v.state, a.tx_hash = v.tx_hash
          FROM vote_attempts a JOIN votes v ON v.id = a.vote_id
-         WHERE v.voter = ?1 AND a.created_at >= ?2",
+         WHERE v.chain_id = ?3 AND v.voter = ?1 AND a.created_at >= ?2",
     )?;
-    let rows = stmt.query_map(params![addr(voter), since_ms], |r| {
+    let rows = stmt.query_map(params![addr(voter), since_ms, chain], |r| {
         Ok::<SpendRow, rusqlite::Error>((
             r.get::<_, Option<String>>(0)?,
             r.get::<_, Option<String>>(1)?,
@@ -507,22 +518,23 @@ impl From<DecisionRecord> for NewIntent {
 /// only the newest one is kept).
 pub fn record_decisions(
     conn: &mut Connection,
+    s: &Scope,
     decisions: &[DecisionRecord],
 ) -> Result<(), LedgerError> {
     let tx = begin(conn)?;
     let now = now_ms();
     for d in decisions {
         tx.execute(
-            "INSERT INTO decisions (dao, proposal_id, voter, node, round_id, decision, reason,
-                                    strategy, rule, decided_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT (dao, proposal_id, voter) DO UPDATE SET
+            "INSERT INTO decisions (chain_id, dao, proposal_id, voter, node, round_id, decision,
+                                    reason, strategy, rule, decided_at)
+             VALUES (?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (chain_id, dao, proposal_id, voter) DO UPDATE SET
                 node = excluded.node, round_id = excluded.round_id,
                 decision = excluded.decision, reason = excluded.reason,
                 strategy = excluded.strategy, rule = excluded.rule,
                 decided_at = excluded.decided_at",
             params![
-                addr(d.dao),
+                s.dao,
                 d.proposal_id.to_string(),
                 addr(d.voter),
                 d.node,
@@ -532,6 +544,7 @@ pub fn record_decisions(
                 d.strategy,
                 d.rule,
                 now,
+                s.chain,
             ],
         )?;
     }

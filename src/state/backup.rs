@@ -22,8 +22,11 @@ use super::files::{self, TempFile};
 use crate::ledger::{self, LedgerInfo};
 
 /// The header table a backup carries: `key`/`value` rows (`format`,
-/// `govnode_version`, `created_at`, `chain_id`, `dao`, `schema_version`,
-/// `source_path`, `votes`, `rounds`). Dropped again when restored.
+/// `govnode_version`, `created_at`, `daos`, `schema_version`,
+/// `source_path`, `votes`, `rounds`; and `chain_id`, `dao` when the ledger
+/// holds exactly one DAO, as headers before multi-DAO ledgers had). `daos`
+/// lists every `chain_id:dao` pair, comma-separated. Dropped again when
+/// restored.
 pub const BACKUP_META_TABLE: &str = "backup_meta";
 
 /// Bumped if the header's meaning ever changes.
@@ -179,17 +182,26 @@ fn write_header(
         "DROP TABLE IF EXISTS {BACKUP_META_TABLE};
          CREATE TABLE {BACKUP_META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;"
     ))?;
-    let rows = [
+    let daos = info
+        .identities
+        .iter()
+        .map(|i| format!("{}:{:#x}", i.chain_id, i.dao))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut rows = vec![
         ("format", FORMAT.to_owned()),
         ("govnode_version", env!("CARGO_PKG_VERSION").to_owned()),
         ("created_at", created_at.to_owned()),
-        ("chain_id", info.identity.chain_id.to_string()),
-        ("dao", format!("{:#x}", info.identity.dao)),
+        ("daos", daos),
         ("schema_version", info.schema_version.to_string()),
         ("source_path", source.to_owned()),
         ("votes", info.votes.to_string()),
         ("rounds", info.rounds.to_string()),
     ];
+    if let [only] = info.identities.as_slice() {
+        rows.push(("chain_id", only.chain_id.to_string()));
+        rows.push(("dao", format!("{:#x}", only.dao)));
+    }
     let mut stmt = conn.prepare(&format!(
         "INSERT INTO {BACKUP_META_TABLE} (key, value) VALUES (?1, ?2)"
     ))?;

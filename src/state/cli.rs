@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use super::{
-    ExportFormat, StateError, Target, backup, describe, export, init, migrate, postgres, restore,
+    ExportFormat, StateError, Target, backup, describe_all, export, init, migrate, postgres,
+    restore,
 };
 use crate::config::{self, LoadEnv, Secret};
 use crate::exit;
@@ -22,7 +23,7 @@ fn fail(command: &str, e: &StateError) -> i32 {
 /// `govnode backup --to FILE`.
 pub fn backup_command(config: &Path, to: &Path) -> i32 {
     let run = |t: Target| match &t.postgres {
-        Some(pg) => postgres::backup(pg, t.identity, to),
+        Some(pg) => postgres::backup(pg, to),
         None => backup(&t.ledger_path, to),
     };
     let report = match target(config).and_then(run) {
@@ -36,7 +37,7 @@ pub fn backup_command(config: &Path, to: &Path) -> i32 {
         report.info.votes,
         report.info.rounds,
         report.info.schema_version,
-        describe(report.info.identity),
+        describe_all(&report.info.identities),
         report.bytes,
         report.elapsed.as_millis()
     );
@@ -71,7 +72,7 @@ pub fn restore_command(config: &Path, file: &Path, force: bool) -> i32 {
         report.info.votes,
         report.info.rounds,
         report.info.schema_version,
-        describe(report.info.identity),
+        describe_all(&report.info.identities),
     );
     match &report.previous {
         Some(p) => println!("the previous ledger is kept as {}", p.display()),
@@ -89,7 +90,7 @@ pub fn restore_command(config: &Path, file: &Path, force: bool) -> i32 {
 /// `govnode ledger export --format jsonl|csv [--to FILE]`.
 pub fn export_command(config: &Path, format: ExportFormat, to: Option<&Path>) -> i32 {
     let run = |t: Target| match &t.postgres {
-        Some(pg) => postgres::export(pg, t.identity, format, to),
+        Some(pg) => postgres::export(pg, format, to),
         None => export(&t.ledger_path, format, to),
     };
     match target(config).and_then(run) {
@@ -119,7 +120,7 @@ pub fn init_command(config: &Path) -> i32 {
         "{} {what} (schema {}, {}, {} votes)",
         report.ledger.display(),
         report.info.schema_version,
-        describe(report.info.identity),
+        describe_all(&report.info.identities),
         report.info.votes
     );
     exit::OK

@@ -1,5 +1,5 @@
-//! `govnode ledger export`: every vote row as JSON lines or CSV, for audits
-//! and spreadsheets. Read through a read-only connection in one read
+//! `govnode ledger export`: every vote row of every DAO, with its chain and
+//! DAO, as JSON lines or CSV, for audits and spreadsheets. Read through a read-only connection in one read
 //! transaction, so it is safe while the daemon runs and shows one consistent
 //! moment. The signed transaction bytes are never read, let alone written.
 
@@ -21,8 +21,9 @@ pub enum ExportFormat {
 }
 
 /// The exported fields, in output order (the CSV header).
-pub const COLUMNS: [&str; 23] = [
+pub const COLUMNS: [&str; 24] = [
     "id",
+    "chain_id",
     "dao",
     "proposal_id",
     "node",
@@ -52,6 +53,7 @@ pub const COLUMNS: [&str; 23] = [
 #[derive(Debug, Serialize)]
 struct Record<'a> {
     id: i64,
+    chain_id: u64,
     dao: String,
     proposal_id: String,
     node: &'a str,
@@ -77,9 +79,10 @@ struct Record<'a> {
 }
 
 impl<'a> Record<'a> {
-    fn new(v: &'a VoteRow) -> Record<'a> {
+    fn new(chain_id: u64, v: &'a VoteRow) -> Record<'a> {
         Record {
             id: v.id,
+            chain_id,
             dao: format!("{:#x}", v.dao),
             proposal_id: v.proposal_id.to_string(),
             node: &v.node,
@@ -202,8 +205,8 @@ fn write_rows(
         csv_line(out, COLUMNS.iter().map(|c| (*c).to_owned())).map_err(io_err)?;
     }
     let mut n = 0u64;
-    ledger::each_vote(conn, |row| -> Result<(), StateError> {
-        let record = Record::new(&row);
+    ledger::each_vote(conn, |chain_id, row| -> Result<(), StateError> {
+        let record = Record::new(chain_id, &row);
         match format {
             ExportFormat::Jsonl => {
                 serde_json::to_writer(&mut *out, &record)
@@ -264,7 +267,7 @@ mod tests {
             source: crate::ledger::VoteSource::Ledger,
             retries: 0,
         };
-        let value = serde_json::to_value(Record::new(&row)).unwrap();
+        let value = serde_json::to_value(Record::new(1, &row)).unwrap();
         let keys: Vec<&str> = value
             .as_object()
             .unwrap()

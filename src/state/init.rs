@@ -35,7 +35,7 @@ pub fn init(target: &Target) -> Result<InitReport, StateError> {
             kind: e.kind(),
         })?;
     }
-    // Creates and migrates, or checks an existing ledger's identity.
+    // Creates or migrates, and registers the configured DAO if it is new.
     drop(Ledger::open(path, target.identity)?);
     let info = inspect(&open_read_only(path)?, path)?;
     Ok(InitReport {

@@ -5,9 +5,10 @@
 //! 1. refuse while the daemon (or anything) has the SQLite ledger open;
 //! 2. back the SQLite ledger up beside itself (`<ledger>.pre-migrate-<time>`)
 //!    and copy from that backup, so what is copied is exactly what was kept;
-//! 3. copy every row into PostgreSQL in one transaction, refusing a
-//!    PostgreSQL ledger that holds any row (no merging) or another chain/DAO,
-//!    and checking the counts before the commit;
+//! 3. copy every row of every DAO, and the registered pairs, into
+//!    PostgreSQL in one transaction, refusing a PostgreSQL ledger that holds
+//!    any vote or round (no merging), and checking the counts before the
+//!    commit;
 //! 4. mark the SQLite ledger as moved (`meta.moved_to`): the daemon refuses
 //!    to vote from it again, since it would miss every vote cast since.
 
@@ -18,7 +19,7 @@ use rusqlite::params;
 use super::error::StateError;
 use super::pg_copy::Counts;
 use super::postgres::{block_on, replace};
-use super::{Target, backup, describe, files, in_use};
+use super::{Target, backup, files, in_use};
 use crate::ledger::pg::PgTarget;
 use crate::ledger::{self, LedgerError, MOVED_TO_KEY};
 
@@ -42,14 +43,7 @@ pub fn migrate(target: &Target, dest: &PgTarget) -> Result<MigrateReport, StateE
         return Err(StateError::DaemonRunning { evidence });
     }
     let conn = ledger::open_read_only(ledger_path)?;
-    let info = ledger::inspect(&conn, ledger_path)?;
-    if info.identity != target.identity {
-        return Err(StateError::IdentityMismatch {
-            path: ledger_path.clone(),
-            expected: describe(target.identity),
-            found: describe(info.identity),
-        });
-    }
+    ledger::inspect(&conn, ledger_path)?;
     if let Some(to) = moved_to(&conn)? {
         return Err(StateError::Ledger(LedgerError::Moved {
             path: ledger_path.clone(),
@@ -60,14 +54,11 @@ pub fn migrate(target: &Target, dest: &PgTarget) -> Result<MigrateReport, StateE
 
     let kept = files::unused_sidecar(ledger_path, "pre-migrate");
     backup(ledger_path, &kept)?;
-    let source = ledger::open_read_only(&kept)?;
-    let copied = block_on(replace(
-        dest,
-        target.identity,
-        &source,
-        false,
-        async |_: &Counts| Ok(()),
-    ))??;
+    // The copy (never the ledger itself) gains this build's schema if an
+    // older govnode last wrote the ledger, so its columns match PostgreSQL's.
+    let mut source = rusqlite::Connection::open(&kept).map_err(LedgerError::from)?;
+    ledger::prepare_schema(&mut source, &kept)?;
+    let copied = block_on(replace(dest, &source, false, async |_: &Counts| Ok(())))??;
     drop(source);
     let to = dest.describe();
     mark_moved(ledger_path, &to).map_err(|e| StateError::Backup {

@@ -6,11 +6,15 @@
 //!   read-only connection: safe while the daemon runs and writes, and the copy
 //!   is one consistent snapshot with a `backup_meta` header table.
 //! - [`restore`] refuses while the daemon runs, checks the file and its
-//!   chain/DAO/schema against the configuration, keeps the old ledger as
-//!   `<ledger>.pre-restore-<time>` and swaps the new one in with a rename.
+//!   schema, and that the configured chain/DAO is among the DAOs it holds,
+//!   keeps the old ledger as `<ledger>.pre-restore-<time>` and swaps the
+//!   new one in with a rename.
 //! - [`export`] writes every vote as JSON lines or CSV, never the signed
 //!   transaction bytes.
 //! - [`migrate`] moves a SQLite ledger into an empty PostgreSQL one.
+//!
+//! A ledger holds every DAO's rows, on every chain: the tools work on all
+//! of them, whichever DAO the configuration names.
 //!
 //! With `ledger.kind: postgres` the same tools work on the database
 //! (`postgres`; their only secret is its conninfo), and its backups are the
@@ -65,7 +69,8 @@ pub struct Target {
     /// Set with `ledger.kind: postgres`: the tools then work on that database.
     pub postgres: Option<PgTarget>,
     pub control_socket: PathBuf,
-    /// The chain and DAO the configuration's ledger must belong to.
+    /// The chain and DAO the configuration votes in: a restored backup
+    /// must hold it (or no DAO yet), and `ledger init` registers it.
     pub identity: LedgerIdentity,
 }
 
@@ -118,4 +123,17 @@ impl Target {
 /// `chain 31337, DAO 0x…` as the ledger's own errors say it.
 pub fn describe(identity: LedgerIdentity) -> String {
     format!("chain {}, DAO {:#x}", identity.chain_id, identity.dao)
+}
+
+/// Every pair of a ledger, `chain 1, DAO 0x…; chain 10, DAO 0x…`, or `no
+/// DAO yet` for a ledger no daemon has opened for one.
+pub fn describe_all(identities: &[LedgerIdentity]) -> String {
+    if identities.is_empty() {
+        return "no DAO yet".into();
+    }
+    identities
+        .iter()
+        .map(|i| describe(*i))
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -5,8 +5,10 @@
 //! the copy is by name, and a column one side lacks is an error, never a
 //! silent loss.
 //!
-//! `meta` is not copied: the identity (chain, DAO) is stamped by opening
-//! the destination and checked against the source before anything moves.
+//! The registered (chain, DAO) pairs (`ledger_daos`) are copied with the
+//! rows, so the copy holds every DAO the source did. `meta` is not copied:
+//! it describes one file or database (when it was created, restored,
+//! moved), not the votes.
 
 use rusqlite::Connection;
 use rusqlite::types::Value;
@@ -17,7 +19,20 @@ use super::error::StateError;
 use crate::ledger::LedgerError;
 
 /// In foreign-key order: a row's references are copied before it.
-pub const TABLES: [&str; 5] = ["rounds", "votes", "vote_attempts", "decisions", "key_acks"];
+pub const TABLES: [&str; 6] = [
+    "ledger_daos",
+    "rounds",
+    "votes",
+    "vote_attempts",
+    "decisions",
+    "key_acks",
+];
+
+/// The tables of [`TABLES`] that hold votes and rounds: a ledger is empty
+/// when these are, whatever pairs it has registered.
+pub fn holds_rows(counts: &Counts) -> bool {
+    counts.iter().any(|(t, n)| *t != "ledger_daos" && *n > 0)
+}
 
 /// Tables whose `id` is generated: their sequences continue after the copy.
 const IDENTITY_TABLES: [&str; 4] = ["rounds", "votes", "vote_attempts", "key_acks"];

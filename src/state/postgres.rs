@@ -18,9 +18,9 @@ use super::error::StateError;
 use super::files::{self, TempFile};
 use super::pg_copy::{self, Counts};
 use super::restore::{self, RestoreReport};
-use super::{ExportFormat, Target, describe, export::export_from};
+use super::{ExportFormat, Target, export::export_from};
 use crate::ledger::pg::{PgLedger, PgTarget, schema};
-use crate::ledger::{self, APPLICATION_ID, LedgerError, LedgerIdentity};
+use crate::ledger::{self, APPLICATION_ID, LedgerError};
 
 /// The tools are synchronous; PostgreSQL's client is not.
 pub(super) fn block_on<F: Future>(work: F) -> Result<F::Output, StateError> {
@@ -37,12 +37,10 @@ pub(super) fn block_on<F: Future>(work: F) -> Result<F::Output, StateError> {
 }
 
 /// Checks, inside the reading transaction, that the database holds this
-/// build's ledger schema for `identity`.
-async fn check(
-    client: &impl GenericClient,
-    target: &str,
-    identity: LedgerIdentity,
-) -> Result<(), StateError> {
+/// build's ledger schema. Every DAO it holds is read, so there is no
+/// identity to check: a configuration naming a DAO the ledger has not seen
+/// yet is no reason to refuse a backup of the others.
+async fn check(client: &impl GenericClient, target: &str) -> Result<(), StateError> {
     let refuse = |detail: String| StateError::NotALedger {
         path: target.into(),
         detail,
@@ -84,46 +82,13 @@ async fn check(
             "schema version {version}, older than this govnode's {supported}: start the daemon once to migrate it"
         )));
     }
-    let mut found = (String::from("?"), String::from("?"));
-    for row in client
-        .query(
-            "SELECT key, value FROM meta WHERE key IN ('chain_id', 'dao')",
-            &[],
-        )
-        .await
-        .map_err(LedgerError::from)?
-    {
-        let (key, value): (String, String) = (
-            row.try_get(0).map_err(LedgerError::from)?,
-            row.try_get(1).map_err(LedgerError::from)?,
-        );
-        if key == "chain_id" {
-            found.0 = value;
-        } else {
-            found.1 = value;
-        }
-    }
-    let want = (
-        identity.chain_id.to_string(),
-        format!("{:#x}", identity.dao),
-    );
-    if found != want {
-        return Err(StateError::IdentityMismatch {
-            path: target.into(),
-            expected: describe(identity),
-            found: LedgerIdentity::describe(&found.0, &found.1),
-        });
-    }
     Ok(())
 }
 
 /// Copies the PostgreSQL ledger, at one moment, into `dest` (a connection
-/// without a ledger yet), which then is a complete SQLite ledger.
-async fn snapshot(
-    pg: &PgTarget,
-    identity: LedgerIdentity,
-    dest: &mut Connection,
-) -> Result<Counts, StateError> {
+/// without a ledger yet), which then is a complete SQLite ledger with
+/// every DAO's rows and pairs.
+async fn snapshot(pg: &PgTarget, dest: &mut Connection) -> Result<Counts, StateError> {
     let target = pg.describe();
     let mut client = pg.connect().await?;
     let tx = client
@@ -133,27 +98,19 @@ async fn snapshot(
         .start()
         .await
         .map_err(LedgerError::from)?;
-    check(&tx, &target, identity).await?;
-    ledger::prepare_connection(dest, Path::new(&target), identity)?;
+    check(&tx, &target).await?;
+    ledger::prepare_schema(dest, Path::new(&target))?;
     let counts = pg_copy::pg_to_sqlite(&tx, dest).await?;
     tx.commit().await.map_err(LedgerError::from)?;
     Ok(counts)
 }
 
-/// `govnode backup` on a PostgreSQL ledger.
-pub fn backup(
-    pg: &PgTarget,
-    identity: LedgerIdentity,
-    to: &Path,
-) -> Result<BackupReport, StateError> {
-    block_on(backup_to(pg, identity, to))?
+/// `govnode backup` on a PostgreSQL ledger: every DAO's rows.
+pub fn backup(pg: &PgTarget, to: &Path) -> Result<BackupReport, StateError> {
+    block_on(backup_to(pg, to))?
 }
 
-async fn backup_to(
-    pg: &PgTarget,
-    identity: LedgerIdentity,
-    to: &Path,
-) -> Result<BackupReport, StateError> {
+async fn backup_to(pg: &PgTarget, to: &Path) -> Result<BackupReport, StateError> {
     let started = Instant::now();
     let target = pg.describe();
     let tmp = TempFile::beside(to, "backup")?;
@@ -161,20 +118,15 @@ async fn backup_to(
     // Fsynced once by `TempFile::persist` before it is renamed into place.
     copy.execute_batch("PRAGMA synchronous = OFF")
         .map_err(LedgerError::from)?;
-    snapshot(pg, identity, &mut copy).await?;
+    snapshot(pg, &mut copy).await?;
     seal(copy, tmp, to, &target, Path::new(&target), started)
 }
 
 /// `govnode ledger export` on a PostgreSQL ledger: a snapshot in memory,
 /// written exactly as a SQLite ledger's rows are.
-pub fn export(
-    pg: &PgTarget,
-    identity: LedgerIdentity,
-    format: ExportFormat,
-    to: Option<&Path>,
-) -> Result<u64, StateError> {
+pub fn export(pg: &PgTarget, format: ExportFormat, to: Option<&Path>) -> Result<u64, StateError> {
     let mut conn = Connection::open_in_memory().map_err(LedgerError::from)?;
-    block_on(snapshot(pg, identity, &mut conn))??;
+    block_on(snapshot(pg, &mut conn))??;
     export_from(&mut conn, format, to)
 }
 
@@ -198,22 +150,21 @@ async fn other_sessions(client: &Client) -> Result<Vec<String>, StateError> {
 }
 
 /// Replaces every row of the PostgreSQL ledger with the rows of the SQLite
-/// ledger `source`, in one transaction; refuses while another govnode is
-/// connected and, unless `allow_rows`, when the PostgreSQL ledger holds any
-/// row. `before_write` runs inside the transaction, after the refusals and
+/// ledger `source` (every DAO's, and its registered pairs), in one
+/// transaction; refuses while another govnode is connected and, unless
+/// `allow_rows`, when the PostgreSQL ledger holds any vote or round. `before_write` runs inside the transaction, after the refusals and
 /// before anything changes (a restore backs the old rows up there).
 /// Returns the rows written, per table.
 pub async fn replace(
     pg: &PgTarget,
-    identity: LedgerIdentity,
     source: &Connection,
     allow_rows: bool,
     before_write: impl AsyncFnOnce(&Counts) -> Result<(), StateError>,
 ) -> Result<Counts, StateError> {
     let target = pg.describe();
-    // Creates or migrates the schema and stamps or checks the identity,
-    // exactly as the daemon's start does.
-    drop(PgLedger::open(pg.clone(), identity).await?);
+    // Creates or migrates the schema exactly as the daemon's start does;
+    // the pairs come from `source`.
+    drop(PgLedger::open_schema(pg.clone()).await?);
     let mut client = pg.connect().await?;
     let others = other_sessions(&client).await?;
     if !others.is_empty() {
@@ -237,7 +188,7 @@ pub async fn replace(
         .await
         .map_err(LedgerError::from)?;
     let before = pg_copy::pg_counts(&tx).await?;
-    if !allow_rows && before.iter().any(|(_, n)| *n > 0) {
+    if !allow_rows && pg_copy::holds_rows(&before) {
         return Err(StateError::NotEmpty {
             target,
             counts: summary(&before),
@@ -297,42 +248,30 @@ pub fn restore(
         .map_err(|e| StateError::io("cannot create the state directory", dir, e))?;
     let tmp = TempFile::beside(&dir.join("postgres-ledger.sqlite"), "restore")?;
     let (info, header) = restore::prepare(file, tmp.path())?;
-    if info.identity != target.identity {
-        // On SQLite `--force` swaps in the other DAO's file whole, meta and
-        // all; here its rows would be filed under this DAO's identity.
-        if force {
-            return Err(StateError::NotALedger {
-                path: file.to_owned(),
-                detail: format!(
-                    "it belongs to {}, the configuration names {}; --force does not apply to a PostgreSQL ledger, whose rows would be filed under the configured DAO",
-                    describe(info.identity),
-                    describe(target.identity)
-                ),
-            });
-        }
-        return Err(StateError::IdentityMismatch {
-            path: file.to_owned(),
-            expected: describe(target.identity),
-            found: describe(info.identity),
-        });
-    }
-    let source = Connection::open(tmp.path()).map_err(LedgerError::from)?;
+    // Every row carries its own chain and DAO, so a backup of other DAOs
+    // lands under theirs, never under the configured one's: `--force` is
+    // as safe here as on SQLite.
+    let warnings = restore::check_fits(target, file, &info, force)?;
+    let mut source = Connection::open(tmp.path()).map_err(LedgerError::from)?;
+    // A backup written by an older govnode gains this build's columns (its
+    // rows filed under the pair its `meta` names) before they are copied.
+    ledger::prepare_schema(&mut source, file)?;
     let mut previous = None;
     let keep = files::unused_sidecar(&dir.join("postgres-ledger.sqlite"), "pre-restore");
     let keep_old = async |before: &Counts| {
-        if before.iter().any(|(_, n)| *n > 0) {
-            backup_to(pg, target.identity, &keep).await?;
+        if pg_copy::holds_rows(before) {
+            backup_to(pg, &keep).await?;
             previous = Some(keep.clone());
         }
         Ok(())
     };
-    block_on(replace(pg, target.identity, &source, true, keep_old))??;
+    block_on(replace(pg, &source, true, keep_old))??;
     Ok(RestoreReport {
         ledger: described,
         from: file.to_owned(),
         info,
         header,
         previous,
-        warnings: Vec::new(),
+        warnings,
     })
 }

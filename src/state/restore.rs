@@ -5,7 +5,8 @@
 //! 2. copy FILE into a private temporary file beside the ledger (through
 //!    SQLite, so a source still in WAL mode comes with its log) and check the
 //!    copy: integrity, govnode application id and meta, schema not newer than
-//!    this build, chain and DAO equal to the configuration's (unless forced);
+//!    this build, the configuration's chain and DAO among the DAOs it holds
+//!    (unless forced, or it holds none yet; see [`check_fits`]);
 //! 3. fold the old ledger's WAL into its main file and keep that file as
 //!    `<ledger>.pre-restore-<time>` (a hard link, so the ledger path never
 //!    disappears; an old ledger SQLite cannot open is moved aside as it is,
@@ -20,7 +21,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, params};
 use super::backup::{BACKUP_META_TABLE, check_integrity, copy_all, read_header};
 use super::error::StateError;
 use super::files::{self, TempFile, sidecar};
-use super::{Target, describe, in_use};
+use super::{Target, describe, describe_all, in_use};
 use crate::ledger::{self, LedgerError, LedgerInfo};
 
 #[derive(Debug, Clone)]
@@ -59,22 +60,7 @@ pub fn restore(target: &Target, file: &Path, force: bool) -> Result<RestoreRepor
 
     let tmp = TempFile::beside(ledger_path, "restore")?;
     let (info, header) = prepare(file, tmp.path())?;
-    let mut warnings = Vec::new();
-    if info.identity != target.identity {
-        let mismatch = StateError::IdentityMismatch {
-            path: file.to_owned(),
-            expected: describe(target.identity),
-            found: describe(info.identity),
-        };
-        if !force {
-            return Err(mismatch);
-        }
-        warnings.push(format!(
-            "--force: the restored ledger belongs to {}, the configuration names {}; the daemon refuses to start on it until ledger, chain.id and dao.address agree",
-            describe(info.identity),
-            describe(target.identity)
-        ));
-    }
+    let mut warnings = check_fits(target, file, &info, force)?;
     stamp_restored(tmp.path(), file)?;
     // Root restoring for a daemon that runs as its own user: the new file
     // must belong to that user, as the old one (or the directory) does.
@@ -99,6 +85,35 @@ pub fn restore(target: &Target, file: &Path, force: bool) -> Result<RestoreRepor
         previous,
         warnings,
     })
+}
+
+/// Whether the backup is one of this deployment's: it holds the configured
+/// (chain, DAO) pair, or no pair yet. A ledger holds every DAO's rows, so a
+/// restore is not refused for the other pairs it holds; but a backup none
+/// of whose DAOs is the configured one is most likely the wrong file (the
+/// daemon would register its DAO beside them and vote as if it had no
+/// memory), refused unless `force`. Returns the warnings `force` leaves.
+pub(super) fn check_fits(
+    target: &Target,
+    file: &Path,
+    info: &LedgerInfo,
+    force: bool,
+) -> Result<Vec<String>, StateError> {
+    if info.identities.is_empty() || info.identities.contains(&target.identity) {
+        return Ok(Vec::new());
+    }
+    let found = describe_all(&info.identities);
+    if !force {
+        return Err(StateError::IdentityMismatch {
+            path: file.to_owned(),
+            expected: describe(target.identity),
+            found,
+        });
+    }
+    Ok(vec![format!(
+        "--force: the restored ledger holds {found}, the configuration names {}; the daemon registers that DAO beside them on its start and has no memory of votes it cast there",
+        describe(target.identity)
+    )])
 }
 
 /// Copies `file` into `tmp` and checks the copy; returns what it holds.

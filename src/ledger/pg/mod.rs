@@ -49,9 +49,16 @@ struct PgConn {
 }
 
 impl PgLedger {
-    /// Connects, migrates and checks the identity, as the SQLite open does.
+    /// Connects, migrates and registers the identity if it is new, as the
+    /// SQLite open does.
     pub async fn open(target: PgTarget, identity: LedgerIdentity) -> Result<Self, LedgerError> {
-        Self::open_with(target, identity, schema::MIGRATIONS).await
+        Self::open_with(target, Some(identity), schema::MIGRATIONS).await
+    }
+
+    /// Connects and migrates without registering a pair: for the state
+    /// tools, which copy the pairs with the rows.
+    pub async fn open_schema(target: PgTarget) -> Result<Self, LedgerError> {
+        Self::open_with(target, None, schema::MIGRATIONS).await
     }
 
     /// [`PgLedger::open`] for a daemon of an active/standby deployment:
@@ -61,14 +68,14 @@ impl PgLedger {
         identity: LedgerIdentity,
         fence: FenceSet,
     ) -> Result<Self, LedgerError> {
-        let mut pg = Self::open_with(target, identity, schema::MIGRATIONS).await?;
+        let mut pg = Self::open_with(target, Some(identity), schema::MIGRATIONS).await?;
         pg.fence = Some(fence);
         Ok(pg)
     }
 
     pub(crate) async fn open_with(
         target: PgTarget,
-        identity: LedgerIdentity,
+        identity: Option<LedgerIdentity>,
         migrations: &[&str],
     ) -> Result<Self, LedgerError> {
         let described = target.describe();

@@ -1,10 +1,11 @@
-//! The PostgreSQL ledger's schema: the same tables as the SQLite file's
-//! version 3 (src/ledger/schema.rs), versioned the same way, with the same
-//! identity check, plus (versions 4 and 5) the leases of active/standby
-//! daemons and their groups, which only a shared database has. The version
-//! lives in `govnode_schema`, the identity in `meta`.
+//! The PostgreSQL ledger's schema: the same tables as the SQLite file
+//! (src/ledger/schema.rs), versioned the same way, with the same
+//! registration of (chain, DAO) pairs, plus (versions 4 and 5) the leases
+//! of active/standby daemons and their groups, which only a shared database
+//! has. Version 6 is SQLite's version 4: every DAO's rows in one ledger.
+//! The version lives in `govnode_schema`, the pairs in `ledger_daos`.
 //!
-//! Every migration and the identity check hold an advisory lock for their
+//! Every migration and every registration hold an advisory lock for their
 //! transaction, so two daemons starting together cannot both migrate.
 
 use tokio_postgres::Client;
@@ -16,8 +17,8 @@ use super::super::schema::{APPLICATION_ID, LedgerIdentity};
 /// Migration `i` takes the schema from version `i` to `i + 1`; numbered as
 /// the SQLite ones, so versions 1-3 mean the same tables in both. Versions
 /// 4 and 5 (`ha_leases`, lease groups) exist only here: a SQLite file is
-/// never shared.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+/// never shared. Version 6 here is version 4 there.
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 const V1: &str = "
 CREATE TABLE meta (
@@ -136,6 +137,58 @@ ALTER TABLE ha_leases ADD COLUMN wanted_by TEXT;
 ALTER TABLE ha_leases ADD COLUMN wanted_at TIMESTAMPTZ;
 ";
 
+/// One ledger for many DAOs on many chains, as SQLite's version 4: the
+/// rows gain `chain_id` (rounds also `dao`), filled from the identity the
+/// ledger pinned in `meta`, the keys become (chain, DAO, proposal, voter),
+/// and the pairs move to `ledger_daos` (`meta` keeps the old keys as
+/// history). PostgreSQL alters in place: no rebuild needed.
+const V6: &str = "
+CREATE TABLE ledger_daos (
+    chain_id      BIGINT NOT NULL,
+    dao           TEXT NOT NULL,
+    registered_at BIGINT NOT NULL,
+    PRIMARY KEY (chain_id, dao)
+);
+
+INSERT INTO ledger_daos (chain_id, dao, registered_at)
+SELECT c.value::bigint, d.value,
+       COALESCE((SELECT value::bigint FROM meta WHERE key = 'created_at'), 0)
+FROM meta c JOIN meta d ON d.key = 'dao'
+WHERE c.key = 'chain_id';
+
+ALTER TABLE rounds ADD COLUMN chain_id BIGINT, ADD COLUMN dao TEXT;
+UPDATE rounds SET chain_id = (SELECT value::bigint FROM meta WHERE key = 'chain_id'),
+                  dao = (SELECT value FROM meta WHERE key = 'dao');
+ALTER TABLE rounds ALTER COLUMN chain_id SET NOT NULL, ALTER COLUMN dao SET NOT NULL;
+
+ALTER TABLE votes ADD COLUMN chain_id BIGINT;
+UPDATE votes SET chain_id = (SELECT value::bigint FROM meta WHERE key = 'chain_id');
+ALTER TABLE votes ALTER COLUMN chain_id SET NOT NULL;
+ALTER TABLE votes DROP CONSTRAINT votes_dao_proposal_id_voter_key;
+ALTER TABLE votes ADD CONSTRAINT votes_chain_id_dao_proposal_id_voter_key
+    UNIQUE (chain_id, dao, proposal_id, voter);
+
+ALTER TABLE decisions ADD COLUMN chain_id BIGINT;
+UPDATE decisions SET chain_id = (SELECT value::bigint FROM meta WHERE key = 'chain_id');
+ALTER TABLE decisions ALTER COLUMN chain_id SET NOT NULL;
+ALTER TABLE decisions DROP CONSTRAINT decisions_pkey;
+ALTER TABLE decisions ADD PRIMARY KEY (chain_id, dao, proposal_id, voter);
+
+ALTER TABLE key_acks ADD COLUMN chain_id BIGINT;
+UPDATE key_acks SET chain_id = (SELECT value::bigint FROM meta WHERE key = 'chain_id');
+ALTER TABLE key_acks ALTER COLUMN chain_id SET NOT NULL;
+
+CREATE INDEX rounds_dao ON rounds (chain_id, dao, id);
+DROP INDEX votes_pending;
+CREATE INDEX votes_pending ON votes (chain_id, dao, id)
+    WHERE state IN ('intent', 'signed', 'sent');
+DROP INDEX votes_node;
+CREATE INDEX votes_node ON votes (chain_id, dao, node, id);
+CREATE INDEX votes_voter ON votes (chain_id, voter);
+DROP INDEX key_acks_voter;
+CREATE INDEX key_acks_voter ON key_acks (chain_id, voter, nonce);
+";
+
 const VERSION_TABLE: &str = "
 CREATE TABLE IF NOT EXISTS govnode_schema (
     application_id BIGINT NOT NULL,
@@ -144,17 +197,20 @@ CREATE TABLE IF NOT EXISTS govnode_schema (
 
 const LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
 
-/// Migrates the database and checks (or stamps) its identity. `target` is
-/// the safe description used in errors.
+/// Migrates the database and registers `identity` if given and new.
+/// `target` is the safe description used in errors.
 pub async fn prepare(
     client: &mut Client,
     target: &str,
-    identity: LedgerIdentity,
+    identity: Option<LedgerIdentity>,
     migrations: &[&str],
 ) -> Result<(), LedgerError> {
     check_foreign(client, target).await?;
     migrate(client, target, migrations).await?;
-    check_identity(client, target, identity).await
+    match identity {
+        Some(identity) => register(client, identity).await.map(drop),
+        None => Ok(()),
+    }
 }
 
 async fn check_foreign(client: &Client, target: &str) -> Result<(), LedgerError> {
@@ -237,53 +293,50 @@ async fn migrate(
     }
 }
 
-async fn check_identity(
-    client: &mut Client,
-    target: &str,
-    identity: LedgerIdentity,
-) -> Result<(), LedgerError> {
-    let want_chain = identity.chain_id.to_string();
-    let want_dao = addr(identity.dao);
+/// Registers `identity` if the ledger has not seen it yet; returns whether
+/// it was new. `created_at` in `meta` marks the ledger's first opening.
+pub async fn register(client: &mut Client, identity: LedgerIdentity) -> Result<bool, LedgerError> {
+    let chain = identity.chain_key()?;
     let tx = client.transaction().await?;
     tx.execute(LOCK, &[&i64::from(APPLICATION_ID)]).await?;
-    let mut found = (None, None);
-    for row in tx
+    let now = now_ms();
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('created_at', $1) ON CONFLICT (key) DO NOTHING",
+        &[&now.to_string()],
+    )
+    .await?;
+    let added = tx
+        .execute(
+            "INSERT INTO ledger_daos (chain_id, dao, registered_at) VALUES ($1, $2, $3)
+             ON CONFLICT (chain_id, dao) DO NOTHING",
+            &[&chain, &addr(identity.dao), &now],
+        )
+        .await?;
+    tx.commit().await?;
+    if added == 1 {
+        tracing::info!(
+            "ledger: DAO {:#x} on chain {} registered",
+            identity.dao,
+            identity.chain_id
+        );
+    }
+    Ok(added == 1)
+}
+
+/// Every (chain, DAO) pair the ledger holds, by chain and DAO.
+pub async fn registered(
+    client: &(impl tokio_postgres::GenericClient + Sync),
+) -> Result<Vec<LedgerIdentity>, LedgerError> {
+    client
         .query(
-            "SELECT key, value FROM meta WHERE key IN ('chain_id', 'dao')",
+            "SELECT chain_id, dao FROM ledger_daos ORDER BY chain_id, dao",
             &[],
         )
         .await?
-    {
-        let (key, value): (String, String) = (row.try_get(0)?, row.try_get(1)?);
-        match key.as_str() {
-            "chain_id" => found.0 = Some(value),
-            _ => found.1 = Some(value),
-        }
-    }
-    match found {
-        (None, None) => {
-            let now = now_ms().to_string();
-            for (k, v) in [
-                ("chain_id", want_chain.as_str()),
-                ("dao", want_dao.as_str()),
-                ("created_at", now.as_str()),
-            ] {
-                tx.execute("INSERT INTO meta (key, value) VALUES ($1, $2)", &[&k, &v])
-                    .await?;
-            }
-        }
-        (Some(chain), Some(dao)) if chain == want_chain && dao == want_dao => {}
-        (chain, dao) => {
-            return Err(LedgerError::WrongIdentity {
-                path: target.into(),
-                expected: LedgerIdentity::describe(&want_chain, &want_dao),
-                found: LedgerIdentity::describe(
-                    chain.as_deref().unwrap_or("?"),
-                    dao.as_deref().unwrap_or("?"),
-                ),
-            });
-        }
-    }
-    tx.commit().await?;
-    Ok(())
+        .iter()
+        .map(|r| {
+            let (chain, dao): (i64, String) = (r.try_get(0)?, r.try_get(1)?);
+            LedgerIdentity::from_stored(chain, &dao)
+        })
+        .collect()
 }

@@ -49,34 +49,39 @@ fn int(id: i64, what: &str, n: u64) -> Result<i64, LedgerError> {
     })
 }
 
-/// Every intent in input order; one row per (dao, proposal, voter), an
-/// existing one is returned instead of a new one.
+/// Every intent in input order; one row per (chain, dao, proposal, voter),
+/// an existing one is returned instead of a new one.
 pub async fn record_intents(
     tx: &Transaction<'_>,
+    s: &Scope,
     news: &[NewIntent],
 ) -> Result<Vec<Intent>, LedgerError> {
     let mut out = Vec::with_capacity(news.len());
     for new in news {
-        out.push(intent_in(tx, new).await?);
+        out.push(intent_in(tx, s, new).await?);
     }
     Ok(out)
 }
 
-async fn intent_in(tx: &Transaction<'_>, new: &NewIntent) -> Result<Intent, LedgerError> {
+async fn intent_in(
+    tx: &Transaction<'_>,
+    s: &Scope,
+    new: &NewIntent,
+) -> Result<Intent, LedgerError> {
     ensure_vote(new)?;
     let now = now_ms();
-    let (dao, proposal, voter) = (addr(new.dao), new.proposal_id.to_string(), addr(new.voter));
+    let (dao, proposal, voter) = (&s.dao, new.proposal_id.to_string(), addr(new.voter));
     let inserted = tx
         .query_opt(
             &format!(
-                "INSERT INTO votes (dao, proposal_id, voter, node, round_id, decision, reason,
-                                    strategy, rule, state, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'intent', $10, $10)
-                 ON CONFLICT (dao, proposal_id, voter) DO NOTHING
+                "INSERT INTO votes (chain_id, dao, proposal_id, voter, node, round_id, decision,
+                                    reason, strategy, rule, state, created_at, updated_at)
+                 VALUES ($11, $1, $2, $3, $4, $5, $6, $7, $8, $9, 'intent', $10, $10)
+                 ON CONFLICT (chain_id, dao, proposal_id, voter) DO NOTHING
                  RETURNING {VOTE_COLUMNS}"
             ),
             &[
-                &dao,
+                dao,
                 &proposal,
                 &voter,
                 &new.node,
@@ -86,6 +91,7 @@ async fn intent_in(tx: &Transaction<'_>, new: &NewIntent) -> Result<Intent, Ledg
                 &new.strategy,
                 &new.rule,
                 &now,
+                &s.chain,
             ],
         )
         .await?;
@@ -94,8 +100,8 @@ async fn intent_in(tx: &Transaction<'_>, new: &NewIntent) -> Result<Intent, Ledg
     }
     let row = tx
         .query_one(
-            &vote_query("WHERE dao = $1 AND proposal_id = $2 AND voter = $3"),
-            &[&dao, &proposal, &voter],
+            &vote_query("WHERE chain_id = $4 AND dao = $1 AND proposal_id = $2 AND voter = $3"),
+            &[dao, &proposal, &voter, &s.chain],
         )
         .await?;
     Ok(Intent::Existing(vote_from_row(&row)?))
@@ -321,6 +327,7 @@ pub async fn set_error(
 
 pub async fn record_found(
     tx: &Transaction<'_>,
+    s: &Scope,
     found: &[FoundVote],
 ) -> Result<Vec<Option<VoteRow>>, LedgerError> {
     let now = now_ms();
@@ -330,16 +337,16 @@ pub async fn record_found(
         let row = tx
             .query_opt(
                 &format!(
-                    "INSERT INTO votes (dao, proposal_id, voter, node, decision, reason, strategy,
-                                        state, tx_hash, block_number, error, created_at,
-                                        updated_at, finished_at, source)
-                     VALUES ($1, $2, $3, $4, $5, $6, 'chain', 'confirmed_external', $7, $8, NULL,
-                             $9, $9, $9, 'chain')
-                     ON CONFLICT (dao, proposal_id, voter) DO NOTHING
+                    "INSERT INTO votes (chain_id, dao, proposal_id, voter, node, decision, reason,
+                                        strategy, state, tx_hash, block_number, error,
+                                        created_at, updated_at, finished_at, source)
+                     VALUES ($10, $1, $2, $3, $4, $5, $6, 'chain', 'confirmed_external', $7, $8,
+                             NULL, $9, $9, $9, 'chain')
+                     ON CONFLICT (chain_id, dao, proposal_id, voter) DO NOTHING
                      RETURNING {VOTE_COLUMNS}"
                 ),
                 &[
-                    &addr(f.dao),
+                    &s.dao,
                     &f.proposal_id.to_string(),
                     &addr(f.voter),
                     &f.node,
@@ -348,6 +355,7 @@ pub async fn record_found(
                     &f.tx_hash.map(hash),
                     &block,
                     &now,
+                    &s.chain,
                 ],
             )
             .await?;
@@ -356,8 +364,10 @@ pub async fn record_found(
     Ok(out)
 }
 
+/// Per (chain, wallet): every DAO's attempts on the chain count.
 pub async fn spent_since(
     client: &(impl GenericClient + Sync),
+    chain: i64,
     voter: Address,
     since_ms: i64,
 ) -> Result<U256, LedgerError> {
@@ -365,8 +375,8 @@ pub async fn spent_since(
         .query(
             "SELECT a.fee_wei, a.max_cost_wei, v.state, a.tx_hash = v.tx_hash
              FROM vote_attempts a JOIN votes v ON v.id = a.vote_id
-             WHERE v.voter = $1 AND a.created_at >= $2",
-            &[&addr(voter), &since_ms],
+             WHERE v.chain_id = $3 AND v.voter = $1 AND a.created_at >= $2",
+            &[&addr(voter), &since_ms, &chain],
         )
         .await?;
     let rows = rows
@@ -380,21 +390,22 @@ pub async fn spent_since(
 
 pub async fn record_decisions(
     tx: &Transaction<'_>,
+    s: &Scope,
     decisions: &[DecisionRecord],
 ) -> Result<(), LedgerError> {
     let now = now_ms();
     for d in decisions {
         tx.execute(
-            "INSERT INTO decisions (dao, proposal_id, voter, node, round_id, decision, reason,
-                                    strategy, rule, decided_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (dao, proposal_id, voter) DO UPDATE SET
+            "INSERT INTO decisions (chain_id, dao, proposal_id, voter, node, round_id, decision,
+                                    reason, strategy, rule, decided_at)
+             VALUES ($11, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (chain_id, dao, proposal_id, voter) DO UPDATE SET
                 node = excluded.node, round_id = excluded.round_id,
                 decision = excluded.decision, reason = excluded.reason,
                 strategy = excluded.strategy, rule = excluded.rule,
                 decided_at = excluded.decided_at",
             &[
-                &addr(d.dao),
+                &s.dao,
                 &d.proposal_id.to_string(),
                 &addr(d.voter),
                 &d.node,
@@ -404,6 +415,7 @@ pub async fn record_decisions(
                 &d.strategy,
                 &d.rule,
                 &now,
+                &s.chain,
             ],
         )
         .await?;
