@@ -121,6 +121,37 @@ let
     };
   };
 
+  # The [Service] lines of systemd/govnode-round.service other than
+  # ExecStart and the hardening block (tests/nix/check.sh diffs them): the
+  # per-DAO round services, which the module defines whole, start from them.
+  roundService = {
+    Type = "oneshot";
+    TimeoutStartSec = "15min";
+    DynamicUser = true;
+    User = "govnode";
+    Group = "govnode";
+    LimitCORE = 0;
+  };
+
+  # A unit section of ./lib.nix's spelling as NixOS' serviceConfig takes it:
+  # a list of lists is one line per inner list, any other list one line.
+  nixosUnitSection = mapAttrs (
+    _: v:
+    if isList v && v != [ ] && isList (elemAt v 0) then
+      map (concatStringsSep " ") v
+    else if isList v then
+      concatStringsSep " " v
+    else
+      v
+  );
+
+  # The arguments `govnode round` gets after --config: one --dao per name,
+  # none (every DAO) for an empty list.
+  roundDaoArgs = names: concatStringsSep "" (map (n: " --dao ${n}") names);
+
+  # The unit name of a DAO's own round service and timer.
+  daoRoundUnit = name: "govnode-round-${name}";
+
   timer = {
     OnCalendar = "*:0/30";
     Persistent = true;
@@ -254,11 +285,34 @@ let
   # The credentials the path shorthands define, as entries of
   # services.govnode.credentials: { <id> = { file; }; } (whether encrypted
   # is left to that option).
+  # Every endpoint of the settings, of the single-DAO `rpc` (chain = null)
+  # and of each `chains.<name>.rpc`, as { chain; name; value; }.
+  allEndpoints =
+    settings:
+    let
+      chains = attrsOrEmpty settings "chains";
+      of =
+        chain: rpc:
+        let
+          endpoints = attrsOrEmpty rpc "endpoints";
+        in
+        map (name: {
+          inherit chain name;
+          value = endpoints.${name};
+        }) (attrNames endpoints);
+    in
+    of null (attrsOrEmpty settings "rpc")
+    ++ concatLists (map (c: of c (attrsOrEmpty chains.${c} "rpc")) (attrNames chains));
+
+  # The name rule of chains and DAOs (a metrics label, a journald field, a
+  # path segment of the API and part of a unit name).
+  daoNameOk = name: match "[a-z0-9][a-z0-9_-]{0,31}" name != null;
+
   shorthandCredentials =
     settings:
     let
       nodes = attrsOrEmpty settings "nodes";
-      endpoints = attrsOrEmpty (attrsOrEmpty settings "rpc") "endpoints";
+      endpoints = allEndpoints settings;
       api = attrsOrEmpty settings "api";
       webhooks = attrsOrEmpty settings "webhooks";
       entry = id: file: {
@@ -270,11 +324,11 @@ let
       map (name: entry (nodeCredential name) nodes.${name}.keyFile) (
         filter (name: isSet nodes.${name} "keyFile") (attrNames nodes)
       )
-      ++ map (name: entry (rpcCredential name) endpoints.${name}.urlFile) (
-        filter (name: isSet endpoints.${name} "urlFile") (attrNames endpoints)
+      ++ map (e: entry (rpcCredential e.name) e.value.urlFile) (
+        filter (e: isSet e.value "urlFile") endpoints
       )
-      ++ map (name: entry (rpcWsCredential name) endpoints.${name}.wsUrlFile) (
-        filter (name: isSet endpoints.${name} "wsUrlFile") (attrNames endpoints)
+      ++ map (e: entry (rpcWsCredential e.name) e.value.wsUrlFile) (
+        filter (e: isSet e.value "wsUrlFile") endpoints
       )
       ++ (if isSet api "tokenFile" then [ (entry apiTokenCredential api.tokenFile) ] else [ ])
       ++ map (name: entry (webhookCredential name) webhooks.${name}.urlFile) (
@@ -289,7 +343,9 @@ let
     config:
     let
       nodes = valueOr config "nodes" [ ];
-      endpoints = valueOr (attrsOrEmpty config "rpc") "endpoints" [ ];
+      endpoints =
+        valueOr (attrsOrEmpty config "rpc") "endpoints" [ ]
+        ++ concatLists (map (c: valueOr (attrsOrEmpty c "rpc") "endpoints" [ ]) (valueOr config "chains" [ ]));
       api = attrsOrEmpty config "api";
       webhooks = valueOr config "webhooks" [ ];
       keyed = filter (n: isSet n "key_credential") nodes;
@@ -404,37 +460,67 @@ let
   #   webhook), token_credential: api-token; an endpoint's wsUrlFile
   #   becomes ws_url_credential: rpc-ws-<name>;
   # - every other key, *_credential included, is written as it stands.
+  # - chains.<name> becomes { name = "<name>"; ... } in the list `chains`,
+  #   ordered by name, its `rpc` rendered as the single-DAO `rpc` is;
+  # - daos.<name> likewise in `daos`, ordered by name, and its
+  #   voters.<node> = { ... } becomes { node = "<node>"; ... } in the list
+  #   `voters`, ordered by node name;
+  # - empty `chains` and `daos` (the single-DAO form) are left out.
   renderSettings =
     settings:
     let
       nodes = attrsOrEmpty settings "nodes";
-      rpc = attrsOrEmpty settings "rpc";
-      endpoints = attrsOrEmpty rpc "endpoints";
       api = attrsOrEmpty settings "api";
       shorthand =
         set: option: key: id:
         removeAttrs set [ option ] // (if isSet set option then { ${key} = id; } else { });
       node = name: { inherit name; } // shorthand nodes.${name} "keyFile" "key_credential" (nodeCredential name);
-      endpoint =
-        name:
-        { inherit name; }
-        // shorthand (shorthand endpoints.${name} "wsUrlFile" "ws_url_credential" (rpcWsCredential name))
-          "urlFile"
-          "url_credential"
-          (rpcCredential name);
+      renderRpc =
+        rpc:
+        let
+          endpoints = attrsOrEmpty rpc "endpoints";
+          endpoint =
+            name:
+            { inherit name; }
+            // shorthand (shorthand endpoints.${name} "wsUrlFile" "ws_url_credential" (rpcWsCredential name))
+              "urlFile"
+              "url_credential"
+              (rpcCredential name);
+        in
+        rpc // { endpoints = sort byPriority (map endpoint (attrNames endpoints)); };
       webhooks = attrsOrEmpty settings "webhooks";
       webhook =
         name: { inherit name; } // shorthand webhooks.${name} "urlFile" "url_credential" (webhookCredential name);
+      chains = attrsOrEmpty settings "chains";
+      chain =
+        name:
+        { inherit name; }
+        // chains.${name}
+        // (if isSet chains.${name} "rpc" then { rpc = renderRpc chains.${name}.rpc; } else { });
+      daos = attrsOrEmpty settings "daos";
+      dao =
+        name:
+        let
+          d = daos.${name};
+        in
+        { inherit name; }
+        // d
+        // (
+          if isSet d "voters" then
+            { voters = map (node: { inherit node; } // d.voters.${node}) (attrNames d.voters); }
+          else
+            { }
+        );
     in
     dropNulls (
-      settings
+      removeAttrs settings [
+        "chains"
+        "daos"
+      ]
       // (if settings ? nodes then { nodes = map node (attrNames nodes); } else { })
-      // (
-        if settings ? rpc then
-          { rpc = rpc // { endpoints = sort byPriority (map endpoint (attrNames endpoints)); }; }
-        else
-          { }
-      )
+      // (if isSet settings "rpc" then { rpc = renderRpc settings.rpc; } else { })
+      // (if chains != { } then { chains = map chain (attrNames chains); } else { })
+      // (if daos != { } then { daos = map dao (attrNames daos); } else { })
       // (
         if settings ? api then
           { api = shorthand api "tokenFile" "token_credential" apiTokenCredential; }
@@ -479,6 +565,16 @@ let
         format = valueOr log "format" null;
         target = valueOr log "target" null;
       };
+      # As chain and rpc above: every key of every chain. Of a DAO what
+      # `dao` restarts for, and its chain; voters, margins and the start
+      # block reload.
+      chains = valueOr config "chains" null;
+      daos = map (d: {
+        name = valueOr d "name" null;
+        chain = valueOr d "chain" null;
+        kind = valueOr d "kind" null;
+        address = valueOr d "address" null;
+      }) (valueOr config "daos" [ ]);
     };
   restartHash = config: hashString "sha256" (toJSON (restartSettings config));
 
@@ -601,6 +697,22 @@ let
     let
       nodes = attrsOrEmpty settings "nodes";
       endpoints = attrsOrEmpty (attrsOrEmpty settings "rpc") "endpoints";
+      chains = attrsOrEmpty settings "chains";
+      daos = attrsOrEmpty settings "daos";
+      # The form of the file: many DAOs (chains and daos) or one (chain,
+      # rpc and dao at the top level).
+      manyDaos = chains != { } || daos != { };
+      singleKeys = filter (isSet settings) [
+        "chain"
+        "rpc"
+        "dao"
+      ];
+      endpointPath =
+        e: if e.chain == null then "${opt}.rpc.endpoints.${e.name}" else "${opt}.chains.${e.chain}.rpc.endpoints.${e.name}";
+      everyEndpoint = allEndpoints settings;
+      # Endpoint name -> where it is defined, for the names defined twice.
+      endpointPlaces = builtins.groupBy (e: e.name) everyEndpoint;
+      duplicateEndpoints = filter (name: length endpointPlaces.${name} > 1) (attrNames endpointPlaces);
       api = attrsOrEmpty settings "api";
       control = attrsOrEmpty settings "control";
       ledger = attrsOrEmpty settings "ledger";
@@ -616,8 +728,24 @@ let
           message = "${opt}.nodes is empty: define at least one node, e.g. settings.nodes.ai-gov-01.keyFile = \"/run/keys/ai-gov-01.key\".";
         }
         {
-          assertion = endpoints != { };
+          assertion = !(manyDaos && singleKeys != [ ]);
+          message = "${opt}: ${concatStringsSep ", " singleKeys} (one DAO) and chains/daos (many DAOs) are both set; a configuration has one form or the other: move the DAO into settings.daos and its chain and RPC endpoints into settings.chains, or leave chains and daos unset.";
+        }
+        {
+          assertion = manyDaos || endpoints != { };
           message = "${opt}.rpc.endpoints is empty: define at least one, e.g. settings.rpc.endpoints.primary.urlFile = \"/run/keys/rpc-primary.url\".";
+        }
+        {
+          assertion = manyDaos || (isSet settings "chain" && isSet settings "dao");
+          message = "${opt}: no DAO to vote in: set chain and dao (and rpc.endpoints) for one DAO, or chains and daos for many.";
+        }
+        {
+          assertion = !manyDaos || chains != { };
+          message = "${opt}.daos is set but ${opt}.chains is empty: define the chains the DAOs live on, e.g. settings.chains.mainnet = { id = 1; rpc.endpoints.primary.urlFile = \"/run/keys/rpc-primary.url\"; }.";
+        }
+        {
+          assertion = !manyDaos || daos != { };
+          message = "${opt}.chains is set but ${opt}.daos is empty: define at least one DAO, e.g. settings.daos.dloop = { chain = \"mainnet\"; kind = \"assetdao\"; address = \"0x...\"; }.";
         }
         {
           assertion = stopTimeoutSec settings != null;
@@ -642,16 +770,47 @@ let
         assertion = !(nodes.${name} ? key_file) && exactlyOne nodes.${name} [ "keyFile" "key_credential" ];
         message = "${opt}.nodes.${name}: set exactly one of keyFile (a path outside the Nix store) or key_credential (a credential id of services.govnode.credentials or importCredentials); key_file is not readable by the service's dynamic user.";
       }) (attrNames nodes)
-      ++ map (name: {
+      ++ map (e: {
         assertion =
-          !(endpoints.${name} ? url_file)
-          && exactlyOne endpoints.${name} [
+          !(e.value ? url_file)
+          && exactlyOne e.value [
             "url"
             "urlFile"
             "url_credential"
           ];
-        message = "${opt}.rpc.endpoints.${name}: set exactly one of url (no secret in it), urlFile (a path, passed as a systemd credential) or url_credential (a credential id).";
-      }) (attrNames endpoints)
+        message = "${endpointPath e}: set exactly one of url (no secret in it), urlFile (a path, passed as a systemd credential) or url_credential (a credential id).";
+      }) everyEndpoint
+      ++ map (name: {
+        assertion = false;
+        message = "${opt}: the RPC endpoint name \"${name}\" is used more than once (${
+          concatStringsSep ", " (map endpointPath endpointPlaces.${name})
+        }); endpoint names are unique across all chains: a name labels logs and metrics, and urlFile makes it the credential id ${rpcCredential name}.";
+      }) duplicateEndpoints
+      ++ map (c: {
+        assertion = daoNameOk c;
+        message = "${opt}.chains.\"${c}\": a chain name is 1 to 32 of a-z, 0-9, '_' and '-', starting with a letter or digit.";
+      }) (attrNames chains)
+      ++ map (c: {
+        assertion = attrsOrEmpty (attrsOrEmpty chains.${c} "rpc") "endpoints" != { };
+        message = "${opt}.chains.${c}.rpc.endpoints is empty: define at least one, e.g. settings.chains.${c}.rpc.endpoints.${c}-primary.urlFile = \"/run/keys/rpc-${c}-primary.url\".";
+      }) (attrNames chains)
+      ++ map (d: {
+        assertion = daoNameOk d;
+        message = "${opt}.daos.\"${d}\": a DAO name is 1 to 32 of a-z, 0-9, '_' and '-', starting with a letter or digit (it is a metrics label, a journald field, part of the API path /api/v1/daos/<name> and of the unit govnode-round-<name>).";
+      }) (attrNames daos)
+      ++ map (d: {
+        assertion = hasAttr (toString (valueOr daos.${d} "chain" "")) chains;
+        message = "${opt}.daos.${d}.chain = \"${toString (valueOr daos.${d} "chain" "")}\" names no chain of ${opt}.chains (defined: ${concatStringsSep ", " (attrNames chains)}).";
+      }) (attrNames daos)
+      ++ concatLists (
+        map (
+          d:
+          map (v: {
+            assertion = hasAttr v nodes;
+            message = "${opt}.daos.${d}.voters.${v} names no node of ${opt}.nodes (defined: ${concatStringsSep ", " (attrNames nodes)}).";
+          }) (attrNames (attrsOrEmpty daos.${d} "voters"))
+        ) (attrNames daos)
+      )
       ++ map (name: {
         assertion =
           !(webhooks.${name} ? url_file)
@@ -683,6 +842,17 @@ let
         message = "${opt} refers to credential \"${toString c.id}\" (a ${c.kind}), which services.govnode.credentials does not define and no services.govnode.importCredentials glob covers.";
       }) (referencedCredentials (renderSettings settings))
     );
+
+  # services.govnode.daos: a DAO's own timer needs the DAO.
+  daoTimerProblems =
+    settings: daoTimers:
+    let
+      daos = attrsOrEmpty settings "daos";
+    in
+    map (
+      name:
+      "services.govnode.daos.${name} (a round timer of its own) names no DAO of services.govnode.settings.daos (defined: ${concatStringsSep ", " (attrNames daos)})."
+    ) (filter (name: !hasAttr name daos) (attrNames daoTimers));
 
   # The checks above for settings alone, the credentials following from the
   # path shorthands.
@@ -720,7 +890,14 @@ in
     dummyCredential
     credentialsDropIn
     problems
+    daoTimerProblems
     settingsProblems
+    allEndpoints
+    daoNameOk
+    roundService
+    nixosUnitSection
+    roundDaoArgs
+    daoRoundUnit
     secretPathOk
     ;
 
@@ -729,6 +906,7 @@ in
   rendered = {
     daemonHardening = concatStringsSep "\n" (sort (a: b: a < b) (unitLines hardening.daemon)) + "\n";
     roundHardening = concatStringsSep "\n" (sort (a: b: a < b) (unitLines hardening.round)) + "\n";
+    roundService = concatStringsSep "\n" (sort (a: b: a < b) (unitLines roundService)) + "\n";
     timer = concatStringsSep "\n" (sort (a: b: a < b) (unitLines timer)) + "\n";
   };
 }

@@ -71,6 +71,53 @@ let
   stopTimeout = pure.stopTimeoutSec cfg.settings;
   apiPort = pure.listenPort cfg.settings.api.listen;
 
+  # DAOs with a round timer of their own, and the rest, whose rounds
+  # govnode-round.service runs.
+  daoTimers = lib.filterAttrs (_: d: d.timer.enable) cfg.daos;
+  sharedDaos = lib.filter (n: !(daoTimers ? ${n})) (lib.attrNames cfg.settings.daos);
+  everyDaoOwnTimer = cfg.settings.daos != { } && sharedDaos == [ ];
+  roundCommand = names: "${govnode} round --config ${pure.configPath}${pure.roundDaoArgs names}";
+
+  # The RPC provider pool, as the single-DAO `rpc` and as each chain's
+  # `chains.<name>.rpc`.
+  rpcType = types.submodule {
+    freeformType = format.type;
+    options.endpoints = mkOption {
+      default = { };
+      description = ''
+        JSON-RPC endpoints by name, written as the list
+        `rpc.endpoints` ordered by `priority`, then name; the name
+        labels logs and metrics, never the URL. Set exactly one of
+        `url`, `urlFile` and `url_credential`. Endpoint names are
+        unique across all chains.
+      '';
+      type = types.attrsOf (
+        types.submodule {
+          freeformType = format.type;
+          options.url = nullOrStr "http://127.0.0.1:8545" "URL without secrets in it (it ends up in the store).";
+          options.urlFile = mkOption {
+            type = types.nullOr secretPath;
+            default = null;
+            example = "/run/keys/rpc-primary.url";
+            description = "File holding a URL with credentials in it, loaded as credential `rpc-<name>`.";
+          };
+          options.url_credential = nullOrStr "rpc-primary" "Id of a credential holding the URL (see {option}`services.govnode.credentials`).";
+          options.wsUrlFile = mkOption {
+            type = types.nullOr secretPath;
+            default = null;
+            example = "/run/keys/rpc-primary.ws-url";
+            description = "File holding the endpoint's WebSocket URL (`ws_url`: new heads for every round's confirmation, and `round.on_new_proposal`) with credentials in it, loaded as credential `rpc-ws-<name>`.";
+          };
+          options.priority = mkOption {
+            type = types.int;
+            default = 0;
+            description = "Lower is tried first.";
+          };
+        }
+      );
+    };
+  };
+
   nullOrStr =
     example: description:
     mkOption {
@@ -158,6 +205,62 @@ in
           the RPC providers. `"0"` runs rounds on the schedule exactly.
         '';
       };
+    };
+
+    daos = mkOption {
+      default = { };
+      example = lib.literalExpression ''
+        {
+          dloop.timer.onCalendar = "*:0/10";
+          treasury.timer = { onCalendar = "hourly"; randomizedDelaySec = "5min"; };
+        }
+      '';
+      description = ''
+        Round timers of their own for DAOs of
+        {option}`services.govnode.settings.daos`, by DAO name. A DAO listed
+        here gets `govnode-round-<name>.timer`, which starts
+        `govnode-round-<name>.service` (`govnode round --dao <name>`, with the
+        hardening of govnode-round.service). govnode-round.timer then runs
+        the rounds of the other DAOs only (`govnode round --dao A --dao B`),
+        and is not installed at all when every DAO has a timer of its own.
+      '';
+      type = types.attrsOf (
+        types.submodule (
+          { name, ... }:
+          {
+            options.timer = {
+              enable = mkOption {
+                type = types.bool;
+                default = true;
+                description = ''
+                  Whether DAO ${name} has its own govnode-round-${name}.timer.
+                  `false`: its rounds run with govnode-round.timer's.
+                '';
+              };
+              onCalendar = mkOption {
+                type = types.either types.str (types.listOf types.str);
+                default = cfg.timer.onCalendar;
+                defaultText = lib.literalExpression "config.services.govnode.timer.onCalendar";
+                example = "*:0/10";
+                description = "`OnCalendar=` of the DAO's timer: when its rounds run.";
+              };
+              persistent = mkOption {
+                type = types.bool;
+                default = cfg.timer.persistent;
+                defaultText = lib.literalExpression "config.services.govnode.timer.persistent";
+                description = "`Persistent=` of the DAO's timer: run a round missed while the machine was off.";
+              };
+              randomizedDelaySec = mkOption {
+                type = types.str;
+                default = cfg.timer.randomizedDelaySec;
+                defaultText = lib.literalExpression "config.services.govnode.timer.randomizedDelaySec";
+                example = "5min";
+                description = "`RandomizedDelaySec=` of the DAO's timer.";
+              };
+            };
+          }
+        )
+      );
     };
 
     credentials = mkOption {
@@ -301,6 +404,10 @@ in
         daemon and `govnode round` read it. Any key the daemon knows may be
         set; the keys below are typed.
 
+        One DAO is configured with `chain`, `rpc` and `dao`; many DAOs, on
+        one chain or several, with `chains` and `daos` instead (never both
+        forms in one configuration).
+
         The YAML follows these settings key for key, except:
         - `nodes.<name>` becomes an entry `{ name = "<name>"; ... }` of the
           list `nodes`, ordered by name;
@@ -308,6 +415,10 @@ in
           ordered by `priority`, then name;
         - `webhooks.<name>` likewise of the list `webhooks`, ordered by
           name;
+        - `chains.<name>` and `daos.<name>` likewise of the lists `chains`
+          and `daos`, ordered by name (each chain's `rpc.endpoints` as
+          `rpc.endpoints` is), and a DAO's `voters.<node>` of its list
+          `voters` as `{ node = "<node>"; ... }`, ordered by node name;
         - the path shorthands become credentials: `nodes.<name>.keyFile` is
           `key_credential: node-<name>`, `rpc.endpoints.<name>.urlFile` is
           `url_credential: rpc-<name>`, `webhooks.<name>.urlFile` is
@@ -319,15 +430,17 @@ in
         A change that the daemon can take over while it runs (strategies,
         nodes, log level, round and API limits) reloads it (SIGHUP) without
         interrupting a round; a change of the chain, the RPC endpoints, the
-        DAO contract, the API address, the ledger, the control socket, the
+        DAO contract (in the many-DAO form: of `chains`, or of a DAO's
+        chain, kind or address), the API address, the ledger, the control socket, the
         log format or target, or of the credentials restarts it.
       '';
       type = types.submodule {
         freeformType = format.type;
         options = {
           chain = mkOption {
-            description = "The chain the DAO lives on.";
-            type = types.submodule {
+            default = null;
+            description = "The chain the DAO lives on (single-DAO form).";
+            type = types.nullOr (types.submodule {
               freeformType = format.type;
               options.id = mkOption {
                 type = types.ints.positive;
@@ -335,12 +448,13 @@ in
                 description = "EIP-155 chain id; the daemon refuses an RPC endpoint that reports another.";
               };
               options.name = nullOrStr "sepolia" "Label for logs and metrics.";
-            };
+            });
           };
 
           dao = mkOption {
-            description = "The DAO to vote in.";
-            type = types.submodule {
+            default = null;
+            description = "The DAO to vote in (single-DAO form).";
+            type = types.nullOr (types.submodule {
               freeformType = format.type;
               options.kind = mkOption {
                 type = types.enum [
@@ -353,48 +467,158 @@ in
                 type = types.strMatching "0x[0-9a-fA-F]{40}";
                 description = "Contract address of the DAO.";
               };
-            };
+            });
+          };
+
+          chains = mkOption {
+            default = { };
+            example = lib.literalExpression ''
+              {
+                mainnet = {
+                  id = 1;
+                  rpc.endpoints.mainnet-a = { urlFile = "/run/keys/rpc-mainnet-a.url"; priority = 0; };
+                };
+                base = {
+                  id = 8453;
+                  rpc.endpoints.base-a.urlFile = "/run/keys/rpc-base-a.url";
+                };
+              }
+            '';
+            description = ''
+              The chains of the many-DAO form, by name, written as the list
+              `chains` ordered by name. Use it with
+              {option}`services.govnode.settings.daos` instead of the
+              single-DAO `chain`, `rpc` and `dao`: a configuration has one
+              form or the other. A name is 1 to 32 of `a-z`, `0-9`, `_` and
+              `-`, starting with a letter or digit.
+
+              Each chain has its own RPC provider pool, `rpc`, with the keys
+              of the single-DAO `rpc`; its `rpc.endpoints.<name>` work as
+              {option}`services.govnode.settings.rpc.endpoints` do (the
+              shorthands `urlFile` and `wsUrlFile` become the credentials
+              `rpc-<endpoint>` and `rpc-ws-<endpoint>`), and an endpoint name
+              is unique across all chains. A change of a chain (its id, its
+              endpoints) restarts the daemon.
+            '';
+            type = types.attrsOf (
+              types.submodule {
+                freeformType = format.type;
+                options.id = mkOption {
+                  type = types.ints.positive;
+                  example = 8453;
+                  description = "EIP-155 chain id; the daemon refuses an RPC endpoint of this chain that reports another.";
+                };
+                options.rpc = mkOption {
+                  type = rpcType;
+                  default = { };
+                  description = "The chain's RPC provider pool (endpoints, breaker, retry, probe).";
+                };
+              }
+            );
+          };
+
+          daos = mkOption {
+            default = { };
+            example = lib.literalExpression ''
+              {
+                dloop = {
+                  chain = "mainnet";
+                  kind = "assetdao";
+                  address = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+                  vote_margin = "60s";
+                };
+                treasury = {
+                  chain = "base";
+                  kind = "governor";
+                  address = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512";
+                  start_block = 123;
+                  voters.ai-gov-01.strategy = "aggressive";
+                };
+              }
+            '';
+            description = ''
+              The DAOs of the many-DAO form, by name, written as the list
+              `daos` ordered by name; every DAO votes on the chain of
+              {option}`services.govnode.settings.chains` it names. The name
+              (1 to 32 of `a-z`, `0-9`, `_` and `-`, starting with a letter
+              or digit) is the `dao` label of the metrics, the journal field
+              `DAO=`, the API path `/api/v1/daos/<name>` and, with a timer of
+              its own ({option}`services.govnode.daos`), the units
+              `govnode-round-<name>.service` and `.timer`. `govnode round
+              --dao <name>` runs a round of that DAO alone.
+
+              A change of a DAO's chain, kind or address (and adding or
+              removing a DAO) restarts the daemon; a change of its voters,
+              margins or start block reloads it.
+            '';
+            type = types.attrsOf (
+              types.submodule {
+                freeformType = format.type;
+                options.chain = mkOption {
+                  type = types.str;
+                  example = "mainnet";
+                  description = "Name of the chain in {option}`services.govnode.settings.chains` the DAO lives on.";
+                };
+                options.kind = mkOption {
+                  type = types.enum [
+                    "assetdao"
+                    "governor"
+                  ];
+                  description = "`assetdao` (DLoop AssetDAO) or `governor` (OpenZeppelin Governor).";
+                };
+                options.address = mkOption {
+                  type = types.strMatching "0x[0-9a-fA-F]{40}";
+                  description = "Contract address of the DAO.";
+                };
+                options.start_block = mkOption {
+                  type = types.nullOr types.ints.unsigned;
+                  default = null;
+                  example = 123;
+                  description = "Governor only: first block scanned for `ProposalCreated` logs (as `dao.start_block`).";
+                };
+                options.vote_margin = nullOrStr "60s" "No vote is sent when a proposal's deadline is closer than this (as `dao.vote_margin`).";
+                options.vote_margin_blocks = mkOption {
+                  type = types.nullOr types.ints.unsigned;
+                  default = null;
+                  example = 5;
+                  description = "The same margin in blocks, for a DAO whose clock counts blocks (as `dao.vote_margin_blocks`).";
+                };
+                options.voters = mkOption {
+                  default = null;
+                  example = lib.literalExpression ''
+                    {
+                      ai-gov-01 = { strategy = "aggressive"; };
+                      ai-gov-02 = { };
+                    }
+                  '';
+                  description = ''
+                    The nodes of {option}`services.govnode.settings.nodes`
+                    that vote in this DAO, by node name, written as the list
+                    `voters` of `{ node, strategy }` ordered by node name.
+                    `null` (the default): every node votes, with its own
+                    strategy.
+                  '';
+                  type = types.nullOr (
+                    types.attrsOf (
+                      types.submodule {
+                        freeformType = format.type;
+                        options.strategy = nullOrStr "aggressive" "The node's strategy in this DAO; `null`: the node's own.";
+                      }
+                    )
+                  );
+                };
+              }
+            );
           };
 
           rpc = mkOption {
-            default = { };
-            description = "RPC provider pool (endpoints, breaker, retry, probe).";
-            type = types.submodule {
-              freeformType = format.type;
-              options.endpoints = mkOption {
-                default = { };
-                description = ''
-                  JSON-RPC endpoints by name, written as the list
-                  `rpc.endpoints` ordered by `priority`, then name; the name
-                  labels logs and metrics, never the URL. Set exactly one of
-                  `url`, `urlFile` and `url_credential`.
-                '';
-                type = types.attrsOf (
-                  types.submodule {
-                    freeformType = format.type;
-                    options.url = nullOrStr "http://127.0.0.1:8545" "URL without secrets in it (it ends up in the store).";
-                    options.urlFile = mkOption {
-                      type = types.nullOr secretPath;
-                      default = null;
-                      example = "/run/keys/rpc-primary.url";
-                      description = "File holding a URL with credentials in it, loaded as credential `rpc-<name>`.";
-                    };
-                    options.url_credential = nullOrStr "rpc-primary" "Id of a credential holding the URL (see {option}`services.govnode.credentials`).";
-                    options.wsUrlFile = mkOption {
-                      type = types.nullOr secretPath;
-                      default = null;
-                      example = "/run/keys/rpc-primary.ws-url";
-                      description = "File holding the endpoint's WebSocket URL (`ws_url`: new heads for every round's confirmation, and `round.on_new_proposal`) with credentials in it, loaded as credential `rpc-ws-<name>`.";
-                    };
-                    options.priority = mkOption {
-                      type = types.int;
-                      default = 0;
-                      description = "Lower is tried first.";
-                    };
-                  }
-                );
-              };
-            };
+            type = types.nullOr rpcType;
+            default = null;
+            description = ''
+              RPC provider pool (endpoints, breaker, retry, probe) of the
+              single-DAO form; with settings.chains, each chain has its own
+              (`settings.chains.<name>.rpc`).
+            '';
           };
 
           nodes = mkOption {
@@ -500,7 +724,7 @@ in
     };
   };
 
-  config = lib.mkIf cfg.enable {
+  config = lib.mkIf cfg.enable (lib.mkMerge [ {
     assertions =
       map
         (message: {
@@ -512,6 +736,7 @@ in
             inherit (cfg) settings credentials importCredentials;
           }
           ++ pure.postgresLedgerProblems postgres cfg.settings
+          ++ pure.daoTimerProblems cfg.settings cfg.daos
         )
       ++ [
         {
@@ -586,25 +811,66 @@ in
       };
     };
 
-    systemd.services.govnode-round = {
-      # Switching the system must not cast votes.
-      restartIfChanged = false;
-      serviceConfig.ExecStart = [
-        ""
-        "${govnode} round --config ${pure.configPath}"
-      ];
-    };
+    systemd.services.govnode-round = lib.mkMerge [
+      {
+        # Switching the system must not cast votes.
+        restartIfChanged = false;
+        # Every DAO without a timer of its own; all of them (no --dao) when
+        # none has one.
+        serviceConfig.ExecStart = [
+          ""
+          (roundCommand (lib.optionals (daoTimers != { }) sharedDaos))
+        ];
+      }
+      # Masked: every DAO has its own round service.
+      (lib.mkIf everyDaoOwnTimer { enable = false; })
+    ];
 
-    systemd.timers.govnode-round = lib.mkIf cfg.timer.enable {
-      wantedBy = [ "timers.target" ];
-      timerConfig = {
-        # An empty OnCalendar= first resets the packaged timer's schedule.
-        OnCalendar = [ "" ] ++ lib.toList cfg.timer.onCalendar;
-        Persistent = cfg.timer.persistent;
-        RandomizedDelaySec = cfg.timer.randomizedDelaySec;
-      };
-    };
+    systemd.timers.govnode-round = lib.mkMerge [
+      (lib.mkIf (cfg.timer.enable && !everyDaoOwnTimer) {
+        wantedBy = [ "timers.target" ];
+        timerConfig = {
+          # An empty OnCalendar= first resets the packaged timer's schedule.
+          OnCalendar = [ "" ] ++ lib.toList cfg.timer.onCalendar;
+          Persistent = cfg.timer.persistent;
+          RandomizedDelaySec = cfg.timer.randomizedDelaySec;
+        };
+      })
+      (lib.mkIf everyDaoOwnTimer { enable = false; })
+    ];
 
     networking.firewall.allowedTCPPorts = lib.mkIf (cfg.openFirewall && apiPort != null) [ apiPort ];
-  };
+  }
+
+  {
+      # A DAO's own round service and timer, defined whole here (the package
+      # has none): the packaged govnode-round.service's settings and
+      # hardening, one DAO.
+      systemd.services = lib.mapAttrs' (
+        name: _:
+        lib.nameValuePair (pure.daoRoundUnit name) {
+          description = "govnode voting round of DAO ${name}";
+          requires = [ "govnode.service" ];
+          after = [ "govnode.service" ];
+          restartIfChanged = false;
+          serviceConfig = pure.nixosUnitSection (pure.roundService // pure.hardening.round) // {
+            ExecStart = roundCommand [ name ];
+          };
+        }
+      ) daoTimers;
+
+      systemd.timers = lib.mapAttrs' (
+        name: d:
+        lib.nameValuePair (pure.daoRoundUnit name) {
+          description = "govnode voting round schedule of DAO ${name}";
+          wantedBy = [ "timers.target" ];
+          timerConfig = {
+            OnCalendar = d.timer.onCalendar;
+            Persistent = d.timer.persistent;
+            RandomizedDelaySec = d.timer.randomizedDelaySec;
+          };
+        }
+      ) daoTimers;
+    }
+  ]);
 }

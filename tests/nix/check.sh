@@ -147,6 +147,9 @@ check "hardening of govnode.service matches nixos/lib.nix" \
   diff -u "$work/daemonHardening.txt" <(block systemd/govnode.service hardening)
 check "hardening of govnode-round.service matches nixos/lib.nix" \
   diff -u "$work/roundHardening.txt" <(block systemd/govnode-round.service hardening)
+check "settings of govnode-round.service (the per-DAO round services' base) match nixos/lib.nix" \
+  diff -u "$work/roundService.txt" <(sed -n '/^\[Service\]/,/^# BEGIN hardening/p' systemd/govnode-round.service |
+    grep -E '^(Type|TimeoutStartSec|DynamicUser|User|Group|LimitCORE)=' | LC_ALL=C sort)
 check "schedule of govnode-round.timer matches nixos/lib.nix" \
   diff -u "$work/timer.txt" <(block systemd/govnode-round.timer timer)
 
@@ -255,6 +258,118 @@ for name in ("listen", "rpc", "haLease", "leaseGroup"):
 PY
   }
   check "evalModules: reloadable settings move reloadTriggers only, the rest restartTriggers" module_triggers
+
+  module_multi_dao() {
+    eval_module -A multiDao >"$work/multi.json" || return 1
+    python3 - "$work" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+m = json.load(open(os.path.join(d, "multi.json")))
+assert m["assertions"] == [] and m["warnings"] == [], (m["assertions"], m["warnings"])
+c = m["config"]
+for single in ("chain", "rpc", "dao"):
+    assert single not in c, f"the many-DAO form renders {single}: {c[single]}"
+assert c["chains"] == [
+    {"name": "base", "id": 8453, "rpc": {"endpoints": [
+        {"name": "base-a", "priority": 0, "url_credential": "rpc-base-a", "ws_url_credential": "rpc-ws-base-a"}]}},
+    {"name": "mainnet", "id": 1, "rpc": {"breaker": {"failure_threshold": 3}, "endpoints": [
+        {"name": "mainnet-a", "priority": 0, "url_credential": "rpc-mainnet-a"},
+        {"name": "mainnet-b", "priority": 1, "url": "http://127.0.0.1:8545"}]}},
+], json.dumps(c["chains"], indent=1)
+assert c["daos"] == [
+    {"name": "dloop", "chain": "mainnet", "kind": "assetdao", "address": "0x5FbDB2315678afecb367f032d93F642f64180aa3", "vote_margin": "60s"},
+    {"name": "grants", "chain": "mainnet", "kind": "governor", "address": "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"},
+    {"name": "treasury", "chain": "base", "kind": "governor", "address": "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
+     "start_block": 123, "vote_margin_blocks": 5, "voters": [{"node": "a"}, {"node": "b", "strategy": "aggressive"}]},
+], json.dumps(c["daos"], indent=1)
+assert sorted(m["loadCredential"]) == ["node-a:/run/keys/a", "node-b:/run/keys/b", "rpc-base-a:/run/keys/rpc-base-a.url",
+    "rpc-mainnet-a:/run/keys/rpc-mainnet-a.url", "rpc-ws-base-a:/run/keys/rpc-base-a.ws-url"], m["loadCredential"]
+json.dump(c, open(os.path.join(d, "multi-config.yaml"), "w"))
+os.makedirs(os.path.join(d, "multi-credentials"), exist_ok=True)
+for cr in m["credentials"]:
+    open(os.path.join(d, "multi-credentials", cr["id"]), "w").write(cr["content"])
+
+u = m["units"]
+for case, v in u.items():
+    assert v["assertions"] == [], (case, v["assertions"])
+cmd = lambda s: s["ExecStart"][-1] if isinstance(s["ExecStart"], list) else s["ExecStart"]
+rest = lambda s: cmd(s).split("/bin/govnode", 1)[1]
+# No DAO with a timer of its own: today's units, every DAO.
+none = u["none"]
+assert sorted(none["services"]) == ["govnode-round"] and sorted(none["timers"]) == ["govnode-round"], none
+assert rest(none["services"]["govnode-round"]) == " round --config /etc/govnode/config.yaml", none
+assert none["timers"]["govnode-round"]["wantedBy"] == ["timers.target"], none
+# dloop alone on its own timer: the main one runs the others.
+some = u["some"]
+assert sorted(some["services"]) == ["govnode-round", "govnode-round-dloop"], sorted(some["services"])
+assert sorted(some["timers"]) == ["govnode-round", "govnode-round-dloop"], sorted(some["timers"])
+assert rest(some["services"]["govnode-round"]) == " round --config /etc/govnode/config.yaml --dao grants --dao treasury", some
+own = some["services"]["govnode-round-dloop"]
+assert rest(own) == " round --config /etc/govnode/config.yaml --dao dloop", own
+assert own["restartIfChanged"] is False, own
+sc = own["serviceConfig"]
+for k, v in {"Type": "oneshot", "DynamicUser": True, "User": "govnode", "Group": "govnode", "PrivateNetwork": True,
+             "IPAddressDeny": "any", "RestrictAddressFamilies": "AF_UNIX", "ProcSubset": "pid",
+             "SystemCallFilter": ["@system-service", "~@privileged @resources"], "TimeoutStartSec": "15min"}.items():
+    assert sc.get(k) == v, (k, sc.get(k), v)
+t = some["timers"]["govnode-round-dloop"]
+assert t["wantedBy"] == ["timers.target"] and t["timerConfig"] == {"OnCalendar": "*:0/10", "Persistent": True, "RandomizedDelaySec": "2min"}, t
+# Every DAO on its own timer: the main timer and service are masked.
+a = u["all"]
+assert sorted(a["services"]) == ["govnode-round", "govnode-round-dloop", "govnode-round-grants", "govnode-round-treasury"], sorted(a["services"])
+assert a["services"]["govnode-round"]["enable"] is False, a["services"]["govnode-round"]
+assert a["timers"]["govnode-round"]["enable"] is False and a["timers"]["govnode-round"]["wantedBy"] == [], a["timers"]["govnode-round"]
+assert a["timers"]["govnode-round-grants"]["timerConfig"]["OnCalendar"] == "*:0/30", a["timers"]["govnode-round-grants"]
+assert a["timers"]["govnode-round-treasury"]["timerConfig"]["RandomizedDelaySec"] == "0", a["timers"]["govnode-round-treasury"]
+# A per-DAO round service as NixOS writes it, for systemd-analyze.
+unit = "[Unit]\nDescription=govnode voting round of DAO dloop\nRequires=govnode.service\nAfter=govnode.service\n\n[Service]\n"
+for k, v in sorted(sc.items()):
+    for item in (v if isinstance(v, list) else [v]):
+        unit += f"{k}={'true' if item is True else 'false' if item is False else item}\n"
+open(os.path.join(d, "govnode-round-dloop.service"), "w").write(unit)
+print(unit)
+PY
+  }
+  check "evalModules: two chains and three DAOs render as chains/daos; per-DAO timers (govnode-round-<dao>), the main timer's --dao list, no main timer when every DAO has one" module_multi_dao
+
+  module_multi_triggers() {
+    local got
+    got="$(eval_module -A multiDao.triggers)" || return 1
+    echo "$got"
+    python3 - "$got" <<'PY'
+import json, sys
+t = json.loads(sys.argv[1])
+base = t["base"]
+for name in ("voters", "margin", "marginBlocks"):
+    assert t[name]["reload"] != base["reload"], f"{name}: the config file did not change"
+    assert t[name]["restart"] == base["restart"], f"{name}: a reloadable change would restart the daemon"
+for name in ("chainId", "endpoint", "daoChain", "daoKind", "daoAddress"):
+    assert t[name]["restart"] != base["restart"], f"{name}: a change the daemon cannot take over would only reload it"
+PY
+  }
+  check "evalModules: many DAOs: chains and a DAO's chain/kind/address restart, voters and margins reload" module_multi_triggers
+
+  module_multi_broken() {
+    local got
+    got="$(eval_module -A multiDao.broken)" || return 1
+    echo "$got"
+    python3 - "$got" <<'PY'
+import json, sys
+b = json.loads(sys.argv[1])
+want = {
+    "bothForms": "one form or the other",
+    "unknownChain": 'daos.grants.chain = "polygon" names no chain',
+    "duplicateEndpoint": 'endpoint name "mainnet-a" is used more than once',
+    "unknownVoter": "daos.dloop.voters.c names no node",
+    "unknownTimer": "services.govnode.daos.polygon-dao (a round timer of its own) names no DAO",
+    "badName": 'daos."Bad.Name": a DAO name is',
+    "noDaos": "settings.daos is empty",
+}
+for case, needle in want.items():
+    assert any(needle in m for m in b[case]), f"{case}: no assertion says {needle!r}: {b[case]}"
+PY
+  }
+  check "evalModules: broken many-DAO settings fail with messages that name them" module_multi_broken
 
   module_renamed() {
     local got
@@ -395,6 +510,18 @@ PY
       systemd-analyze security --offline=true --threshold=4 "$work/units/govnode-round.service"
     check "systemd-analyze security: packaged systemd/govnode.service exposure <= 1.1" \
       systemd-analyze security --offline=true --threshold=11 systemd/govnode.service
+    verify_dao_unit() {
+      sed "s|/nonexistent/govnode|$work/pkg|g" "$work/govnode-round-dloop.service" >"$work/units/govnode-round-dloop.service"
+      systemd-analyze verify "$work/units/govnode-round-dloop.service" 2>"$work/verify.err" || { cat "$work/verify.err"; return 1; }
+      grep -v "^$" "$work/verify.err" | grep -v -e "Failed to put bus name" -e "Failed to connect to bus" \
+        && return 1
+      return 0
+    }
+    if [ -f "$work/govnode-round-dloop.service" ]; then
+      check "systemd-analyze verify on a per-DAO round service (govnode-round-dloop.service)" verify_dao_unit
+      check "systemd-analyze security: per-DAO govnode-round-dloop.service exposure <= 0.4" \
+        systemd-analyze security --offline=true --threshold=4 "$work/units/govnode-round-dloop.service"
+    fi
     check "rendered units keep PrivateMounts=yes (both services)" \
       grep -q '^PrivateMounts=yes$' "$work/units/govnode.service" "$work/units/govnode-round.service"
   else
@@ -442,6 +569,11 @@ PY
   if [ -f "$work/machines.json" ]; then
     check "govnode check-config accepts the config of the VM tests' machine" vm_config round
     check "govnode check-config accepts the config of the failover test's daemons (PostgreSQL ledger, ha)" vm_config failover-a
+  fi
+  # The many-DAO form (chains:, daos:): fails until the daemon knows it.
+  if [ -f "$work/multi-config.yaml" ]; then
+    check "govnode check-config accepts the module's many-DAO config (two chains, three DAOs)" \
+      env CREDENTIALS_DIRECTORY="$work/multi-credentials" "$govnode" check-config --config "$work/multi-config.yaml"
   fi
 else
   skip "govnode check-config on the module's config: no binary at $govnode (build it, or pass its path)"

@@ -431,6 +431,168 @@ in
       };
     };
 
+  # The many-DAO form: two chains, three DAOs, and per-DAO timers.
+  multiDao =
+    let
+      multiSettings = {
+        chains = {
+          mainnet = {
+            id = 1;
+            rpc = {
+              endpoints = {
+                mainnet-a = {
+                  urlFile = "/run/keys/rpc-mainnet-a.url";
+                  priority = 0;
+                };
+                mainnet-b = {
+                  url = "http://127.0.0.1:8545";
+                  priority = 1;
+                };
+              };
+              breaker.failure_threshold = 3;
+            };
+          };
+          base = {
+            id = 8453;
+            rpc.endpoints.base-a = {
+              urlFile = "/run/keys/rpc-base-a.url";
+              wsUrlFile = "/run/keys/rpc-base-a.ws-url";
+            };
+          };
+        };
+        daos = {
+          dloop = {
+            chain = "mainnet";
+            kind = "assetdao";
+            address = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+            vote_margin = "60s";
+          };
+          treasury = {
+            chain = "base";
+            kind = "governor";
+            address = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512";
+            start_block = 123;
+            vote_margin_blocks = 5;
+            voters = {
+              b.strategy = "aggressive";
+              a = { };
+            };
+          };
+          grants = {
+            chain = "mainnet";
+            kind = "governor";
+            address = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0";
+          };
+        };
+        nodes = {
+          a.keyFile = "/run/keys/a";
+          b.keyFile = "/run/keys/b";
+        };
+      };
+      multi =
+        extra: daos:
+        evaluate [
+          {
+            services.govnode = {
+              enable = true;
+              settings = lib.recursiveUpdate multiSettings extra;
+              inherit daos;
+            };
+          }
+        ];
+      units =
+        e:
+        let
+          c = e.config;
+        in
+        {
+          assertions = failed c;
+          services = lib.mapAttrs (_: u: {
+            ExecStart = u.serviceConfig.ExecStart or null;
+            enable = u.enable or true;
+            restartIfChanged = u.restartIfChanged;
+            serviceConfig = u.serviceConfig;
+          }) (lib.filterAttrs (n: _: lib.hasPrefix "govnode-round" n) c.systemd.services);
+          timers = lib.mapAttrs (_: u: {
+            enable = u.enable or true;
+            inherit (u) wantedBy timerConfig;
+          }) c.systemd.timers;
+        };
+      plain = multi { } { };
+    in
+    {
+      assertions = failed plain.config;
+      inherit (plain.config) warnings;
+      config = pure.renderSettings plain.config.services.govnode.settings;
+      credentials = map (c: {
+        inherit (c) id;
+        content = pure.dummyCredential c;
+      }) (pure.referencedCredentials (pure.renderSettings plain.config.services.govnode.settings));
+      loadCredential = plain.config.systemd.services.govnode.serviceConfig.LoadCredential;
+      units = {
+        none = units plain;
+        some = units (
+          multi { } {
+            dloop.timer.onCalendar = "*:0/10";
+            grants.timer.enable = false;
+          }
+        );
+        all = units (
+          multi { } {
+            dloop.timer.onCalendar = "*:0/10";
+            grants = { };
+            treasury.timer.randomizedDelaySec = "0";
+          }
+        );
+      };
+      triggers = lib.mapAttrs (_: extra: triggersOf (multi extra { })) {
+        base = { };
+        chainId = {
+          chains.base.id = 84532;
+        };
+        endpoint = {
+          chains.mainnet.rpc.endpoints.mainnet-b.url = "http://127.0.0.1:8546";
+        };
+        daoChain = {
+          daos.grants.chain = "base";
+        };
+        daoKind = {
+          daos.dloop.kind = "governor";
+        };
+        daoAddress = {
+          daos.dloop.address = "0x0000000000000000000000000000000000000001";
+        };
+        voters = {
+          daos.treasury.voters.a.strategy = "conservative";
+        };
+        margin = {
+          daos.dloop.vote_margin = "90s";
+        };
+        marginBlocks = {
+          daos.treasury.vote_margin_blocks = 7;
+        };
+      };
+      broken = {
+        bothForms = failed (multi { chain.id = 1; } { }).config;
+        unknownChain = failed (multi { daos.grants.chain = "polygon"; } { }).config;
+        duplicateEndpoint = failed (multi { chains.base.rpc.endpoints.mainnet-a.url = "http://x"; } { }).config;
+        unknownVoter = failed (multi { daos.dloop.voters.c = { }; } { }).config;
+        unknownTimer = failed (multi { } { polygon-dao = { }; }).config;
+        badName = failed (multi { daos."Bad.Name" = { chain = "base"; kind = "governor"; address = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"; }; } { }).config;
+        noDaos = failed
+          (evaluate [
+            {
+              services.govnode = {
+                enable = true;
+                settings = {
+                  inherit (multiSettings) chains nodes;
+                };
+              };
+            }
+          ]).config;
+      };
+    };
+
   # The option reference (docs/nixos-options.md) from the declarations.
   optionsDoc =
     let
