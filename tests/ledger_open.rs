@@ -1,7 +1,7 @@
 //! Opening the ledger file: durability settings, schema versions, and the
-//! refusal to use a ledger made for another chain or DAO, or by another program.
+//! registration of every chain and DAO it holds, refusal of a file made by another program.
 
-use alloy::primitives::{Address, address};
+use alloy::primitives::{Address, B256, Bytes, U256, address};
 use govnode::ledger::{APPLICATION_ID, Ledger, LedgerError, LedgerIdentity, SCHEMA_VERSION};
 
 const DAO: Address = address!("5FbDB2315678afecb367f032d93F642f64180aa3");
@@ -49,29 +49,80 @@ async fn reopens_its_own_ledger_with_rows_intact() {
     assert_eq!((row.trigger.as_str(), row.head_block), ("timer", Some(7)));
 }
 
-#[test]
-fn refuses_a_ledger_of_another_chain_or_dao() {
+/// One ledger holds many DAOs: opening it for another chain or DAO
+/// registers that pair, and each pair's rows stay its own, while a
+/// wallet's nonces count every DAO on its chain.
+#[tokio::test]
+async fn another_chain_or_dao_is_registered_and_kept_apart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.sqlite");
-    drop(Ledger::open(&path, ID).unwrap());
-    let other_chain = LedgerIdentity {
-        chain_id: 11155111,
-        ..ID
-    };
-    let other_dao = LedgerIdentity {
+    let base = Ledger::open(&path, ID).unwrap();
+    let other_dao_id = LedgerIdentity {
         dao: Address::repeat_byte(1),
         ..ID
     };
-    for (other, mention) in [(other_chain, "chain 11155111"), (other_dao, "0x0101")] {
-        let err = Ledger::open(&path, other).unwrap_err();
-        assert!(matches!(err, LedgerError::WrongIdentity { .. }), "{err}");
-        let text = err.to_string();
-        assert!(text.contains("chain 31337"), "{text}");
-        assert!(text.contains(mention), "{text}");
-        assert!(text.contains("ledger.path"), "{text}");
+    let other_chain_id = LedgerIdentity {
+        chain_id: 11155111,
+        ..ID
+    };
+    let other_dao = base.scoped(other_dao_id).await.unwrap();
+    let other_chain = Ledger::open(&path, other_chain_id).unwrap();
+    // The same proposal id and voter in each: three rows, not one.
+    for (ledger, dao, nonce) in [
+        (&base, ID.dao, 0),
+        (&other_dao, other_dao_id.dao, 1),
+        (&other_chain, ID.dao, 0),
+    ] {
+        let intent = ledger.record_intent(intent(dao)).await.unwrap();
+        let govnode::ledger::Intent::Recorded(row) = intent else {
+            panic!("each DAO's first intent is new: {intent:?}")
+        };
+        ledger
+            .record_signed(
+                row.id,
+                nonce,
+                B256::repeat_byte(nonce as u8 + 1),
+                Bytes::from_static(b"raw"),
+            )
+            .await
+            .unwrap();
     }
-    // The refusal changed nothing: the right identity still opens it.
-    Ledger::open(&path, ID).unwrap();
+    for (ledger, dao) in [
+        (&base, ID.dao),
+        (&other_dao, other_dao_id.dao),
+        (&other_chain, ID.dao),
+    ] {
+        let pending = ledger.pending().await.unwrap();
+        assert_eq!(pending.len(), 1, "{pending:?}");
+        assert_eq!(pending[0].dao, dao);
+    }
+    // Nonces are the wallet's on its chain, whichever DAO signed them.
+    assert_eq!(base.max_nonce(ALICE).await.unwrap(), Some(1));
+    assert_eq!(other_dao.max_nonce(ALICE).await.unwrap(), Some(1));
+    assert_eq!(other_chain.max_nonce(ALICE).await.unwrap(), Some(0));
+    let mut registered = base.registered().await.unwrap();
+    registered.sort_by_key(|i| (i.chain_id, i.dao));
+    assert_eq!(registered, vec![ID, other_dao_id, other_chain_id]);
+    // Rounds are per DAO too.
+    let round = other_dao.start_round("timer", None).await.unwrap();
+    assert!(base.round(round).await.unwrap().is_none());
+    assert!(other_dao.round(round).await.unwrap().is_some());
+}
+
+const ALICE: Address = address!("00000000000000000000000000000000000a11ce");
+
+fn intent(dao: Address) -> govnode::ledger::NewIntent {
+    govnode::ledger::NewIntent {
+        dao,
+        proposal_id: U256::from(1),
+        voter: ALICE,
+        node: "alice".into(),
+        round_id: None,
+        decision: govnode::strategy::VoteChoice::For,
+        reason: "test".into(),
+        strategy: "conservative".into(),
+        rule: None,
+    }
 }
 
 #[test]

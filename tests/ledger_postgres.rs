@@ -88,12 +88,23 @@ async fn the_protocol_runs_on_postgres_and_survives_a_server_restart() {
     assert_eq!((counts.len(), counts[0].confirmed), (1, 1));
     assert_eq!(ledger.attempts(row.id).await.unwrap().len(), 1);
 
-    // Another chain's daemon is refused, and says so without the password.
-    let err = Ledger::open_postgres(target(&url), id(1))
+    // Another chain's DAO shares the database: registered, with rows of
+    // its own, and the wallet's nonces there are that chain's.
+    let other = Ledger::open_postgres(target(&url), id(1)).await.unwrap();
+    let Intent::Recorded(theirs) = other
+        .record_intent(intent(1, VoteChoice::Against))
         .await
-        .unwrap_err();
-    assert!(matches!(err, LedgerError::WrongIdentity { .. }), "{err}");
-    assert!(!err.to_string().contains("s3cret-pw"), "{err}");
+        .unwrap()
+    else {
+        panic!("the other chain's first intent is new")
+    };
+    assert_ne!(theirs.id, row.id);
+    assert_eq!(other.max_nonce(ALICE).await.unwrap(), None);
+    assert_eq!(other.vote_counts().await.unwrap().len(), 1);
+    assert_eq!(ledger.max_nonce(ALICE).await.unwrap(), Some(0));
+    let mut registered = ledger.registered().await.unwrap();
+    registered.sort_by_key(|i| i.chain_id);
+    assert_eq!(registered, vec![id(1), id(31337)]);
     pg.stop();
     let err = Ledger::open_postgres(target(&url), id(31337))
         .await
