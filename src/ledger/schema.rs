@@ -545,8 +545,8 @@ mod tests {
         {
             let conn = open_with(&path, ID, MIGRATIONS).unwrap();
             conn.execute(
-                "INSERT INTO rounds (trigger, started_at) VALUES ('timer', 1)",
-                [],
+                "INSERT INTO rounds (chain_id, dao, trigger, started_at) VALUES (31337, ?1, 'timer', 1)",
+                [addr(ID.dao)],
             )
             .unwrap();
         }
@@ -572,6 +572,87 @@ mod tests {
             LedgerError::TooNew { found, supported, .. }
                 if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION
         ));
+    }
+
+    /// A ledger of one DAO written by a build before many DAOs keeps every
+    /// row, each now under the chain and DAO the file was pinned to.
+    #[test]
+    fn a_single_dao_ledger_migrates_to_the_many_dao_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        let dao = "0x5fbdb2315678afecb367f032d93f642f64180aa3";
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(&format!(
+                "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 3;
+                 INSERT INTO meta (key, value) VALUES ('chain_id', '31337'), ('dao', '{dao}'), ('created_at', '1');
+                 INSERT INTO rounds (id, trigger, started_at) VALUES (1, 'timer', 1);
+                 INSERT INTO votes (id, dao, proposal_id, voter, node, round_id, decision, reason, strategy,
+                     state, nonce, tx_hash, created_at, updated_at)
+                   VALUES (1, '{dao}', '7', '0x00000000000000000000000000000000000a11ce', 'alice', 1, 'for',
+                     'r', 'conservative', 'sent', 4, '0xaa', 1, 1);
+                 INSERT INTO vote_attempts (vote_id, nonce, tx_hash, raw_tx, created_at)
+                   VALUES (1, 4, '0xaa', x'00', 1);
+                 INSERT INTO decisions (dao, proposal_id, voter, node, round_id, decision, reason, strategy, decided_at)
+                   VALUES ('{dao}', '7', '0x00000000000000000000000000000000000a11ce', 'alice', 1, 'for', 'r', 'conservative', 1);
+                 INSERT INTO key_acks (voter, node, nonce, acked_at)
+                   VALUES ('0x00000000000000000000000000000000000a11ce', 'alice', 3, 1);"
+            ))
+            .unwrap();
+        }
+        let id = LedgerIdentity {
+            chain_id: 31337,
+            dao: dao.parse().unwrap(),
+        };
+        let conn = open(&path, id).unwrap();
+        let version: u32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        for (table, want) in [
+            ("rounds", 1),
+            ("votes", 1),
+            ("decisions", 1),
+            ("key_acks", 1),
+        ] {
+            let n: i64 = conn
+                .query_row(
+                    &format!("SELECT count(*) FROM {table} WHERE chain_id = 31337"),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(n, want, "{table}");
+        }
+        let round_dao: String = conn
+            .query_row("SELECT dao FROM rounds WHERE id = 1", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(round_dao, dao);
+        let joined: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM vote_attempts a JOIN votes v ON v.id = a.vote_id WHERE v.nonce = 4",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(joined, 1);
+        let broken: i64 = conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(broken, 0);
+        let pairs: Vec<(i64, String)> = conn
+            .prepare("SELECT chain_id, dao FROM ledger_daos")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(pairs, vec![(31337, dao.to_owned())]);
     }
 
     /// A failing step leaves the file at the previous version, not half-migrated.
