@@ -68,11 +68,14 @@ async fn another_chain_or_dao_is_registered_and_kept_apart() {
     let other_dao = base.scoped(other_dao_id).await.unwrap();
     let other_chain = Ledger::open(&path, other_chain_id).unwrap();
     // The same proposal id and voter in each: three rows, not one.
-    for (ledger, dao, nonce) in [
+    for (i, (ledger, dao, nonce)) in [
         (&base, ID.dao, 0),
         (&other_dao, other_dao_id.dao, 1),
         (&other_chain, ID.dao, 0),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let intent = ledger.record_intent(intent(dao)).await.unwrap();
         let govnode::ledger::Intent::Recorded(row) = intent else {
             panic!("each DAO's first intent is new: {intent:?}")
@@ -81,7 +84,7 @@ async fn another_chain_or_dao_is_registered_and_kept_apart() {
             .record_signed(
                 row.id,
                 nonce,
-                B256::repeat_byte(nonce as u8 + 1),
+                B256::repeat_byte(i as u8 + 1),
                 Bytes::from_static(b"raw"),
             )
             .await
@@ -102,7 +105,7 @@ async fn another_chain_or_dao_is_registered_and_kept_apart() {
     assert_eq!(other_chain.max_nonce(ALICE).await.unwrap(), Some(0));
     let mut registered = base.registered().await.unwrap();
     registered.sort_by_key(|i| (i.chain_id, i.dao));
-    assert_eq!(registered, vec![ID, other_dao_id, other_chain_id]);
+    assert_eq!(registered, vec![other_dao_id, ID, other_chain_id]);
     // Rounds are per DAO too.
     let round = other_dao.start_round("timer", None).await.unwrap();
     assert!(base.round(round).await.unwrap().is_none());

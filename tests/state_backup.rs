@@ -89,12 +89,13 @@ fn check_consistent(path: &Path, env: &RoundEnv) -> Snapshot {
     let fk_problems = scalar(&conn, "SELECT count(*) FROM pragma_foreign_key_check");
     assert_eq!(fk_problems, 0, "{}: dangling references", path.display());
 
-    let meta = |k: &str| -> String {
-        conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
-            .unwrap_or_else(|e| panic!("{}: meta {k}: {e}", path.display()))
-    };
-    assert_eq!(meta("chain_id"), "31337");
-    assert_eq!(meta("dao"), format!("{:#x}", env.dao()));
+    let (chain_id, dao): (i64, String) = conn
+        .query_row("SELECT chain_id, dao FROM ledger_daos", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap_or_else(|e| panic!("{}: ledger_daos: {e}", path.display()));
+    assert_eq!(chain_id, 31337);
+    assert_eq!(dao, format!("{:#x}", env.dao()));
     let header = |k: &str| -> String {
         conn.query_row("SELECT value FROM backup_meta WHERE key = ?1", [k], |r| {
             r.get(0)

@@ -279,7 +279,7 @@ async fn migrate_and_the_daemon_refuse_what_cannot_work() {
     );
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("already holds rows (rounds 1, votes 1"),
+        out.contains("already holds rows (ledger_daos 1, rounds 1, votes 1"),
         "{out}"
     );
     assert!(other.ledger().exists());
