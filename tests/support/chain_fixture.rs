@@ -82,8 +82,14 @@ pub struct Chain {
 
 impl Chain {
     pub async fn start() -> Chain {
+        Chain::start_with_chain_id(31337).await
+    }
+
+    /// [`Chain::start`] with another EIP-155 chain id.
+    pub async fn start_with_chain_id(chain_id: u64) -> Chain {
         let anvil = Anvil::at(anvil_path())
             .host("127.0.0.1")
+            .chain_id(chain_id)
             .arg("--accounts")
             .arg("10")
             .try_spawn()
