@@ -38,6 +38,10 @@ enum Command {
         /// kind, each node's ETH balance and voting power (reads only).
         #[arg(long)]
         online: bool,
+        /// Also print the single-DAO form's `chain`, `rpc` and `dao` as the
+        /// `chains:` and `daos:` of the many-DAO form, to add a DAO to.
+        #[arg(long)]
+        to_many_daos: bool,
     },
     /// Ask the running daemon for a voting round, wait for it and print its
     /// report (what the systemd timer runs). Exit 0 unless a vote failed or was unmined at the deadline (1).
@@ -188,17 +192,44 @@ fn run(cli: Cli) -> i32 {
         Command::CheckConfig {
             config: ConfigArg { config: path },
             online,
+            to_many_daos,
         } => match config::load(&path, &LoadEnv::from_process()) {
             Ok(s) => {
-                println!(
-                    "{}: OK ({} node(s), {} RPC endpoint(s), chain {})",
-                    path.display(),
-                    s.config.nodes.len(),
-                    s.config.rpc.endpoints.len(),
-                    s.config.chain.id
-                );
+                if s.config.single_form {
+                    println!(
+                        "{}: OK ({} node(s), {} RPC endpoint(s), chain {})",
+                        path.display(),
+                        s.config.nodes.len(),
+                        s.config.rpc.endpoints.len(),
+                        s.config.chain.id
+                    );
+                } else {
+                    println!(
+                        "{}: OK ({} DAO(s) on {} chain(s), {} node(s))",
+                        path.display(),
+                        s.config.daos.len(),
+                        s.config.chains.len(),
+                        s.config.nodes.len(),
+                    );
+                }
+                if to_many_daos {
+                    match config::conversion_hint(&s.config) {
+                        Some(yaml) => {
+                            println!(
+                                "# `chain`, `rpc` and `dao` in the many-DAO form: replace them with
+{yaml}"
+                            );
+                        }
+                        None => println!("# already in the many-DAO form (chains:, daos:)"),
+                    }
+                }
                 if online {
-                    govnode::cli::online::run(&s)
+                    // Each DAO on its chain; the worst answer is the exit code.
+                    s.dao_views()
+                        .iter()
+                        .map(govnode::cli::online::run)
+                        .max()
+                        .unwrap_or(exit::OK)
                 } else {
                     exit::OK
                 }

@@ -350,8 +350,28 @@ log: {{ target: stderr }}
     assert!(out.contains("DAO alpha: "), "{out}");
     eprintln!("round with one chain down took {took:?}: {out}");
 
+    // The API: the DAOs, each one's routes under its name, and the
+    // unprefixed DAO routes refused as ambiguous.
+    let daos = http_get(port, "/api/v1/daos").await;
+    for name in ["\"alpha\"", "\"beta\"", "\"gov\"", "31338"] {
+        assert!(daos.contains(name), "{daos}");
+    }
+    let rounds = http_get(port, "/api/v1/daos/gov/rounds").await;
+    assert!(rounds.starts_with("HTTP/1.1 200"), "{rounds}");
+    let status = http_get(port, "/api/v1/daos/beta/status").await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert!(
+        status.to_lowercase().contains(&format!("{beta:#x}")),
+        "{status}"
+    );
+    let ambiguous = http_get(port, "/api/v1/rounds").await;
+    assert!(ambiguous.starts_with("HTTP/1.1 404"), "{ambiguous}");
+    assert!(ambiguous.contains("dao_required"), "{ambiguous}");
+    let unknown = http_get(port, "/api/v1/daos/nope/status").await;
+    assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
+
     // The metrics carry each DAO's and chain's name.
-    let metrics = reqwest_metrics(port).await;
+    let metrics = http_get(port, "/metrics").await;
     for label in [
         "dao=\"alpha\"",
         "dao=\"beta\"",
@@ -367,13 +387,13 @@ log: {{ target: stderr }}
     assert!(status.success(), "{}", daemon.output());
 }
 
-/// `/metrics` over plain HTTP/1.1.
-async fn reqwest_metrics(port: u16) -> String {
+/// `GET path` over plain HTTP/1.1: the whole answer, status line first.
+async fn http_get(port: u16, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
         .await
         .expect("write");
     let mut body = String::new();

@@ -16,6 +16,8 @@ pub enum Route {
     Nodes,
     Proposals,
     Rounds,
+    /// `/api/v1/daos`: every DAO the daemon votes in.
+    Daos,
     /// `/api/v1/rounds/{id}`; `None` when the segment is not a round id
     /// (answered 404 like an unknown id).
     Round(Option<i64>),
@@ -122,6 +124,48 @@ pub const TABLE: &[RouteSpec] = &[
         summary: "one round with its votes",
     },
     RouteSpec {
+        path: "/api/v1/daos",
+        route: Route::Daos,
+        methods: READ,
+        auth: &[],
+        summary: "every DAO this daemon votes in, with its chain and voters",
+    },
+    RouteSpec {
+        path: "/api/v1/daos/{name}/status",
+        route: Route::Status,
+        methods: READ,
+        auth: &[],
+        summary: "/api/v1/status of one DAO",
+    },
+    RouteSpec {
+        path: "/api/v1/daos/{name}/nodes",
+        route: Route::Nodes,
+        methods: READ,
+        auth: &[],
+        summary: "/api/v1/nodes of one DAO",
+    },
+    RouteSpec {
+        path: "/api/v1/daos/{name}/proposals",
+        route: Route::Proposals,
+        methods: READ,
+        auth: &[],
+        summary: "/api/v1/proposals of one DAO",
+    },
+    RouteSpec {
+        path: "/api/v1/daos/{name}/rounds",
+        route: Route::Rounds,
+        methods: &[Method::GET, Method::HEAD, Method::POST],
+        auth: &[Method::POST],
+        summary: "/api/v1/rounds of one DAO",
+    },
+    RouteSpec {
+        path: "/api/v1/daos/{name}/rounds/{id}",
+        route: Route::Round(None),
+        methods: READ,
+        auth: &[],
+        summary: "/api/v1/rounds/{id} of one DAO",
+    },
+    RouteSpec {
         path: "/nodes",
         route: Route::DloopNodes,
         methods: READ,
@@ -152,6 +196,27 @@ pub const TABLE: &[RouteSpec] = &[
 ];
 
 const ROUND_PREFIX: &str = "/api/v1/rounds/";
+
+/// Where one DAO's routes start: `/api/v1/daos/{name}/…` is that DAO's
+/// `/api/v1/…`.
+pub const DAO_PREFIX: &str = "/api/v1/daos/";
+
+/// Splits `/api/v1/daos/{name}/rest` into the DAO's name and the path it
+/// stands for, `/api/v1/rest`.
+pub fn dao_scoped(path: &str) -> Option<(&str, String)> {
+    let rest = path.strip_prefix(DAO_PREFIX)?;
+    let (name, sub) = rest.split_once('/').unwrap_or((rest, ""));
+    Some((name, format!("/api/v1/{sub}")))
+}
+
+/// Routes that speak of one DAO: with several DAOs they are asked under
+/// [`DAO_PREFIX`].
+pub fn is_per_dao(route: Route) -> bool {
+    matches!(
+        route,
+        Route::Status | Route::Nodes | Route::Proposals | Route::Rounds | Route::Round(_)
+    )
+}
 
 pub fn resolve(path: &str) -> Option<Route> {
     let path = if path.len() > 1 {
@@ -210,6 +275,21 @@ mod tests {
         assert_eq!(resolve("/active-proposals"), Some(Route::ActiveProposals));
         assert_eq!(resolve("/emergency-voting"), Some(Route::EmergencyVoting));
         assert_eq!(allow_header(Route::Metrics), "GET, HEAD, OPTIONS");
+        assert_eq!(resolve("/api/v1/daos"), Some(Route::Daos));
+    }
+
+    #[test]
+    fn dao_paths_stand_for_their_dao_s_routes() {
+        let (name, path) = dao_scoped("/api/v1/daos/alpha/rounds/3").unwrap();
+        assert_eq!(
+            (name, resolve(&path)),
+            ("alpha", Some(Route::Round(Some(3))))
+        );
+        let (_, path) = dao_scoped("/api/v1/daos/alpha/status").unwrap();
+        assert_eq!(resolve(&path), Some(Route::Status));
+        let (_, path) = dao_scoped("/api/v1/daos/alpha").unwrap();
+        assert_eq!(resolve(&path), None);
+        assert!(dao_scoped("/api/v1/status").is_none());
     }
 
     #[test]

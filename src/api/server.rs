@@ -110,7 +110,31 @@ async fn handle(
     let settings = state.daemon.settings();
     let api = &settings.config.api;
     let origin = cors::allowed_origin(req.headers(), &api.allowed_origins).cloned();
-    let mut resp = dispatch(state, limits, peer, req, origin.as_ref()).await;
+    let asked = req.uri().path().to_owned();
+    let (state, path) = match router::dao_scoped(&asked) {
+        Some((name, path)) => match state.daos.iter().find(|(n, _)| n == name) {
+            Some((_, dao)) => (&**dao, path),
+            // The only DAO answers under its own name too.
+            None if state.daos.is_empty() && name == state.daemon.dao_name() => (state, path),
+            None => {
+                let mut resp = response::error(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    &format!(
+                        "no DAO {name:?} (DAOs: {})",
+                        state.daemon.dao_names().join(", ")
+                    ),
+                );
+                if let Some(origin) = &origin {
+                    cors::decorate(resp.headers_mut(), origin);
+                }
+                return resp;
+            }
+        },
+        None => (state, asked.clone()),
+    };
+    let scoped = path != asked;
+    let mut resp = dispatch(state, limits, peer, req, &path, scoped, origin.as_ref()).await;
     if let Some(origin) = &origin
         && !resp
             .headers()
@@ -121,11 +145,15 @@ async fn handle(
     resp
 }
 
+/// `path`: the route asked for (a DAO's `/api/v1/daos/{name}/…` as its
+/// `/api/v1/…`, then `scoped`).
 async fn dispatch(
     state: &ApiState,
     limits: &ClientLimits,
     peer: SocketAddr,
     req: Request<Incoming>,
+    path: &str,
+    scoped: bool,
     origin: Option<&HeaderValue>,
 ) -> Response<Body> {
     let daemon: &Daemon = &state.daemon;
@@ -149,13 +177,26 @@ async fn dispatch(
             &format!("request bodies are limited to {} bytes", api.max_body_bytes),
         );
     }
-    let Some(route) = router::resolve(req.uri().path()) else {
+    let Some(route) = router::resolve(path) else {
         return response::error(
             StatusCode::NOT_FOUND,
             "not_found",
             &format!("no such endpoint: {}", req.uri().path()),
         );
     };
+    // A DAO's route without its DAO is ambiguous once there are several.
+    if !scoped && !state.daos.is_empty() && router::is_per_dao(route) {
+        return response::error(
+            StatusCode::NOT_FOUND,
+            "dao_required",
+            &format!(
+                "this daemon votes in several DAOs ({}): ask {}{{name}}{}",
+                state.daemon.dao_names().join(", "),
+                router::DAO_PREFIX,
+                path.trim_start_matches("/api/v1"),
+            ),
+        );
+    }
     if req.method() == Method::OPTIONS {
         return preflight(route, req.headers(), origin);
     }
@@ -229,6 +270,7 @@ async fn native(
         Route::Rounds if *method == Method::POST => trigger::post(state, query).await,
         Route::Rounds => rounds::list(state, query).await,
         Route::Round(id) => rounds::one(state, id).await,
+        Route::Daos => super::v1::daos::get(state),
         Route::TriggerVoting | Route::EmergencyVoting => trigger::post(state, query).await,
     }
 }

@@ -14,14 +14,33 @@ pub struct ApiState {
     pub daemon: Daemon,
     pub proposals: TtlCache<ProposalSnapshot>,
     pub balances: TtlCache<ChainReads>,
+    /// With several DAOs: each one's own state, for `/api/v1/daos/{name}/…`.
+    pub daos: Vec<(String, std::sync::Arc<ApiState>)>,
 }
 
 impl ApiState {
     pub fn new(daemon: Daemon) -> Self {
+        let daos = if daemon.many_daos() {
+            daemon
+                .each_dao()
+                .into_iter()
+                .map(|d| (d.dao_name().to_owned(), std::sync::Arc::new(Self::one(d))))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        ApiState {
+            daos,
+            ..Self::one(daemon)
+        }
+    }
+
+    fn one(daemon: Daemon) -> Self {
         ApiState {
             daemon,
             proposals: TtlCache::new(CHAIN_READ_TTL),
             balances: TtlCache::new(CHAIN_READ_TTL),
+            daos: Vec::new(),
         }
     }
 }

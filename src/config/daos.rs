@@ -15,8 +15,8 @@ pub const SINGLE_NAME: &str = "default";
 
 pub(super) const MIXED_FORMS: &str = "`chain`, `rpc` and `dao` are the single-DAO form and cannot \
      stand next to `chains` and `daos`: move the chain and its `rpc` into an entry of `chains` and \
-     the DAO into an entry of `daos` (`govnode check-config` on the single-DAO file prints the \
-     converted sections)";
+     the DAO into an entry of `daos` (`govnode check-config --to-many-daos` on the single-DAO file \
+     prints the converted sections)";
 
 /// The RPC URLs of one chain, read from their files or credentials.
 #[derive(Debug, Clone, Default)]

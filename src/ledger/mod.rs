@@ -194,7 +194,7 @@ impl Ledger {
             Backend::Postgres(pg) => {
                 pg.bounded(async {
                     let mut c = pg.session().await?;
-                    pg::schema::register(&mut *c, identity).await
+                    pg::schema::register(&mut c, identity).await
                 })
                 .await?;
             }

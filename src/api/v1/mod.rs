@@ -5,6 +5,7 @@
 //! lowercase hex; token amounts and proposal ids as decimal strings (they do
 //! not fit a JSON number); times RFC 3339 in UTC.
 
+pub mod daos;
 pub mod index;
 pub mod nodes;
 pub mod proposals;
