@@ -229,8 +229,59 @@ fn each_once(counts: &HashMap<(U256, Address), usize>, proposals: &[U256], voter
     assert_eq!(counts.len(), proposals.len() * voters.len(), "{counts:?}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn one_daemon_votes_in_three_daos_on_two_chains_exactly_once() {
+/// Two chains, three DAOs, two nodes voting in all of them, and the
+/// daemon's configuration.
+struct Fixture {
+    alpha_env: RoundEnv,
+    alpha: Address,
+    alpha_open: Vec<U256>,
+    beta: Address,
+    beta_open: Vec<U256>,
+    l2: Chain,
+    gov: Address,
+    gov_open: Vec<U256>,
+    voters: Vec<Address>,
+    names: [String; 2],
+    path: std::path::PathBuf,
+    port: u16,
+}
+
+impl Fixture {
+    fn socket(&self) -> std::path::PathBuf {
+        self.alpha_env.dir.path().join("many.sock")
+    }
+
+    fn daemon(&self, envs: &[(&str, &str)]) -> support::daemon::Daemon {
+        self.alpha_env.daemon_at(
+            &self.path,
+            &self.socket(),
+            ([127, 0, 0, 1], self.port).into(),
+            envs,
+        )
+    }
+
+    /// Every DAO's votes, each pair once.
+    async fn each_pair_once(&self) {
+        let l1 = self.alpha_env.anvil.url();
+        each_once(
+            &assetdao_votes(&l1, self.alpha).await,
+            &self.alpha_open,
+            &self.voters,
+        );
+        each_once(
+            &assetdao_votes(&l1, self.beta).await,
+            &self.beta_open,
+            &self.voters,
+        );
+        each_once(
+            &governor_votes(&self.l2.url, self.gov).await,
+            &self.gov_open,
+            &self.voters,
+        );
+    }
+}
+
+async fn fixture() -> Fixture {
     let alpha_env = RoundEnv::new(3, 2).await;
     let alpha = alpha_env.dao();
     let alpha_open = alpha_env.proposal_ids("open");
@@ -300,9 +351,40 @@ log: {{ target: stderr }}
     std::fs::write(&path, config).expect("write config");
     let (code, out) = govnode(&["check-config"], &path);
     assert_eq!(code, 0, "{out}");
+    Fixture {
+        alpha_env,
+        alpha,
+        alpha_open,
+        beta,
+        beta_open,
+        l2,
+        gov,
+        gov_open,
+        voters,
+        names,
+        path,
+        port,
+    }
+}
 
-    let socket = alpha_env.dir.path().join("many.sock");
-    let mut daemon = alpha_env.daemon_at(&path, &socket, ([127, 0, 0, 1], port).into(), &[]);
+#[tokio::test(flavor = "multi_thread")]
+async fn one_daemon_votes_in_three_daos_on_two_chains_exactly_once() {
+    let f = fixture().await;
+    let mut daemon = f.daemon(&[]);
+    let Fixture {
+        alpha_env,
+        alpha,
+        alpha_open,
+        beta,
+        beta_open,
+        l2,
+        gov,
+        gov_open,
+        voters,
+        names,
+        path,
+        port,
+    } = f;
     // The devnet set-ups and the Governor's delegations sent from the node
     // wallets: transactions this new ledger never signed.
     for n in &names {
@@ -399,4 +481,71 @@ async fn http_get(port: u16, path: &str) -> String {
     let mut body = String::new();
     s.read_to_string(&mut body).await.expect("read");
     body
+}
+
+/// Rows of the daemon's ledger that are signed (sent or not) or beyond.
+fn sent_rows(ledger: &std::path::Path) -> i64 {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return 0;
+    };
+    conn.query_row(
+        "SELECT count(*) FROM votes WHERE state IN ('signed', 'sent', 'confirmed')",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap_or(0)
+}
+
+/// SIGKILL while the three DAOs' rounds run side by side (the process's
+/// third broadcast and every later one held, so the rounds stop with votes
+/// signed but unsent, and one DAO waits for the shared wallets): after a
+/// restart every DAO's votes land, each (proposal, voter) once, the nonces
+/// the killed rounds used included.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_9_during_three_daos_rounds_loses_and_repeats_nothing() {
+    let f = fixture().await;
+    let mut daemon = f.daemon(&[("FAILPOINTS", "round-after-broadcast=2*off->sleep(600000)")]);
+    for n in &f.names {
+        let (code, out) = ack_key(&f.path, n);
+        assert_eq!(code, 0, "{out}\n{}", daemon.output());
+    }
+    let trigger = Command::new(binary())
+        .args(["round", "--config"])
+        .arg(&f.path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn govnode round");
+    let ledger = f.alpha_env.dir.path().join("many.sqlite");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while sent_rows(&ledger) < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no vote was sent: {}",
+            daemon.output()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    daemon.signal(libc::SIGKILL);
+    daemon.wait_exit(std::time::Duration::from_secs(10));
+    let mut trigger = trigger;
+    let _ = trigger.wait();
+    drop(daemon);
+
+    let _daemon = f.daemon(&[]);
+    let mut last = String::new();
+    let mut ok = false;
+    for _ in 0..3 {
+        let (code, out) = govnode(&["round"], &f.path);
+        last = out;
+        if code == 0 {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "after the kill, rounds of every DAO succeed: {last}");
+    f.each_pair_once().await;
 }
