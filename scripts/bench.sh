@@ -6,7 +6,7 @@
 #   scripts/bench.sh --quick    a subset (under 2 minutes after the build)
 #
 # Further arguments go to the benchmark itself:
-#   --only headline,blocktime,targets,ready,scaling,ledger,faults,soak   run only these sections
+#   --only headline,blocktime,targets,ready,scaling,ledger,faults,many,soak   run only these sections
 #   --soak-rounds N                                rounds in the soak
 #   --grid PxN[,PxN]                               scaling points (proposals x nodes)
 # GOVNODE_BENCH_KEEP=1 keeps every bench directory (config, ledger, daemon.log)

@@ -158,7 +158,7 @@ impl Drop for BenchDaemon {
 }
 
 /// A `kB` line of /proc/<pid>/status.
-fn status_kb(pid: u32, key: &str) -> u64 {
+pub fn status_kb(pid: u32, key: &str) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     text.lines()
         .find(|l| l.starts_with(key))

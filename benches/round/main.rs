@@ -13,7 +13,7 @@
 //!
 //! Options (after `--`): `--quick` (a subset in under two minutes),
 //! `--only NAME[,NAME]` (headline, blocktime, targets, ready, scaling, ledger,
-//! faults, soak),
+//! faults, many, soak),
 //! `--soak-rounds N`, `--grid PxN[,PxN]` (scaling points).
 
 #[allow(dead_code)]
@@ -32,6 +32,7 @@ mod daemon;
 mod faults;
 mod floor;
 mod ledger;
+mod many;
 mod net;
 mod scenario;
 mod soak;
@@ -131,6 +132,9 @@ fn main() {
         }
         if options.wants("faults") {
             faults::faults(&options).await;
+        }
+        if options.wants("many") {
+            many::many(&options).await;
         }
         if options.wants("soak") {
             soak::soak(&options).await;

@@ -68,7 +68,26 @@ pub fn binary() -> &'static str {
 
 impl Net {
     pub async fn new(proposals: u32, nodes: u32, mining: Mining, strategies: Strategies) -> Net {
+        Net::on_chain(
+            AnvilOptions::default().chain_id,
+            proposals,
+            nodes,
+            mining,
+            strategies,
+        )
+        .await
+    }
+
+    /// [`Net::new`] on an anvil with EIP-155 chain id `chain_id`.
+    pub async fn on_chain(
+        chain_id: u64,
+        proposals: u32,
+        nodes: u32,
+        mining: Mining,
+        strategies: Strategies,
+    ) -> Net {
         let anvil = Anvil::start_with(AnvilOptions {
+            chain_id,
             block_time: match mining {
                 Mining::Auto => None,
                 Mining::Interval(s) => Some(s),
