@@ -452,6 +452,17 @@ async fn one_daemon_votes_in_three_daos_on_two_chains_exactly_once() {
     let unknown = http_get(port, "/api/v1/daos/nope/status").await;
     assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
 
+    // The status page has a part per DAO, each with its own sections.
+    let page = http_get(port, "/status").await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    for name in ["alpha", "beta", "gov"] {
+        assert!(
+            page.contains(&format!("<h2 id=\"dao-{name}\">DAO {name}</h2>")),
+            "{page}"
+        );
+        assert!(page.contains(&format!("{name}: Recent rounds")), "{page}");
+    }
+
     // The metrics carry each DAO's and chain's name.
     let metrics = http_get(port, "/metrics").await;
     for label in [

@@ -1,4 +1,5 @@
-//! `GET /status`: one self-contained HTML page for operators — health, the
+//! `GET /status`: one self-contained HTML page for operators (with several
+//! DAOs, one part per DAO under its name) — health, the
 //! DAO's paused state, the running round, nodes, the open proposals with each
 //! node's decision and reason, each node's vote history, recent rounds and
 //! RPC endpoints with their breaker states. Inline CSS only, no script, no external asset; the CSP header
@@ -35,36 +36,22 @@ footer{margin-top:2rem;font-size:12px;color:#6b7280}td:first-child{white-space:n
 
 pub async fn get(state: &ApiState) -> Response<Body> {
     let daemon = &state.daemon;
-    let settings = daemon.settings();
-    let voting = daemon.voting();
-    let mut rows = match voting.ledger.rounds(RECENT_ROUNDS, None).await {
-        Ok(v) => v,
-        Err(e) => return ledger_error(daemon, &e),
-    };
-    // After the rows: see `settle`.
-    let running = match running_round(daemon).await {
-        Ok(r) => r,
-        Err(e) => return ledger_error(daemon, &e),
-    };
-    if let Err(e) = settle(daemon, &mut rows, running.as_ref()).await {
-        return ledger_error(daemon, &e);
-    }
-    let nodes = match nodes::collect(state).await {
-        Ok(n) => n,
-        Err(e) => return ledger_error(daemon, &e),
-    };
-    let voting_sections = match super::status_votes::render(
-        state,
-        nodes.voting_token.as_ref().and_then(|t| t.decimals),
-    )
-    .await
-    {
-        Ok(v) => v,
-        Err(e) => return ledger_error(daemon, &e),
-    };
     let health = status::health(daemon);
     let components = daemon.health().snapshot();
-    let pool = daemon.chain().snapshot();
+    // One part per DAO; with several, each under its name.
+    let many = !state.daos.is_empty();
+    let worlds: Vec<&ApiState> = if many {
+        state.daos.iter().map(|(_, s)| &**s).collect()
+    } else {
+        vec![state]
+    };
+    let mut parts = Vec::with_capacity(worlds.len());
+    for world in worlds {
+        match dao_part(world, many).await {
+            Ok(p) => parts.push((world.daemon.dao_name().to_owned(), p)),
+            Err(r) => return r,
+        }
+    }
 
     let mut page = String::with_capacity(16 * 1024);
     let _ = write!(
@@ -74,6 +61,133 @@ pub async fn get(state: &ApiState) -> Response<Body> {
          <meta http-equiv=\"refresh\" content=\"30\"><title>govnode status</title>\
          <style>{STYLE}</style></head><body><h1>govnode status</h1>"
     );
+    let mut top = vec![
+        ("health", status_badge(health.status)),
+        ("ready", yes_no(health.ready)),
+        ("role", role_cell(&daemon.ha().view())),
+        ("version", Cell::text(env!("CARGO_PKG_VERSION"))),
+        (
+            "uptime",
+            Cell::text(
+                humantime::format_duration(std::time::Duration::from_secs(
+                    daemon.uptime().as_secs(),
+                ))
+                .to_string(),
+            ),
+        ),
+    ];
+    if many {
+        facts(&mut page, &top);
+        for (name, part) in parts {
+            let _ = write!(page, "<h2 id=\"dao-{0}\">DAO {0}</h2>", escape(&name));
+            facts(&mut page, &part.facts);
+            page.push_str(&part.html);
+        }
+    } else if let Some((_, part)) = parts.pop() {
+        top.extend(part.facts);
+        facts(&mut page, &top);
+        page.push_str(&part.html);
+    }
+
+    let component_rows: Vec<Vec<Cell>> = components
+        .iter()
+        .map(|(name, c)| {
+            vec![
+                Cell::text(name),
+                status_badge(c.status),
+                yes_no(c.ready),
+                Cell::text(redacted(daemon, &c.reasons.join("; ")).into_owned()),
+            ]
+        })
+        .collect();
+    section(
+        &mut page,
+        "Health",
+        &["component", "status", "ready", "reasons"],
+        &component_rows,
+        "No components registered.",
+    );
+
+    if many {
+        let _ = write!(
+            page,
+            "<footer>Generated {}. JSON: <a href=\"/api/v1/daos\">/api/v1/daos</a>, each \
+             DAO's under /api/v1/daos/NAME/.</footer></body></html>",
+            escape(&crate::round::now_rfc3339())
+        );
+    } else {
+        let _ = write!(
+            page,
+            "<footer>Generated {}. JSON: <a href=\"/api/v1/status\">/api/v1/status</a>, \
+             <a href=\"/api/v1/nodes\">nodes</a>, <a href=\"/api/v1/proposals\">proposals</a>, \
+             <a href=\"/api/v1/rounds\">rounds</a>.</footer></body></html>",
+            escape(&crate::round::now_rfc3339())
+        );
+    }
+
+    let mut r = response::text(StatusCode::OK, page, "text/html; charset=utf-8");
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
+/// One DAO's part of the page: its facts and its sections.
+struct DaoPart {
+    facts: Vec<(&'static str, Cell)>,
+    html: String,
+}
+
+/// `named`: with several DAOs each section title carries the DAO's name.
+async fn dao_part(state: &ApiState, named: bool) -> Result<DaoPart, Response<Body>> {
+    let daemon = &state.daemon;
+    let titled = |title: &str| {
+        if named {
+            format!("{}: {title}", daemon.dao_name())
+        } else {
+            title.to_owned()
+        }
+    };
+    let settings = daemon.settings();
+    let voting = daemon.voting();
+    let mut rows = match voting.ledger.rounds(RECENT_ROUNDS, None).await {
+        Ok(v) => v,
+        Err(e) => return Err(ledger_error(daemon, &e)),
+    };
+    // After the rows: see `settle`.
+    let running = match running_round(daemon).await {
+        Ok(r) => r,
+        Err(e) => return Err(ledger_error(daemon, &e)),
+    };
+    if let Err(e) = settle(daemon, &mut rows, running.as_ref()).await {
+        return Err(ledger_error(daemon, &e));
+    }
+    let nodes = match nodes::collect(state).await {
+        Ok(n) => n,
+        Err(e) => return Err(ledger_error(daemon, &e)),
+    };
+    let voting_sections = match super::status_votes::render(
+        state,
+        nodes.voting_token.as_ref().and_then(|t| t.decimals),
+    )
+    .await
+    {
+        Ok(v) => v,
+        Err(e) => return Err(ledger_error(daemon, &e)),
+    };
+    let pool = daemon.chain().snapshot();
+    let mut page = String::new();
     let chain_name = settings
         .config
         .chain
@@ -81,53 +195,37 @@ pub async fn get(state: &ApiState) -> Response<Body> {
         .clone()
         .map(|n| format!("{n} ({})", settings.config.chain.id))
         .unwrap_or_else(|| settings.config.chain.id.to_string());
-    facts(
-        &mut page,
-        &[
-            ("health", status_badge(health.status)),
-            ("ready", yes_no(health.ready)),
-            ("role", role_cell(&daemon.ha().view())),
-            ("version", Cell::text(env!("CARGO_PKG_VERSION"))),
-            (
-                "uptime",
-                Cell::text(
-                    humantime::format_duration(std::time::Duration::from_secs(
-                        daemon.uptime().as_secs(),
-                    ))
-                    .to_string(),
-                ),
-            ),
-            ("chain", Cell::text(chain_name)),
-            ("head block", Cell::opt(pool.best_head)),
-            (
-                "DAO",
-                Cell::Code(format!(
-                    "{} {}",
-                    match settings.config.dao.kind {
-                        crate::config::DaoKind::Assetdao => "assetdao",
-                        crate::config::DaoKind::Governor => "governor",
-                    },
-                    super::v1::checksum(voting.dao.address())
-                )),
-            ),
-            (
-                "DAO paused",
-                match voting_sections.paused {
-                    Some(true) => Cell::Badge("paused".into(), Tone::Bad),
-                    Some(false) => Cell::Badge("no".into(), Tone::Good),
-                    None => Cell::text("unknown (chain unreadable)"),
+    let dao_facts = vec![
+        ("chain", Cell::text(chain_name)),
+        ("head block", Cell::opt(pool.best_head)),
+        (
+            "DAO",
+            Cell::Code(format!(
+                "{} {}",
+                match settings.config.dao.kind {
+                    crate::config::DaoKind::Assetdao => "assetdao",
+                    crate::config::DaoKind::Governor => "governor",
                 },
-            ),
-            (
-                "mode",
-                if voting.round.dry_run {
-                    Cell::Badge("dry run".into(), Tone::Warn)
-                } else {
-                    Cell::text("voting")
-                },
-            ),
-        ],
-    );
+                super::v1::checksum(voting.dao.address())
+            )),
+        ),
+        (
+            "DAO paused",
+            match voting_sections.paused {
+                Some(true) => Cell::Badge("paused".into(), Tone::Bad),
+                Some(false) => Cell::Badge("no".into(), Tone::Good),
+                None => Cell::text("unknown (chain unreadable)"),
+            },
+        ),
+        (
+            "mode",
+            if voting.round.dry_run {
+                Cell::Badge("dry run".into(), Tone::Warn)
+            } else {
+                Cell::text("voting")
+            },
+        ),
+    ];
 
     let progress = match &running {
         Some(r) => Some(r.progress.clone()),
@@ -153,7 +251,7 @@ pub async fn get(state: &ApiState) -> Response<Body> {
         .collect();
     section(
         &mut page,
-        "Current round",
+        &titled("Current round"),
         &["round", "phase", "progress", "running for"],
         &current,
         "No round is running.",
@@ -207,7 +305,7 @@ pub async fn get(state: &ApiState) -> Response<Body> {
         .unwrap_or_else(|| "voting power".into());
     section(
         &mut page,
-        "Nodes",
+        &titled("Nodes"),
         &[
             "node",
             "address",
@@ -230,7 +328,7 @@ pub async fn get(state: &ApiState) -> Response<Body> {
         .collect();
     section(
         &mut page,
-        "Recent rounds",
+        &titled("Recent rounds"),
         &[
             "round",
             "trigger",
@@ -274,7 +372,7 @@ pub async fn get(state: &ApiState) -> Response<Body> {
         .collect();
     section(
         &mut page,
-        "RPC endpoints",
+        &titled("RPC endpoints"),
         &[
             "endpoint",
             "URL",
@@ -291,49 +389,10 @@ pub async fn get(state: &ApiState) -> Response<Body> {
         "No endpoints are configured.",
     );
 
-    let component_rows: Vec<Vec<Cell>> = components
-        .iter()
-        .map(|(name, c)| {
-            vec![
-                Cell::text(name),
-                status_badge(c.status),
-                yes_no(c.ready),
-                Cell::text(redacted(daemon, &c.reasons.join("; ")).into_owned()),
-            ]
-        })
-        .collect();
-    section(
-        &mut page,
-        "Health",
-        &["component", "status", "ready", "reasons"],
-        &component_rows,
-        "No components registered.",
-    );
-
-    let _ = write!(
-        page,
-        "<footer>Generated {}. JSON: <a href=\"/api/v1/status\">/api/v1/status</a>, \
-         <a href=\"/api/v1/nodes\">nodes</a>, <a href=\"/api/v1/proposals\">proposals</a>, \
-         <a href=\"/api/v1/rounds\">rounds</a>.</footer></body></html>",
-        escape(&crate::round::now_rfc3339())
-    );
-
-    let mut r = response::text(StatusCode::OK, page, "text/html; charset=utf-8");
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    r
+    Ok(DaoPart {
+        facts: dao_facts,
+        html: page,
+    })
 }
 
 fn round_row(v: &Value) -> Vec<Cell> {
