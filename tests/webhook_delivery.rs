@@ -45,6 +45,7 @@ fn spec(name: &str, kind: TargetKind, url: String, capacity: usize, attempts: u3
 fn event(kind: EventKind) -> Event {
     Event {
         kind,
+        dao: None,
         round_id: Some(4),
         node: Some("alice".into()),
         proposal: Some("7".into()),

@@ -59,6 +59,8 @@ impl EventKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Event {
     pub kind: EventKind,
+    /// The DAO (`daos[].name`), when the daemon votes in several; the hub adds it.
+    pub dao: Option<String>,
     pub round_id: Option<i64>,
     pub node: Option<String>,
     pub proposal: Option<String>,
@@ -73,6 +75,7 @@ impl Event {
     pub fn new(kind: EventKind) -> Event {
         Event {
             kind,
+            dao: None,
             round_id: None,
             node: None,
             proposal: None,
@@ -107,6 +110,7 @@ impl Event {
     pub fn text(&self) -> String {
         let mut out = format!("govnode: {}", self.kind.headline());
         let parts = [
+            ("DAO", self.dao.clone()),
             ("round", self.round_id.map(|r| r.to_string())),
             ("node", self.node.clone()),
             ("proposal", self.proposal.clone()),
@@ -138,6 +142,7 @@ mod tests {
     fn text_lists_only_known_fields() {
         let e = Event {
             kind: EventKind::VoteFailed,
+            dao: None,
             round_id: Some(7),
             node: Some("alice".into()),
             proposal: None,
@@ -148,6 +153,14 @@ mod tests {
         assert_eq!(
             e.text(),
             "govnode: vote failed | round 7 | node alice | reason insufficient funds"
+        );
+        let many = Event {
+            dao: Some("dloop".into()),
+            ..e
+        };
+        assert!(
+            many.text()
+                .starts_with("govnode: vote failed | DAO dloop | round 7")
         );
     }
 }

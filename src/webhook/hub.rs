@@ -37,6 +37,8 @@ pub struct Hub {
     metrics: WebhookMetrics,
     client: reqwest::Client,
     round_id: Option<i64>,
+    /// Stamped on every event when the daemon votes in several DAOs.
+    dao: Option<String>,
 }
 
 impl Hub {
@@ -52,6 +54,7 @@ impl Hub {
             metrics,
             client,
             round_id: None,
+            dao: None,
         };
         Ok(empty.reloaded(settings))
     }
@@ -83,6 +86,7 @@ impl Hub {
             metrics: self.metrics.clone(),
             client: self.client.clone(),
             round_id: None,
+            dao: (!settings.config.single_form).then(|| settings.dao_name().to_owned()),
         }
     }
 
@@ -98,6 +102,9 @@ impl Hub {
     pub fn notify(&self, mut event: Event) {
         if event.round_id.is_none() {
             event.round_id = self.round_id;
+        }
+        if event.dao.is_none() {
+            event.dao.clone_from(&self.dao);
         }
         for running in self.targets.iter() {
             running.target.notify(event.clone());

@@ -20,7 +20,8 @@ pub fn render(kind: &TargetKind, event: &Event) -> Value {
         TargetKind::Slack => json!({ "text": event.text() }),
         TargetKind::Discord => json!({ "content": event.text() }),
         TargetKind::Telegram { chat_id } => json!({ "chat_id": chat_id, "text": event.text() }),
-        TargetKind::Generic => json!({
+        TargetKind::Generic => {
+            let mut body = json!({
             "event": event.kind.as_str(),
             "round_id": event.round_id,
             "node": event.node,
@@ -28,7 +29,14 @@ pub fn render(kind: &TargetKind, event: &Event) -> Value {
             "tx_hash": event.tx_hash,
             "reason": event.reason,
             "time": event.time,
-        }),
+            });
+            // Only a daemon of several DAOs names them: one DAO's payload
+            // stays as it was.
+            if let (Some(dao), Some(map)) = (&event.dao, body.as_object_mut()) {
+                map.insert("dao".into(), Value::String(dao.clone()));
+            }
+            body
+        }
     }
 }
 
@@ -40,6 +48,7 @@ mod tests {
     fn sent() -> Event {
         Event {
             kind: EventKind::VoteSent,
+            dao: None,
             round_id: Some(3),
             node: Some("n1".into()),
             proposal: Some("12".into()),
