@@ -80,5 +80,12 @@ mod tests {
         assert_eq!(v["round_id"], 3);
         assert_eq!(v["tx_hash"], "0xab");
         assert!(v["reason"].is_null());
+        // One DAO's payload has no `dao` key; several DAOs' name theirs.
+        assert!(v.get("dao").is_none());
+        let many = Event {
+            dao: Some("dloop".into()),
+            ..sent()
+        };
+        assert_eq!(render(&TargetKind::Generic, &many)["dao"], "dloop");
     }
 }
