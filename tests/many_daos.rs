@@ -369,64 +369,53 @@ log: {{ target: stderr }}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_daemon_votes_in_three_daos_on_two_chains_exactly_once() {
-    let f = fixture().await;
+    let mut f = fixture().await;
     let mut daemon = f.daemon(&[]);
-    let Fixture {
-        alpha_env,
-        alpha,
-        alpha_open,
-        beta,
-        beta_open,
-        l2,
-        gov,
-        gov_open,
-        voters,
-        names,
-        path,
-        port,
-    } = f;
     // The devnet set-ups and the Governor's delegations sent from the node
     // wallets: transactions this new ledger never signed.
-    for n in &names {
-        let (code, out) = ack_key(&path, n);
+    for n in &f.names {
+        let (code, out) = ack_key(&f.path, n);
         assert_eq!(code, 0, "{out}\n{}", daemon.output());
     }
 
-    let (code, out) = govnode(&["round"], &path);
+    let (code, out) = govnode(&["round"], &f.path);
     assert_eq!(code, 0, "{out}\n{}", daemon.output());
     for dao in ["alpha", "beta", "gov"] {
         assert!(out.contains(&format!("DAO {dao}: ")), "{out}");
     }
-    let l1 = alpha_env.anvil.url();
-    each_once(&assetdao_votes(&l1, alpha).await, &alpha_open, &voters);
-    each_once(&assetdao_votes(&l1, beta).await, &beta_open, &voters);
-    each_once(&governor_votes(&l2.url, gov).await, &gov_open, &voters);
+    let l1 = f.alpha_env.anvil.url();
+    f.each_pair_once().await;
 
     // Again: every vote is in the ledger, nothing is sent twice.
-    let (code, out) = govnode(&["round"], &path);
+    let (code, out) = govnode(&["round"], &f.path);
     assert_eq!(code, 0, "{out}");
-    each_once(&assetdao_votes(&l1, alpha).await, &alpha_open, &voters);
-    each_once(&assetdao_votes(&l1, beta).await, &beta_open, &voters);
-    each_once(&governor_votes(&l2.url, gov).await, &gov_open, &voters);
+    f.each_pair_once().await;
 
     // `--dao` runs only the DAO named; an unknown name is refused.
-    let (fresh, _) = alpha_env.create_proposal("Only alpha votes on this").await;
-    let (code, out) = govnode(&["round", "--dao", "beta", "--json"], &path);
+    let (fresh, _) = f
+        .alpha_env
+        .create_proposal("Only alpha votes on this")
+        .await;
+    let (code, out) = govnode(&["round", "--dao", "beta", "--json"], &f.path);
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains("\"alpha\""), "{out}");
-    each_once(&assetdao_votes(&l1, alpha).await, &alpha_open, &voters);
-    let (code, out) = govnode(&["round", "--dao", "nope"], &path);
+    each_once(
+        &assetdao_votes(&l1, f.alpha).await,
+        &f.alpha_open,
+        &f.voters,
+    );
+    let (code, out) = govnode(&["round", "--dao", "nope"], &f.path);
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("no DAO \"nope\""), "{out}");
 
     // Chain l2 goes down: its DAO's round fails, l1's DAOs still vote.
-    drop(l2);
+    f.l2.anvil.child_mut().kill().expect("kill the l2 anvil");
     let started = std::time::Instant::now();
-    let (code, out) = govnode(&["round"], &path);
+    let (code, out) = govnode(&["round"], &f.path);
     let took = started.elapsed();
     assert_eq!(code, 1, "the gov round cannot succeed: {out}");
-    let alpha_votes = assetdao_votes(&l1, alpha).await;
-    for v in &voters {
+    let alpha_votes = assetdao_votes(&l1, f.alpha).await;
+    for v in &f.voters {
         assert_eq!(alpha_votes.get(&(fresh, *v)), Some(&1), "{out}");
     }
     assert!(out.contains("DAO alpha: "), "{out}");
@@ -434,26 +423,26 @@ async fn one_daemon_votes_in_three_daos_on_two_chains_exactly_once() {
 
     // The API: the DAOs, each one's routes under its name, and the
     // unprefixed DAO routes refused as ambiguous.
-    let daos = http_get(port, "/api/v1/daos").await;
+    let daos = http_get(f.port, "/api/v1/daos").await;
     for name in ["\"alpha\"", "\"beta\"", "\"gov\"", "31338"] {
         assert!(daos.contains(name), "{daos}");
     }
-    let rounds = http_get(port, "/api/v1/daos/gov/rounds").await;
+    let rounds = http_get(f.port, "/api/v1/daos/gov/rounds").await;
     assert!(rounds.starts_with("HTTP/1.1 200"), "{rounds}");
-    let status = http_get(port, "/api/v1/daos/beta/status").await;
+    let status = http_get(f.port, "/api/v1/daos/beta/status").await;
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
     assert!(
-        status.to_lowercase().contains(&format!("{beta:#x}")),
+        status.to_lowercase().contains(&format!("{:#x}", f.beta)),
         "{status}"
     );
-    let ambiguous = http_get(port, "/api/v1/rounds").await;
+    let ambiguous = http_get(f.port, "/api/v1/rounds").await;
     assert!(ambiguous.starts_with("HTTP/1.1 404"), "{ambiguous}");
     assert!(ambiguous.contains("dao_required"), "{ambiguous}");
-    let unknown = http_get(port, "/api/v1/daos/nope/status").await;
+    let unknown = http_get(f.port, "/api/v1/daos/nope/status").await;
     assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
 
     // The status page has a part per DAO, each with its own sections.
-    let page = http_get(port, "/status").await;
+    let page = http_get(f.port, "/status").await;
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     for name in ["alpha", "beta", "gov"] {
         assert!(
@@ -464,7 +453,7 @@ async fn one_daemon_votes_in_three_daos_on_two_chains_exactly_once() {
     }
 
     // The metrics carry each DAO's and chain's name.
-    let metrics = http_get(port, "/metrics").await;
+    let metrics = http_get(f.port, "/metrics").await;
     for label in [
         "dao=\"alpha\"",
         "dao=\"beta\"",
