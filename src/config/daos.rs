@@ -293,3 +293,98 @@ impl Settings {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Issues, LoadEnv, Validate, parse};
+
+    const NODES: &str =
+        "nodes:\n  - { name: a, key_file: a.key }\n  - { name: b, key_file: b.key }\n";
+
+    fn chain(name: &str, id: u64, endpoint: &str) -> String {
+        format!(
+            "  - name: {name}\n    id: {id}\n    rpc: {{ endpoints: [{{ name: {endpoint}, url: 'http://127.0.0.1:1' }}] }}\n"
+        )
+    }
+
+    /// Every problem the file has, as `path: message` lines.
+    fn problems(yaml: &str) -> Vec<String> {
+        let mut issues = Issues::default();
+        if let Some(config) = parse(yaml, &LoadEnv::default(), &mut issues) {
+            config.validate("", &mut issues);
+        }
+        issues
+            .iter()
+            .map(|i| format!("{}: {}", i.path, i.message))
+            .collect()
+    }
+
+    const ALPHA: &str = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+    const BETA: &str = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512";
+
+    #[test]
+    fn a_valid_many_dao_file_gives_each_dao_its_view() {
+        let yaml = format!(
+            "chains:\n{}{}daos:\n  - {{ name: alpha, chain: l1, kind: assetdao, address: '{ALPHA}' }}\n  - name: beta\n    chain: l2\n    kind: governor\n    address: '{BETA}'\n    voters: [{{ node: b, strategy: aggressive }}]\n{NODES}",
+            chain("l1", 1, "l1-a"),
+            chain("l2", 10, "l2-a"),
+        );
+        assert!(problems(&yaml).is_empty(), "{:?}", problems(&yaml));
+        let mut issues = Issues::default();
+        let config = parse(&yaml, &LoadEnv::default(), &mut issues).expect("parses");
+        assert!(!config.single_form);
+        // The daemon-wide view is the first DAO's.
+        assert_eq!((config.chain.id, config.dao.address.as_str()), (1, ALPHA));
+    }
+
+    #[test]
+    fn mistakes_are_named_where_they_are() {
+        let yaml = format!(
+            "chains:\n{}{}daos:\n  - {{ name: alpha, chain: l3, kind: assetdao, address: '{ALPHA}' }}\n  - name: alpha\n    chain: l1\n    kind: assetdao\n    address: '{ALPHA}'\n  - name: gamma\n    chain: l1\n    kind: assetdao\n    address: '{ALPHA}'\n    voters: [{{ node: c }}, {{ node: a, strategy: bold }}]\n{NODES}",
+            chain("l1", 1, "shared"),
+            chain("l2", 1, "shared"),
+        );
+        let found = problems(&yaml);
+        for want in [
+            "chains[1].id: chain id 1 is also chain \"l1\"",
+            "chains[1].rpc.endpoints[0].name: endpoint name \"shared\" is also used at chains[0].rpc.endpoints[0].name",
+            "daos[0].chain: unknown chain \"l3\" (chains: l1, l2)",
+            "daos[1].name: duplicate DAO name \"alpha\"",
+            "daos[2].address: DAO \"alpha\" is the same contract on the same chain",
+            "daos[2].voters[0].node: unknown node \"c\" (nodes: a, b)",
+            "daos[2].voters[1].strategy: unknown strategy \"bold\"",
+        ] {
+            assert!(
+                found.iter().any(|f| f.starts_with(want)),
+                "missing {want:?} in {found:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_two_forms_do_not_mix_and_the_single_form_converts() {
+        let single = format!(
+            "chain: {{ id: 1 }}\nrpc: {{ endpoints: [{{ name: a, url: 'http://127.0.0.1:1' }}] }}\ndao: {{ kind: assetdao, address: '{ALPHA}' }}\n{NODES}"
+        );
+        let mixed = format!("{single}daos: []\n");
+        let found = problems(&mixed);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.starts_with("chain: `chain`, `rpc` and `dao` are the single-DAO form")),
+            "{found:#?}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|f| f == "chains: missing required section"),
+            "{found:#?}"
+        );
+        let mut issues = Issues::default();
+        let config = parse(&single, &LoadEnv::default(), &mut issues).expect("parses");
+        let hint = super::conversion_hint(&config).expect("a single-DAO file converts");
+        // The hint is itself a valid many-DAO file, with the nodes added.
+        assert!(problems(&format!("{hint}{NODES}")).is_empty(), "{hint}");
+        assert!(hint.contains("name: default"), "{hint}");
+    }
+}
