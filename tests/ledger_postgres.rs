@@ -200,3 +200,62 @@ async fn verify_full_takes_the_servers_certificate_from_its_ca_only_and_for_its_
         assert!(err.to_string().contains(&*ca.to_string_lossy()), "{err}");
     }
 }
+
+/// A PostgreSQL ledger of one DAO written before many DAOs (schema v5)
+/// migrates in place: its rows become its pair's, the pair is registered,
+/// and another DAO's rows stay apart from them.
+#[tokio::test]
+async fn a_single_dao_v5_database_migrates_to_the_many_dao_schema() {
+    let pg = postgres::Postgres::start();
+    let url = pg.database("ledger");
+    let (mut client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let dao = format!("{DAO:#x}");
+    let alice = format!("{ALICE:#x}");
+    govnode::ledger::pg::schema::prepare(
+        &mut client,
+        "test",
+        None,
+        &govnode::ledger::pg::schema::MIGRATIONS[..5],
+    )
+    .await
+    .expect("a v5 schema");
+    client
+        .batch_execute(&format!(
+            "INSERT INTO meta (key, value) VALUES ('chain_id', '31337'), ('dao', '{dao}'), ('created_at', '1');
+             INSERT INTO rounds (id, trigger, started_at) VALUES (1, 'timer', 1);
+             INSERT INTO votes (dao, proposal_id, voter, node, round_id, decision, reason, strategy,
+                 state, created_at, updated_at)
+               VALUES ('{dao}', '1', '{alice}', 'alice', 1, 'for', 'r', 'conservative', 'intent', 1, 1);
+             INSERT INTO decisions (dao, proposal_id, voter, node, round_id, decision, reason, strategy, decided_at)
+               VALUES ('{dao}', '1', '{alice}', 'alice', 1, 'for', 'r', 'conservative', 1);"
+        ))
+        .await
+        .expect("v5 rows");
+
+    let ledger = Ledger::open_postgres(target(&url), id(31337))
+        .await
+        .expect("migrates");
+    let pending = ledger.pending().await.unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0].proposal_id, U256::from(1));
+    assert!(ledger.round(1).await.unwrap().is_some());
+    assert_eq!(ledger.registered().await.unwrap(), vec![id(31337)]);
+    // The kept intent still stands for its pair; another chain's is new.
+    let again = ledger
+        .record_intent(intent(1, VoteChoice::Against))
+        .await
+        .unwrap();
+    assert!(matches!(again, Intent::Existing(r) if r.decision == VoteChoice::For));
+    let other = Ledger::open_postgres(target(&url), id(10)).await.unwrap();
+    assert!(other.pending().await.unwrap().is_empty());
+    assert!(matches!(
+        other
+            .record_intent(intent(1, VoteChoice::Against))
+            .await
+            .unwrap(),
+        Intent::Recorded(_)
+    ));
+}
